@@ -1,0 +1,70 @@
+"""The benchmark interface: what an architecture achieves when trained.
+
+A benchmark answers, for an architecture index of the NATS-Bench topology
+space and a dataset (``cifar10``, ``cifar100``, ``ImageNet16-120``):
+
+* ``test_accuracy``: test accuracy (%) after 200 epochs of training;
+* ``val12``: validation accuracy (%) after 12 epochs and the seconds that
+  training took (the paper's "12val" proxy and its simulated cost).
+
+Backends: ``TableBenchmark`` (a CSV/parquet table), ``NatsBenchBenchmark``
+(the official ``nats_bench`` API), ``NoBenchmark`` (nothing available).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from zcnas.errors import BenchmarkError
+
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise BenchmarkError(
+            f"unknown dataset {dataset!r} for the benchmark; valid: {', '.join(DATASETS)}"
+        )
+    return dataset
+
+
+class Benchmark(ABC):
+    """Accuracy lookup for the 15,625 cells of the NATS-Bench topology space."""
+
+    #: Short human description, e.g. "table ../shared/data/nats_tss/nats_tss_benchmark.csv".
+    description: str = ""
+
+    available: bool = True
+
+    @abstractmethod
+    def test_accuracy(self, index: int, dataset: str) -> float:
+        """Test accuracy (%) after 200 epochs."""
+
+    @abstractmethod
+    def val12(self, index: int, dataset: str) -> tuple[float, float]:
+        """(validation accuracy % after 12 epochs, training seconds of those 12 epochs)."""
+
+    def all_test_accuracies(self, dataset: str) -> np.ndarray:
+        """Test accuracies of all 15,625 cells, indexed by NATS-Bench index."""
+        return np.array([self.test_accuracy(i, dataset) for i in range(15625)], dtype=float)
+
+
+class NoBenchmark(Benchmark):
+    """Stands in when no benchmark is configured: searches run, accuracies are unknown."""
+
+    available = False
+    description = "none"
+
+    HOW_TO = (
+        "accuracies are unavailable: no benchmark configured. Add one with "
+        "benchmark=table benchmark.path=/path/to/nats_tss_benchmark.csv, or "
+        "benchmark=nats_bench (official NATS-tss-v1_0-3ffb9-simple under $TORCH_HOME)"
+    )
+
+    def test_accuracy(self, index: int, dataset: str) -> float:
+        raise BenchmarkError(self.HOW_TO)
+
+    def val12(self, index: int, dataset: str) -> tuple[float, float]:
+        raise BenchmarkError(self.HOW_TO)

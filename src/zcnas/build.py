@@ -1,0 +1,70 @@
+"""Turn the composed job config into the objects a task needs."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from zcnas.benchmark import Benchmark, make_benchmark
+from zcnas.errors import ConfigError
+from zcnas.metrics import Metric, ScoringContext, make_metric
+
+
+def as_dict(node: Any) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+
+
+def configure_hardware(cfg: DictConfig) -> str:
+    """Apply thread settings; return the torch device string."""
+    import torch
+
+    hw = cfg.hardware
+    device = str(hw.get("device", "cpu"))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            "hardware asks for a CUDA device but torch sees none (CPU-only torch build or no GPU); "
+            "use hardware=local or install a CUDA build of torch"
+        )
+    threads = hw.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    return device
+
+
+def build_benchmark(cfg: DictConfig) -> Benchmark:
+    b = cfg.benchmark
+    return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"))
+
+
+def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str) -> ScoringContext:
+    ds = cfg.dataset
+
+    def load() -> Any:
+        from zcnas.data import load_batch
+
+        return load_batch(
+            str(ds.name),
+            os.path.expanduser(str(ds.data_path)),
+            batch_size=int(cfg.batch_size),
+            seed=int(cfg.seed),
+            split=str(ds.get("split", "train")),
+            download=bool(ds.get("download", False)),
+        )
+
+    return ScoringContext(
+        dataset=str(ds.name),
+        num_classes=int(ds.num_classes),
+        input_size=int(ds.input_size),
+        seed=int(cfg.seed),
+        device=device,
+        batch_loader=load,
+        benchmark=benchmark,
+    )
+
+
+def build_metric(cfg: DictConfig, context: ScoringContext) -> Metric:
+    params = as_dict(cfg.metric)
+    name = params.pop("name")
+    return make_metric(str(name), context, **params)

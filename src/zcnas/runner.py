@@ -1,0 +1,86 @@
+"""Run one job: compose -> skip if already done -> run the task -> write result.json.
+
+Each job writes exactly one machine-readable result, ``result.json``, in its
+output folder (named by what the job is).  A job whose ``result.json`` says
+``ok`` is not run again unless ``force=true``.  User errors become one line;
+inside a ``-m`` sweep they are recorded in the job's result (status
+``failed``) so the rest of the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from omegaconf import DictConfig, OmegaConf
+
+import zcnas
+from zcnas.errors import ZcnasError
+from zcnas.io import read_json, write_json
+
+RESULT_FILE = "result.json"
+
+
+def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], str]]]:
+    from zcnas.search_job import run_search_job, summarize_search
+
+    return {"search": (run_search_job, summarize_search)}
+
+
+def versions() -> dict:
+    import torch
+
+    return {"zcnas": zcnas.__version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> dict:
+    output_dir = Path(output_dir)
+    result_path = output_dir / RESULT_FILE
+    tasks = _tasks()
+    task = str(cfg.task)
+    if task not in tasks:
+        return _fail(f"unknown task {task!r}; valid: {', '.join(sorted(tasks))}", multirun, result_path, cfg)
+    run, summarize = tasks[task]
+
+    if result_path.exists() and not cfg.get("force", False):
+        try:
+            previous = read_json(result_path)
+        except (OSError, ValueError):
+            previous = {}
+        if previous.get("status") == "ok":
+            print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
+            print(summarize(previous))
+            return previous
+
+    started = time.time()
+    try:
+        result = run(cfg)
+    except ZcnasError as exc:
+        return _fail(str(exc), multirun, result_path, cfg)
+    except Exception as exc:  # a bug or an unexpected failure: keep the sweep alive, record it
+        if not multirun:
+            raise
+        return _fail(f"{type(exc).__name__}: {exc}", multirun, result_path, cfg, traceback.format_exc())
+    result = {"status": "ok", **result, "started": started, "versions": versions(),
+              "config": OmegaConf.to_container(cfg, resolve=True)}
+    write_json(result_path, result)
+    print(summarize(result))
+    print(f"[zcnas] result written to {result_path}")
+    return result
+
+
+def _fail(message: str, multirun: bool, result_path: Path, cfg: DictConfig, trace: str | None = None) -> dict:
+    record = {"status": "failed", "error": message, "versions": versions(),
+              "config": OmegaConf.to_container(cfg, resolve=False)}
+    if trace:
+        record["traceback"] = trace
+    if multirun:
+        write_json(result_path, record)
+        print(f"error: {message} (recorded in {result_path})", file=sys.stderr)
+        return record
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)

@@ -1,0 +1,44 @@
+"""Search strategies: plain-Python loops over a score function.
+
+``SEARCHES`` maps a ``search.name`` to ``(function, visits)``: the function
+runs the search given ``evaluate``, a ``random.Random`` and its parameters;
+``visits`` says how many models it will visit (for progress bars).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+from zcnas.errors import ConfigError
+from zcnas.search.evaluator import Evaluator, rank_value
+from zcnas.search.random_search import random_search
+from zcnas.search.result import OnVisit, SearchResult
+from zcnas.space import Cell
+
+SEARCHES: dict[str, tuple[Callable[..., SearchResult], Callable[..., int]]] = {
+    "random": (random_search, lambda n, **_: n),
+}
+
+
+def run_search(
+    name: str, evaluate: Callable[[Cell], float], rng: random.Random, on_visit: OnVisit | None = None, **params
+) -> SearchResult:
+    function, _ = _lookup(name)
+    try:
+        return function(evaluate, rng=rng, on_visit=on_visit, **params)
+    except TypeError as exc:  # an unknown or missing search.* key
+        raise ConfigError(f"bad parameters for search {name!r}: {exc}") from None
+
+
+def planned_visits(name: str, **params) -> int:
+    return _lookup(name)[1](**params)
+
+
+def _lookup(name: str):
+    if name not in SEARCHES:
+        raise ConfigError(f"unknown search {name!r}; valid: {', '.join(sorted(SEARCHES))}")
+    return SEARCHES[name]
+
+
+__all__ = ["Evaluator", "SEARCHES", "SearchResult", "planned_visits", "rank_value", "run_search"]

@@ -1,0 +1,27 @@
+"""Random search (paper Algorithm 1): score N uniformly sampled cells, keep the best.
+
+Cells are drawn with replacement, as in the paper's experiments.  Where the
+pseudocode starts from ``best_score = 0`` we start from the first cell seen,
+so metrics with negative scores still return an architecture.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+from zcnas.errors import ConfigError
+from zcnas.search.result import OnVisit, SearchResult
+from zcnas.space import Cell, sample_cell
+
+
+def random_search(
+    evaluate: Callable[[Cell], float], n: int, rng: random.Random, on_visit: OnVisit | None = None
+) -> SearchResult:
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ConfigError(f"search.n must be a positive integer (number of architectures to sample), got {n!r}")
+    result = SearchResult()
+    for _ in range(n):
+        cell = sample_cell(rng)
+        result.visit(cell, evaluate(cell), on_visit)
+    return result
