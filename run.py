@@ -1,11 +1,13 @@
 """zcnas entry point: ``python run.py metric=synflow search=random dataset=cifar10 seed=0``."""
 
+import sys
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from zcnas.config import register_resolvers
+from zcnas.config import check_group_overrides, register_resolvers
 
 register_resolvers()
 
@@ -19,4 +21,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    problem = check_group_overrides(sys.argv[1:])
+    if problem:
+        sys.exit(f"error: {problem}")
     main()

@@ -35,17 +35,23 @@ alive() {
 install_packages() {
     command -v slurmctld >/dev/null && return
     [[ $(id -u) == 0 ]] || die "slurm-wlm is not installed and installing it needs root"
-    log "installing slurm-wlm and munge with apt-get"
+    log "installing slurm-wlm and munge with apt-get (log: $SLURM_DIR/apt.log)"
+    mkdir -p "$SLURM_DIR"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
     # Recommends (docs, extra plugins) are not needed and double the download.
-    apt-get install -y -qq --no-install-recommends slurm-wlm munge >&2
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends slurm-wlm munge; } \
+        >"$SLURM_DIR/apt.log" 2>&1; then
+        tail -n 30 "$SLURM_DIR/apt.log" >&2
+        die "apt-get failed"
+    fi
 }
 
 start_munge() {
     # munged refuses to run unless its dirs belong to it and are not group/other-writable.
     install -d -o munge -g munge -m 0700 /etc/munge /var/log/munge /var/lib/munge
     install -d -o munge -g munge -m 0755 /run/munge   # clients connect to the socket here
+    # Files left by a munged once run as root (e.g. by hand) would lock it out.
+    chown -R munge:munge /etc/munge /var/log/munge /var/lib/munge /run/munge
     if [[ ! -s /etc/munge/munge.key ]]; then
         log "creating /etc/munge/munge.key"
         (umask 077; head -c 1024 /dev/urandom >/etc/munge/munge.key)
@@ -56,8 +62,9 @@ start_munge() {
         return
     fi
     log "starting munged"
-    # --force: start even if a stale socket from an earlier run is left behind.
-    munged --force
+    # As user munge, like the packaged service: run as root it warns that its
+    # munge-owned dirs are "insecure". --force: reuse a stale socket from an earlier run.
+    runuser -u munge -- munged --force
     alive "$MUNGE_PIDFILE" munged || die "munged did not start (see /var/log/munge/munged.log)"
     cp "$MUNGE_PIDFILE" "$MUNGE_OURS"
 }
@@ -92,6 +99,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MpiDefault=none
+# No mail on this machine; the default /bin/mail is missing and logs an error.
+MailProg=/bin/true
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
@@ -149,9 +158,9 @@ stop_daemon() {
     pid=$(<"$1")
     log "stopping $2 (pid $pid)"
     kill "$pid"
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < 150; i++)); do
         [[ -e /proc/$pid ]] || return 0
-        sleep 1
+        sleep 0.2
     done
     log "$2 ignored SIGTERM for 30s, sending SIGKILL"
     kill -9 "$pid" 2>/dev/null || true
@@ -159,14 +168,20 @@ stop_daemon() {
 }
 
 cmd_stop() {
-    local i
+    local i jobs
     if alive "$SLURM_DIR/slurmctld.pid" slurmctld; then
-        # Cancel jobs first so no slurmstepd outlives slurmd.
-        scancel --quiet --full --state=PENDING,RUNNING --user="$(id -un)" 2>/dev/null || true
-        for ((i = 0; i < 10; i++)); do
-            [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break
-            sleep 1
-        done
+        # Cancel all jobs and let them drain first: a job's slurmstepd outlives a
+        # killed slurmd and would keep running until the next start.
+        jobs=$(squeue -h -o %A 2>/dev/null || true)
+        if [[ -n $jobs ]]; then
+            log "cancelling jobs: ${jobs//$'\n'/ }"
+            # shellcheck disable=SC2086  # one word per job id
+            scancel $jobs 2>/dev/null || true
+            for ((i = 0; i < 60; i++)); do
+                [[ -z $(squeue -h -o %A 2>/dev/null) ]] && break
+                sleep 0.5
+            done
+        fi
     fi
     stop_daemon "$SLURM_DIR/slurmd.pid" slurmd
     stop_daemon "$SLURM_DIR/slurmctld.pid" slurmctld

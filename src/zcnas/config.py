@@ -16,3 +16,28 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("zcnas_or"):
         OmegaConf.register_new_resolver("zcnas_or", lambda value, fallback: value if value else fallback)
     os.environ.setdefault("ZCNAS_ROOT", str(PROJECT_ROOT))
+
+
+GROUPS = ("dataset", "metric", "search", "hardware", "benchmark", "experiment", "task")
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def check_group_overrides(argv: list[str]) -> str | None:
+    """A one-line message for ``group=option`` overrides naming an option that does not exist.
+
+    Hydra reports these too, but over a dozen lines; we check first and say it in one.
+    Sweeps (``metric=a,b``) are checked option by option.
+    """
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if not sep or key not in GROUPS or not (CONFIG_DIR / key).is_dir():
+            continue
+        for option in value.split(","):
+            option = option.strip()
+            if option and option != "null" and not (CONFIG_DIR / key / f"{option}.yaml").is_file():
+                return f"unknown {key} {option!r}; valid: {', '.join(group_options(key))}"
+    return None

@@ -19,7 +19,7 @@ from typing import Callable
 from omegaconf import DictConfig, OmegaConf
 
 import zcnas
-from zcnas.errors import ZcnasError
+from zcnas.errors import ConfigError, ZcnasError
 from zcnas.io import read_json, write_json
 
 RESULT_FILE = "result.json"
@@ -58,6 +58,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
 
     started = time.time()
     try:
+        check_job_settings(cfg)
         result = run(cfg)
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
@@ -71,6 +72,14 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     print(summarize(result))
     print(f"[zcnas] result written to {result_path}")
     return result
+
+
+def check_job_settings(cfg: DictConfig) -> None:
+    """Settings every task shares; task-specific ones are checked where they are used."""
+    for key, low in (("seed", 0), ("batch_size", 1)):
+        value = cfg.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
 
 
 def _fail(message: str, multirun: bool, result_path: Path, cfg: DictConfig, trace: str | None = None) -> dict:

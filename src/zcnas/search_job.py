@@ -8,7 +8,7 @@ import time
 import numpy as np
 from omegaconf import DictConfig
 
-from zcnas.benchmark import Benchmark
+from zcnas.benchmark import Benchmark, NoBenchmark
 from zcnas.build import as_dict, build_benchmark, build_context, build_metric, configure_hardware
 from zcnas.progress import progress_bar
 from zcnas.search import Evaluator, planned_visits, rank_value, run_search
@@ -37,6 +37,8 @@ def run_search_job(cfg: DictConfig) -> dict:
     metric = build_metric(cfg, context)
     dataset = context.dataset
     accuracy = accuracy_lookup(benchmark, dataset)
+    if accuracy is None:
+        print(f"[zcnas] note: {NoBenchmark.HOW_TO}")
 
     params = as_dict(cfg.search)
     name = params.pop("name")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from zcnas.errors import ConfigError
 from zcnas.metrics.base import Metric, ScoringContext
+from zcnas.metrics.naswot import HookLogdet, hook_logdet_score, naswot_kernel
+from zcnas.metrics.snip import Snip, snip_score
 from zcnas.metrics.synflow import Synflow, synflow_score
 
 METRICS: dict[str, type[Metric]] = {
+    HookLogdet.name: HookLogdet,
+    Snip.name: Snip,
     Synflow.name: Synflow,
 }
 
@@ -19,4 +23,13 @@ def make_metric(name: str, context: ScoringContext, **params) -> Metric:
     return cls(context, **params)
 
 
-__all__ = ["METRICS", "Metric", "ScoringContext", "make_metric", "synflow_score"]
+__all__ = [
+    "METRICS",
+    "Metric",
+    "ScoringContext",
+    "hook_logdet_score",
+    "make_metric",
+    "naswot_kernel",
+    "snip_score",
+    "synflow_score",
+]

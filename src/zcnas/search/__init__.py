@@ -11,6 +11,7 @@ import random
 from typing import Callable
 
 from zcnas.errors import ConfigError
+from zcnas.search.aging import aging_evolution
 from zcnas.search.evaluator import Evaluator, rank_value
 from zcnas.search.random_search import random_search
 from zcnas.search.result import OnVisit, SearchResult
@@ -18,6 +19,9 @@ from zcnas.space import Cell
 
 SEARCHES: dict[str, tuple[Callable[..., SearchResult], Callable[..., int]]] = {
     "random": (random_search, lambda n, **_: n),
+    # paper Algorithm 2; the warmup variant differs only in its config (w > p)
+    "aging": (aging_evolution, lambda m=500, **_: m),
+    "aging_warmup": (aging_evolution, lambda m=500, **_: m),
 }
 
 

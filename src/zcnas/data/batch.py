@@ -1,0 +1,78 @@
+"""One fixed batch of real images, the input of the data-dependent metrics.
+
+Zero-cost metrics score an untrained network on a single batch, so the batch
+is drawn once, deterministically from a seed, from distinct images and without
+augmentation, and normalized like NATS-Bench (per-channel mean/std, 0-1 scale).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from zcnas.data.datasets import DatasetSpec, get_spec
+from zcnas.data.readers import load_images
+from zcnas.errors import ConfigError, DataError
+
+
+class DuplicateImagesWarning(UserWarning):
+    """The batch holds byte-identical images (NASWOT's kernel becomes singular)."""
+
+
+def make_batch(
+    x: np.ndarray, y: np.ndarray, spec: DatasetSpec, batch_size: int = 128, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Choose ``batch_size`` distinct images of ``x`` by ``seed`` and normalize them.
+
+    Returns a float tensor B×3×H×W and a long tensor of B labels.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ConfigError(f"dataset batch size must be a positive integer, got {batch_size!r}")
+    size = spec.input_size
+    if x.dtype != np.uint8 or x.shape[1:] != (size, size, 3) or len(x) != len(y):
+        raise DataError(
+            f"{spec.name} batch needs uint8 images N×{size}×{size}×3 and N labels, "
+            f"got {x.dtype} {x.shape} and {len(y)} labels"
+        )
+    if batch_size > len(x):
+        raise ConfigError(
+            f"dataset batch size {batch_size} is larger than the {len(x)} images available; "
+            "lower dataset.batch_size or point dataset.data_path at more data"
+        )
+
+    # Without replacement: the indices are distinct, so only duplicates
+    # already present in the data can repeat an image.
+    index = np.random.default_rng(seed).choice(len(x), size=batch_size, replace=False)
+    images = x[index]
+    repeats = batch_size - len({image.tobytes() for image in images})
+    if repeats:
+        warnings.warn(
+            f"the {spec.name} batch holds {repeats} repeated (byte-identical) image(s): the NASWOT "
+            "kernel becomes singular (log-determinant -inf) with repeated images; use data without "
+            "duplicates or another seed",
+            DuplicateImagesWarning,
+            stacklevel=2,
+        )
+
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    batch = ((batch - mean) / std).contiguous()
+    labels = torch.from_numpy(np.asarray(y)[index].astype(np.int64))
+    return batch, labels
+
+
+def load_batch(
+    name: str,
+    data_path: str | os.PathLike,
+    batch_size: int = 128,
+    seed: int = 0,
+    split: str = "train",
+    download: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``load_images`` then ``make_batch``: the batch the metrics score on."""
+    x, y = load_images(name, data_path, split=split, download=download)
+    return make_batch(x, y, get_spec(name), batch_size=batch_size, seed=seed)

@@ -1,0 +1,60 @@
+"""The runner end to end through the real CLI: a synflow random search and its result file."""
+
+import json
+
+import pytest
+
+from cli import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def result_files(root):
+    return sorted(root.rglob("result.json"))
+
+
+def test_synflow_random_search_reports_test_accuracy(tmp_path, benchmark_csv):
+    proc = run_cli(tmp_path, "metric=synflow", "search=random", "search.n=12", "seed=3",
+                   "benchmark=table", f"benchmark.path={benchmark_csv}")
+    assert "best architecture:" in proc.stdout and "test accuracy (200 epochs)" in proc.stdout
+    (path,) = result_files(tmp_path / "outputs")
+    assert "metric=synflow" in str(path) and "seed=3" in str(path)
+    result = json.loads(path.read_text())
+    assert result["status"] == "ok" and result["visited"] == 12 and len(result["trace"]["index"]) == 12
+    best = result["best"]
+    import pandas as pd
+    table = pd.read_csv(benchmark_csv)
+    assert table.loc[best["index"], "arch"] == best["arch"]
+    assert best["test_accuracy"] == table.loc[best["index"], "cifar10_test_acc"]
+    assert best["rank"] == 1 + (table["cifar10_test_acc"] > best["test_accuracy"]).sum()
+    assert result["trace"]["best_score"][-1] == best["score"] == max(result["trace"]["score"])
+    assert result["config"]["seed"] == 3
+    # the same job again is recognized as done and not recomputed
+    again = run_cli(tmp_path, "metric=synflow", "search=random", "search.n=12", "seed=3",
+                    "benchmark=table", f"benchmark.path={benchmark_csv}")
+    assert "already done" in again.stdout
+    assert json.loads(path.read_text())["started"] == result["started"]
+
+
+def test_seeded_job_is_exactly_repeatable(tmp_path):
+    a = run_cli(tmp_path / "a", "search.n=6", "benchmark=none")
+    b = run_cli(tmp_path / "b", "search.n=6", "benchmark=none")
+    ra, rb = (json.loads(result_files(p)[0].read_text()) for p in (tmp_path / "a", tmp_path / "b"))
+    assert ra["trace"]["index"] == rb["trace"]["index"] and ra["trace"]["score"] == rb["trace"]["score"]
+    assert "accuracies are unavailable" in a.stdout and a.stdout.count("accuracies are unavailable") == 1
+    assert "test accuracy: unavailable" in b.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["metric=nope"], "error: unknown metric 'nope'; valid: "),
+    (["dataset=mnist"], "error: unknown dataset 'mnist'; valid: ImageNet16-120, cifar10, cifar100"),
+    (["search=nope"], "error: unknown search 'nope'; valid: "),
+    (["search.n=0"], "error: search.n must be a positive integer"),
+    (["seed=abc"], "error: seed must be an integer >= 0"),
+    (["benchmark=table", "benchmark.path=/nonexistent/table.csv"], "error: benchmark table not found: /nonexistent/table.csv"),
+])
+def test_bad_input_gives_one_line_errors(tmp_path, args, message):
+    proc = run_cli(tmp_path, *args, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
