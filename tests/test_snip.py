@@ -1,4 +1,4 @@
-"""snip (Lee et al. 2019; Abdelfattah et al. 2021; paper section III-A): sum over conv/linear weights of |θ ⊙ ∂L/∂θ|."""
+"""snip (Lee et al. 2019; Abdelfattah et al. 2021; paper section III-A): Σ over conv/linear weights of |θ ⊙ ∂L/∂θ|."""
 
 from __future__ import annotations
 

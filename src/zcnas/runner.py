@@ -26,9 +26,10 @@ RESULT_FILE = "result.json"
 
 
 def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], str]]]:
+    from zcnas.score_job import run_score_job, summarize_score
     from zcnas.search_job import run_search_job, summarize_search
 
-    return {"search": (run_search_job, summarize_search)}
+    return {"search": (run_search_job, summarize_search), "score": (run_score_job, summarize_score)}
 
 
 def versions() -> dict:
@@ -45,6 +46,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     if task not in tasks:
         return _fail(f"unknown task {task!r}; valid: {', '.join(sorted(tasks))}", multirun, result_path, cfg)
     run, summarize = tasks[task]
+    output_dir.mkdir(parents=True, exist_ok=True)
 
     if result_path.exists() and not cfg.get("force", False):
         try:
@@ -59,7 +61,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     started = time.time()
     try:
         check_job_settings(cfg)
-        result = run(cfg)
+        result = run(cfg, output_dir)
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
     except Exception as exc:  # a bug or an unexpected failure: keep the sweep alive, record it

@@ -29,7 +29,7 @@ def accuracy_lookup(benchmark: Benchmark, dataset: str):
     return lookup
 
 
-def run_search_job(cfg: DictConfig) -> dict:
+def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     start = time.perf_counter()
     device = configure_hardware(cfg)
     benchmark = build_benchmark(cfg)

@@ -1,0 +1,32 @@
+"""val12: the benchmark's validation accuracy after 12 epochs of training.
+
+The paper's trained upper reference ("12val"): nothing is trained here; the
+score is read from the benchmark and each architecture is charged the
+recorded seconds of those 12 epochs.
+"""
+
+from __future__ import annotations
+
+from zcnas.errors import ConfigError
+from zcnas.metrics.base import Metric
+from zcnas.space import Cell
+
+
+class Val12(Metric):
+    name = "val12"
+    needs_benchmark = True
+
+    def __init__(self, context):
+        super().__init__(context)
+        bench = context.benchmark
+        if bench is None or not getattr(bench, "available", False):
+            raise ConfigError(
+                "metric val12 reads 12-epoch validation accuracies from a benchmark, and none is available: "
+                "use benchmark=table benchmark.path=/path/to/nats_tss_benchmark.csv or benchmark=nats_bench"
+            )
+
+    def score_cell(self, cell: Cell) -> float:
+        return self.context.benchmark.val12(cell.index, self.context.dataset)[0]
+
+    def recorded_cost(self, cell: Cell) -> float:
+        return self.context.benchmark.val12(cell.index, self.context.dataset)[1]
