@@ -23,13 +23,17 @@ from zcnas.errors import ConfigError, ZcnasError
 from zcnas.io import read_json, write_json
 
 RESULT_FILE = "result.json"
+#: tasks whose finished result is reused on relaunch; the others (merge, import, reports) always rerun
+RESUMABLE = ("search", "score")
 
 
 def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], str]]]:
+    from zcnas.roster_jobs import run_import_job, run_merge_job, summarize_import, summarize_merge
     from zcnas.score_job import run_score_job, summarize_score
     from zcnas.search_job import run_search_job, summarize_search
 
-    return {"search": (run_search_job, summarize_search), "score": (run_score_job, summarize_score)}
+    return {"search": (run_search_job, summarize_search), "score": (run_score_job, summarize_score),
+            "merge": (run_merge_job, summarize_merge), "import": (run_import_job, summarize_import)}
 
 
 def versions() -> dict:
@@ -48,7 +52,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     run, summarize = tasks[task]
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    if result_path.exists() and not cfg.get("force", False):
+    if task in RESUMABLE and result_path.exists() and not cfg.get("force", False):
         try:
             previous = read_json(result_path)
         except (OSError, ValueError):

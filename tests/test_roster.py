@@ -1,0 +1,121 @@
+"""Rosters: format, merge, CSV import, shard selection, and the scoring job's resume."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zcnas.errors import ConfigError, DataError
+from zcnas.roster import Roster, import_csv, make_rows, merge_rosters, read_roster, write_roster
+from zcnas.runner import run_job
+from zcnas.score_job import select_indices
+from zcnas.space import arch_from_index
+
+META = {"metric": "synflow", "dataset": "cifar10", "seed": 0, "batch_size": None, "settings": {"name": "synflow"}}
+
+
+def test_round_trip_keeps_types_flags_and_metadata(tmp_path):
+    roster = Roster(make_rows([(5, 1.5, 0.1, "computed"), (2, -math.inf, 0.2, "computed"), (9, math.nan, 0.0, "shared")]), META)
+    write_roster(tmp_path / "r.parquet", roster)
+    back = read_roster(tmp_path / "r.parquet")
+    assert back.meta == META
+    assert list(back.rows["index"]) == [2, 5, 9]
+    assert list(back.rows["finite"]) == [False, True, False]
+    assert back.rows["arch"][1] == str(arch_from_index(5))
+    assert back.scores()[5] == 1.5 and back.scores()[2] == -math.inf
+    assert not list(tmp_path.glob(".*tmp"))  # the atomic write left no temporary file
+
+
+def test_corrupt_or_missing_roster(tmp_path):
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 broken")
+    with pytest.raises(DataError, match="not a readable parquet"):
+        read_roster(tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match="roster not found"):
+        read_roster(tmp_path / "none.parquet")
+
+
+def test_merge_deduplicates_and_refuses_other_datasets():
+    a = Roster(make_rows([(1, 1.0, 0, "computed"), (2, 2.0, 0, "computed")]), META)
+    b = Roster(make_rows([(2, 2.0, 0, "computed"), (3, 3.0, 0, "computed")]), META)
+    merged = merge_rosters([("a", a), ("b", b)])
+    assert list(merged.rows["index"]) == [1, 2, 3]
+    other = Roster(make_rows([(4, 1.0, 0, "computed")]), {**META, "dataset": "cifar100"})
+    with pytest.raises(ConfigError, match="dataset='cifar100'.*cannot be mixed") as err:
+        merge_rosters([("a", a), ("c100", other)])
+    assert "\n" not in str(err.value)
+
+
+def test_import_csv_by_index_and_by_arch(tmp_path):
+    by_index = tmp_path / "i.csv"
+    pd.DataFrame({"index": [3, 7], "jacov": [0.5, -1.0], "t": [1.0, 2.0]}).to_csv(by_index, index=False)
+    roster = import_csv(by_index, "jacov", "jacov", "cifar10", seconds_column="t")
+    assert roster.scores() == {3: 0.5, 7: -1.0} and roster.seconds()[7] == 2.0
+    by_arch = tmp_path / "a.csv"
+    pd.DataFrame({"arch": [str(arch_from_index(11))], "s": ["-inf"]}).to_csv(by_arch, index=False)
+    roster = import_csv(by_arch, "s", "x", "cifar10")
+    assert roster.scores() == {11: -math.inf} and not roster.rows["finite"][0]
+
+
+@pytest.mark.parametrize("frame, column, message", [
+    (pd.DataFrame({"index": [1]}), "score", "no score column 'score'"),
+    (pd.DataFrame({"name": ["x"], "score": [1.0]}), "score", "needs an 'index' or 'arch' column"),
+    (pd.DataFrame({"index": [99999], "score": [1.0]}), "score", "integers 0..15624"),
+    (pd.DataFrame({"index": [1, 1], "score": [1.0, 2.0]}), "score", "more than once"),
+])
+def test_import_csv_errors(tmp_path, frame, column, message):
+    path = tmp_path / "x.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=message):
+        import_csv(path, column, "m", "cifar10")
+
+
+def test_bad_arch_in_import_says_what_is_wrong(tmp_path):
+    path = tmp_path / "x.csv"
+    pd.DataFrame({"arch": ["|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "s": [1.0]}).to_csv(path, index=False)
+    with pytest.raises(Exception, match="unknown operation 'conv'"):
+        import_csv(path, "s", "m", "cifar10")
+
+
+def test_shards_partition_the_selection():
+    full = select_indices(None, 0, 0, 1)
+    assert full == list(range(15625))
+    sample = select_indices(100, 4, 0, 1)
+    assert len(sample) == len(set(sample)) == 100 and sample == select_indices(100, 4, 0, 1)
+    assert sample != select_indices(100, 5, 0, 1)
+    shards = [select_indices(100, 4, i, 7) for i in range(7)]
+    assert sum(shards, []) == sample
+    for bad in [dict(shard=7, num_shards=7), dict(shard=-1, num_shards=2), dict(shard=0, num_shards=0)]:
+        with pytest.raises(ConfigError):
+            select_indices(None, 0, **bad)
+    with pytest.raises(ConfigError, match="sample must be"):
+        select_indices(0, 0, 0, 1)
+
+
+def test_score_job_resumes_from_chunks_without_rescoring(compose_cfg, tmp_path):
+    cfg = compose_cfg("task=score", "metric=val12", "benchmark=auto", "indices=[0,1,2,3,4,5,6]", "checkpoint_every=2")
+    first = run_job(cfg, tmp_path / "job")
+    assert first["status"] == "ok" and first["scored_now"] == 7
+    full = read_roster(tmp_path / "job" / "roster.parquet")
+    assert first["computed"] == 7 and full.meta["metric"] == "val12"
+    # simulate a job killed after three chunks: drop the final files and the last chunk
+    chunks = sorted((tmp_path / "job" / "chunks").glob("part-*.parquet"))
+    assert len(chunks) == 4
+    chunks[-1].unlink()
+    (tmp_path / "job" / "roster.parquet").unlink()
+    (tmp_path / "job" / "result.json").unlink()
+    second = run_job(cfg, tmp_path / "job")
+    assert second["resumed_rows"] == 6 and second["scored_now"] == 1
+    again = read_roster(tmp_path / "job" / "roster.parquet")
+    pd.testing.assert_frame_equal(again.rows, full.rows)
+
+
+def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
+    from zcnas.score_job import representatives
+    rep = representatives()
+    members = [i for i in range(15625) if rep[i] == rep[next(j for j in range(15625) if rep[j] != j)]][:3]
+    cfg = compose_cfg("task=score", "metric=synflow", f"indices={members}", "share_isomorphic=true")
+    result = run_job(cfg, tmp_path / "job")
+    rows = read_roster(tmp_path / "job" / "roster.parquet").rows
+    assert rows["score"].nunique() == 1 and result["shared"] == len(members) - 1
+    assert np.isfinite(rows["score"]).all()
