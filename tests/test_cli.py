@@ -51,6 +51,9 @@ def test_seeded_job_is_exactly_repeatable(tmp_path):
     (["search=nope"], "error: unknown search 'nope'; valid: "),
     (["search.n=0"], "error: search.n must be a positive integer"),
     (["seed=abc"], "error: seed must be an integer >= 0"),
+    (["task=score", "metric=val12", "indices=['|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|conv~2|']"],
+     "error: unknown operation 'conv' in '|nor_conv_3x3~0|"),
+    (["task=nope"], "error: unknown task 'nope'; valid: "),
     (["benchmark=table", "benchmark.path=/nonexistent/table.csv"], "error: benchmark table not found: /nonexistent/table.csv"),
 ])
 def test_bad_input_gives_one_line_errors(tmp_path, args, message):

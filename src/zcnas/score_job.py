@@ -27,7 +27,7 @@ from zcnas.build import build_benchmark, build_context, build_metric, configure_
 from zcnas.errors import ConfigError
 from zcnas.progress import progress_bar
 from zcnas.roster import Roster, make_rows, merge_rosters, read_roster, write_roster
-from zcnas.space import NUM_CELLS, all_cells, arch_from_index, isomorphism_key
+from zcnas.space import NUM_CELLS, all_cells, arch_from_index, isomorphism_key, to_cell
 
 ROSTER_FILE = "roster.parquet"
 
@@ -40,9 +40,8 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < num_shards:
         raise ConfigError(f"shard must be an integer in 0..{num_shards - 1} (num_shards={num_shards}), got {shard!r}")
     if indices is not None:
-        chosen = sorted(set(int(i) for i in indices))
-        if any(not 0 <= i < NUM_CELLS for i in chosen):
-            raise ConfigError(f"indices must lie in 0..{NUM_CELLS - 1}")
+        # NATS-Bench indices or architecture strings; bad ones raise a one-line ArchError
+        chosen = sorted(set(to_cell(i).index for i in indices))
     elif sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or not 0 < sample <= NUM_CELLS:
             raise ConfigError(f"sample must be an integer in 1..{NUM_CELLS} (or null for the whole space), got {sample!r}")
