@@ -26,6 +26,10 @@ install: $(STAMP) ## create .venv and install zcnas (editable) with its dependen
 run: $(STAMP) ## the default job: synflow random search (N=500) on CIFAR-10; extra overrides in ARGS="..."
 	$(PY) run.py metric=synflow search=random $(ARGS)
 
+.PHONY: table1
+table1: $(STAMP) ## the correlation study (paper Tables I and II) from results/rosters/ into results/correlation/
+	$(PY) run.py task=correlate $(ARGS)
+
 test: $(STAMP) ## run the whole test suite (slow, integration and SLURM tests included)
 	$(PY) -m pytest $(ARGS)
 

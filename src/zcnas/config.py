@@ -15,7 +15,22 @@ def register_resolvers() -> None:
     # ${zcnas_or:a,b}: a unless empty, else b (a single run with no overrides goes to ".../default").
     if not OmegaConf.has_resolver("zcnas_or"):
         OmegaConf.register_new_resolver("zcnas_or", lambda value, fallback: value if value else fallback)
+    if not OmegaConf.has_resolver("zcnas_roster"):
+        OmegaConf.register_new_resolver("zcnas_roster", roster_path)
     os.environ.setdefault("ZCNAS_ROOT", str(PROJECT_ROOT))
+
+
+def roster_path(rosters, metric: str, dataset: str) -> str | None:
+    """``${zcnas_roster:${search_rosters},${metric.name},${dataset.name}}``: the roster a search reads.
+
+    ``<dir>/<metric>_<dataset>.parquet`` (the names ``task=merge`` writes) when ``rosters.use`` is
+    true and the metric is one of ``rosters.metrics``; else None, so the metric is computed live
+    (or, like val12, read from the benchmark).  Whether the file exists is checked where it is
+    read, which reports a missing roster in one line.
+    """
+    if not rosters.use or metric not in rosters.metrics:
+        return None
+    return f"{rosters.dir}/{metric}_{dataset}.parquet"
 
 
 GROUPS = ("dataset", "metric", "search", "hardware", "benchmark", "experiment", "task")

@@ -58,6 +58,11 @@ def top_count(n: int, fraction: float) -> int:
     return max(1, int(math.floor(fraction * n + 1e-9))) if n else 0
 
 
+def top_positions(scores: np.ndarray, fraction: float) -> np.ndarray:
+    """Positions of the top ``fraction`` by score, highest first; ties keep their order, -inf goes last."""
+    return np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:top_count(len(scores), fraction)]
+
+
 def subset_label(fraction: float) -> str:
     """``top10`` for 0.1."""
     return f"top{100 * fraction:g}"
@@ -106,8 +111,7 @@ def correlations(scores: np.ndarray, accuracy: np.ndarray, top_fraction: float =
     acc_kept, finite_kept = acc[kept], finite[kept]
     rho, tau = _rho_tau(treated, acc_kept)
 
-    k = top_count(treated.size, fraction)
-    top = np.argsort(-treated, kind="stable")[:k]  # highest scores first; -inf (non-finite) last
+    top = top_positions(treated, fraction)
     top_rho, top_tau = _rho_tau(treated[top], acc_kept[top])
     return {
         "n": int(s.size), "n_nonfinite": int((~finite).sum()), "n_used": int(treated.size),
@@ -118,13 +122,17 @@ def correlations(scores: np.ndarray, accuracy: np.ndarray, top_fraction: float =
     }
 
 
+def benchmark_val12(benchmark, dataset: str) -> np.ndarray:
+    """12-epoch validation accuracy of every cell, by index."""
+    if hasattr(benchmark, "all_val12"):
+        return benchmark.all_val12(dataset)[0]
+    return np.array([benchmark.val12(i, dataset)[0] for i in range(15625)])  # backends without a bulk lookup
+
+
 def val12_correlations(benchmark, dataset: str, top_fraction: float = 0.1, non_finite: str = "lowest") -> dict:
     """12-epoch validation accuracy vs 200-epoch test accuracy over the benchmark's whole table."""
-    if hasattr(benchmark, "all_val12"):
-        val12 = benchmark.all_val12(dataset)[0]
-    else:  # backends without a vectorized lookup
-        val12 = np.array([benchmark.val12(i, dataset)[0] for i in range(15625)])
-    return correlations(val12, benchmark.all_test_accuracies(dataset), top_fraction, non_finite)
+    return correlations(benchmark_val12(benchmark, dataset), benchmark.all_test_accuracies(dataset),
+                        top_fraction, non_finite)
 
 
 def check_pair(hook: Roster, syn: Roster) -> str:
@@ -142,10 +150,11 @@ def combined_from_rosters(hook: Roster, syn: Roster, alpha: float = 0.6,
                           normalization: str = "minmax") -> dict:
     """combined scores over the architectures both rosters hold.
 
-    Returns ``index`` (sorted), ``score``, ``n_nonfinite_members`` (architectures
-    with a non-finite hook_logdet or synflow score, which the combination maps
-    as metric=combined does: -inf hook_logdet -> 0 before normalizing, other
-    non-finite values -> normalized 0) and the normalization ``stats``.
+    Returns ``index`` (sorted), ``score`` (always finite), ``member_nonfinite``
+    (True where the hook_logdet or synflow score is non-finite; the combination
+    maps those as metric=combined does: -inf hook_logdet -> 0 before
+    normalizing, other non-finite values -> normalized 0) and the
+    normalization ``stats``.
     """
     # Imported here: zcnas.metrics pulls in torch, which the correlation statistics do not need.
     from zcnas.metrics.combined import Normalizer, check_alpha, combine
@@ -160,6 +169,6 @@ def combined_from_rosters(hook: Roster, syn: Roster, alpha: float = 0.6,
     return {
         "index": index,
         "score": combine(h, s, alpha, hook_norm, syn_norm),
-        "n_nonfinite_members": int((~(np.isfinite(h) & np.isfinite(s))).sum()),
+        "member_nonfinite": ~(np.isfinite(h) & np.isfinite(s)),
         "stats": {"hook_logdet": hook_norm.stats(), "synflow": syn_norm.stats()},
     }

@@ -3,14 +3,64 @@
 Macro skeleton (Dong et al., NATS-Bench; identical parameter counts):
 stem 3x3 conv + BN -> 5 cells (C) -> reduction block -> 5 cells (2C) ->
 reduction block -> 5 cells (4C) -> BN -> ReLU -> global average pool -> linear.
+
+Construction draws the initial weights from torch's global RNG in module
+order; ``build_network(cell, classes, seed)`` therefore fixes every weight,
+and :func:`draw_weights` reproduces the same tensors without building modules.
+
+Pruned forward pass
+-------------------
+Every module of the cell is built (so the RNG is consumed exactly as before),
+but by default (``prune=True``) the forward pass skips work that cannot change
+its result:
+
+* ``none`` edges (they add exact zeros: ``a + 0*x == a``);
+* nodes not reachable from the cell input by non-``none`` edges, which are
+  exactly zero, and every operation applied to them (each operation maps an
+  all-zero input to zero, see below); after a disconnected cell everything
+  up to the classifier is zero, so the classifier sees zero features;
+* operations whose output only reaches the cell output through ``none``
+  edges (their result is multiplied by zero).
+
+What stays observable is kept: every ``nn.ReLU`` that the full pass calls is
+still called with the same values whenever it carries a forward hook (as
+``hook_logdet`` registers), so hooks see exactly what they saw before.  On a
+zero node the ReLU receives a broadcast zero tensor (all strides 0) instead
+of a materialized one; only the convolutions and BatchNorms whose result is
+unused or known to be zero are skipped.
+
+Skipping is exact only when operations map zero to zero: bias-free convs
+(always), and BatchNorm whose output for a zero input is zero (its bias is 0
+in training mode -- true for a fresh network -- and additionally
+``bias - running_mean * weight / sqrt(running_var + eps) == 0`` in eval
+mode).  The forward pass checks this (and that every module is one of the
+known kinds) and falls back to the full computation otherwise.  ``prune=False``
+gives the full pass unconditionally (the reference computation, see
+``zcnas.metrics.reference``).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
 import torch
 from torch import nn
+from torch.nn.modules import module as _module
 
 from zcnas.space import EDGES, NUM_NODES, Cell, to_cell
+
+CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
+
+
+class ReLU(nn.ReLU):
+    """``nn.ReLU`` that keeps a broadcast constant input broadcast (no full-size output)."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.dim() and input.numel() and not any(input.stride()):
+            return torch.relu(input.as_strided((), ())).expand(input.shape)
+        return super().forward(input)
 
 
 class ReLUConvBN(nn.Sequential):
@@ -18,7 +68,7 @@ class ReLUConvBN(nn.Sequential):
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
         super().__init__(
-            nn.ReLU(inplace=False),
+            ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
             nn.BatchNorm2d(c_out),
         )
@@ -45,6 +95,62 @@ def make_op(name: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown operation {name!r}")
 
 
+# --- which parts of a cell matter -----------------------------------------
+
+@dataclass(frozen=True)
+class CellPlan:
+    """What a cell's pruned forward pass computes, for a given input and observation.
+
+    ``live[j]``: node j may be non-zero (reachable from a non-zero input by
+    non-``none`` edges).  ``needed[j]``: node j's value is used -- it reaches
+    the cell output through non-``none`` edges, or (``observe``) it is the
+    input of a conv edge, whose ReLU is observed by hooks.
+    ``full``: edges whose operation is applied and summed into their node;
+    ``relu_only``: conv edges whose ReLU is called for the hooks only (their
+    input is zero, or their output is unused).
+    """
+
+    live: tuple[bool, ...]
+    needed: tuple[bool, ...]
+    full: tuple[int, ...]
+    relu_only: tuple[int, ...]
+
+
+@lru_cache(maxsize=None)
+def cell_plan(ops: tuple[str, ...], input_live: bool = True, observe: bool = False) -> CellPlan:
+    live = [input_live] + [False] * (NUM_NODES - 1)
+    for e, (to, frm) in enumerate(EDGES):
+        if ops[e] != "none" and live[frm]:
+            live[to] = True
+    needed = [False] * (NUM_NODES - 1) + [True]
+    for node in range(NUM_NODES - 2, -1, -1):
+        for e, (to, frm) in enumerate(EDGES):
+            if frm != node or ops[e] == "none":
+                continue
+            if needed[to] or (observe and ops[e] in CONV_OPS):
+                needed[node] = True
+    full, relu_only = [], []
+    for e, (to, frm) in enumerate(EDGES):
+        if ops[e] == "none":
+            continue
+        if live[frm] and needed[to]:
+            full.append(e)
+        elif observe and ops[e] in CONV_OPS and needed[frm]:
+            relu_only.append(e)
+    return CellPlan(tuple(live), tuple(needed), tuple(full), tuple(relu_only))
+
+
+def _zeros(like: torch.Tensor, shape) -> torch.Tensor:
+    """An all-zero tensor of ``shape`` that owns one element (all strides 0)."""
+    return like.new_zeros(()).expand(*shape)
+
+
+def _relu_observed(relu: nn.Module) -> bool:
+    """Whether calling ``relu`` has an observable effect (a forward hook sees its input)."""
+    return bool(relu._forward_hooks or relu._forward_pre_hooks
+                or _module._global_forward_hooks or _module._global_forward_pre_hooks)
+
+
 class CellModule(nn.Module):
     """A cell: node j = sum over i < j of op_{j<-i}(node i); node 3 is the output."""
 
@@ -52,8 +158,16 @@ class CellModule(nn.Module):
         super().__init__()
         self.cell = cell
         self.edges = nn.ModuleList(make_op(op, channels) for op in cell.ops)
+        self.prune = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.prune and _zero_preserving(self)):
+            return self.full_forward(x)
+        out, zero = self.pruned_forward(x, False, self.observed())
+        return torch.zeros_like(x) if zero else out
+
+    def full_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The unpruned pass: every edge, ``none`` included, in edge order."""
         nodes = [x]
         for node in range(1, NUM_NODES):
             total = None
@@ -63,6 +177,28 @@ class CellModule(nn.Module):
                     total = out if total is None else total + out
             nodes.append(total)
         return nodes[-1]
+
+    def observed(self) -> bool:
+        return any(_relu_observed(op[0]) for op in self.edges if isinstance(op, ReLUConvBN))
+
+    def pruned_forward(self, x: torch.Tensor, x_zero: bool, observe: bool) -> tuple[torch.Tensor, bool]:
+        """(output, output is all zero); ``x_zero`` says the input is all zero (``x`` may be broadcast)."""
+        plan = cell_plan(self.cell.ops, not x_zero, observe)
+        nodes: list[torch.Tensor | None] = [x] + [None] * (NUM_NODES - 1)
+        for node in range(1, NUM_NODES):
+            total = None
+            for e, (to, frm) in enumerate(EDGES):
+                if to != node:
+                    continue
+                if e in plan.full:
+                    out = self.edges[e](nodes[frm])
+                    total = out if total is None else total + out
+                elif e in plan.relu_only:
+                    src = nodes[frm] if plan.live[frm] else _zeros(x, x.shape)
+                    self.edges[e][0](src)  # for the hooks; the conv's result is unused or zero
+            nodes[node] = total
+        out = nodes[-1]
+        return (out, False) if out is not None else (_zeros(x, x.shape), True)
 
 
 class ReductionBlock(nn.Module):
@@ -80,11 +216,22 @@ class ReductionBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
 
+    def zero_forward(self, x: torch.Tensor, observe: bool) -> torch.Tensor:
+        """The (all-zero) output for an all-zero input ``x``; calls the ReLUs for their hooks."""
+        n, _, h, w = x.shape
+        c_out = self.conv_b[1].out_channels
+        mid = (n, c_out, (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 2 + 1)
+        if observe:
+            self.conv_a[0](x)
+            self.conv_b[0](_zeros(x, mid))
+        return _zeros(x, (n, c_out, h // 2, w // 2))
+
 
 class TinyNetwork(nn.Module):
     """The NATS-Bench TSS network for one cell."""
 
-    def __init__(self, cell: Cell | str | int, num_classes: int, channels: int = 16, cells_per_stage: int = 5):
+    def __init__(self, cell: Cell | str | int, num_classes: int, channels: int = 16, cells_per_stage: int = 5,
+                 prune: bool = True):
         super().__init__()
         self.cell = to_cell(cell)
         c = channels
@@ -96,23 +243,149 @@ class TinyNetwork(nn.Module):
                 c *= 2
             layers.extend(CellModule(self.cell, c) for _ in range(cells_per_stage))
         self.cells = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
+        self.head = nn.Sequential(nn.BatchNorm2d(c), ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
+        self.prune = prune
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.head(self.cells(self.stem(x)))
+        if not (self.prune and _zero_preserving(self)):
+            return self.full_forward(x)
+        observe = any(_relu_observed(m) for m in self.modules() if isinstance(m, nn.ReLU))
+        x = self.stem(x)
+        zero = False
+        for layer in self.cells:
+            if isinstance(layer, CellModule):
+                x, zero = layer.pruned_forward(x, zero, observe)
+            elif zero:
+                x = layer.zero_forward(x, observe)
+            else:
+                x = layer(x)
+        if not zero:
+            x = self.head(x)
+            return self.classifier(self.pool(x).flatten(1))
+        if observe:
+            self.head[1](x)
+        return self.classifier(x.new_zeros(x.shape[:2]))
+
+    def full_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The unpruned pass (``none`` edges and zero branches computed)."""
+        x = self.stem(x)
+        for layer in self.cells:
+            x = layer.full_forward(x) if isinstance(layer, CellModule) else layer(x)
+        x = self.head(x)
         return self.classifier(self.pool(x).flatten(1))
 
 
-def build_network(cell: Cell | str | int, num_classes: int, seed: int | None = None) -> TinyNetwork:
+# --- when pruning is exact --------------------------------------------------
+
+_KNOWN = (nn.Sequential, nn.ModuleList, CellModule, ReductionBlock, TinyNetwork, nn.Identity,
+          nn.AvgPool2d, nn.ReLU, Zero, nn.AdaptiveAvgPool2d)
+
+
+def _zero_preserving(root: nn.Module) -> bool:
+    """Every module maps an all-zero input to zero (bias-free convs, BatchNorm giving 0 at 0)."""
+    for m in root.modules():
+        if isinstance(m, nn.Conv2d):
+            if m.bias is not None:
+                return False
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if not _batchnorm_zero_at_zero(m):
+                return False
+        elif isinstance(m, nn.Linear):
+            if m is not getattr(root, "classifier", None):
+                return False
+        elif not isinstance(m, _KNOWN):
+            return False
+    return True
+
+
+def _batchnorm_zero_at_zero(bn: nn.modules.batchnorm._BatchNorm) -> bool:
+    batch_stats = bn.training or bn.running_mean is None
+    if not bn.affine:
+        shift = None
+    else:
+        shift = bn.bias.detach()
+    if batch_stats:
+        return shift is None or not bool(shift.any())
+    scale = (bn.running_var + bn.eps).rsqrt()
+    if bn.affine:
+        scale = scale * bn.weight.detach()
+    value = -bn.running_mean * scale
+    if shift is not None:
+        value = value + shift
+    return not bool(value.any())
+
+
+def set_pruning(model: nn.Module, prune: bool) -> nn.Module:
+    """Turn the pruned forward pass on or off for every TinyNetwork / CellModule in ``model``."""
+    for m in model.modules():
+        if isinstance(m, (TinyNetwork, CellModule)):
+            m.prune = prune
+    return model
+
+
+def build_network(cell: Cell | str | int, num_classes: int, seed: int | None = None,
+                  prune: bool = True) -> TinyNetwork:
     """A freshly initialized network; with ``seed`` its weights are reproducible."""
     if seed is None:
-        return TinyNetwork(cell, num_classes)
+        return TinyNetwork(cell, num_classes, prune=prune)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return TinyNetwork(cell, num_classes)
+        return TinyNetwork(cell, num_classes, prune=prune)
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# --- the weights without the modules ----------------------------------------
+
+@lru_cache(maxsize=None)
+def weight_layout(ops: tuple[str, ...], num_classes: int, channels: int = 16,
+                  cells_per_stage: int = 5) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """(parameter name, shape) of every randomly initialized tensor, in the order construction draws them.
+
+    Conv weights and the classifier's weight and bias; BatchNorm parameters
+    are initialized to constants and draw nothing.  The names are those of
+    ``TinyNetwork.named_parameters()``.
+    """
+    layout = [("stem.0.weight", (channels, 3, 3, 3))]
+    c, index = channels, 0
+    for stage in range(3):
+        if stage > 0:
+            p = f"cells.{index}"
+            layout += [(f"{p}.conv_a.1.weight", (2 * c, c, 3, 3)), (f"{p}.conv_b.1.weight", (2 * c, 2 * c, 3, 3)),
+                       (f"{p}.shortcut.1.weight", (2 * c, c, 1, 1))]
+            c, index = 2 * c, index + 1
+        for _ in range(cells_per_stage):
+            for e, op in enumerate(ops):
+                if op in CONV_OPS:
+                    k = 1 if op == "nor_conv_1x1" else 3
+                    layout.append((f"cells.{index}.edges.{e}.1.weight", (c, c, k, k)))
+            index += 1
+    layout += [("classifier.weight", (num_classes, c)), ("classifier.bias", (num_classes,))]
+    return tuple(layout)
+
+
+def draw_weights(cell: Cell | str | int, num_classes: int, seed: int) -> dict[str, torch.Tensor]:
+    """The randomly initialized tensors of ``build_network(cell, num_classes, seed)``, without building it.
+
+    Makes the same ``torch.nn.init`` calls on tensors of the same shapes in
+    the same order as module construction, so the values are identical
+    (tested against ``build_network``).
+    """
+    cell = to_cell(cell)
+    out: dict[str, torch.Tensor] = {}
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for name, shape in weight_layout(cell.ops, num_classes):
+            t = torch.empty(shape)
+            if name == "classifier.bias":
+                fan_in = out["classifier.weight"].shape[1]
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(t, -bound, bound)
+            else:
+                nn.init.kaiming_uniform_(t, a=math.sqrt(5))
+            out[name] = t
+    return out

@@ -28,12 +28,14 @@ RESUMABLE = ("search", "score")
 
 
 def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], str]]]:
+    from zcnas.correlate_job import run_correlate_job, summarize_correlate
     from zcnas.roster_jobs import run_import_job, run_merge_job, summarize_import, summarize_merge
     from zcnas.score_job import run_score_job, summarize_score
     from zcnas.search_job import run_search_job, summarize_search
 
     return {"search": (run_search_job, summarize_search), "score": (run_score_job, summarize_score),
-            "merge": (run_merge_job, summarize_merge), "import": (run_import_job, summarize_import)}
+            "merge": (run_merge_job, summarize_merge), "import": (run_import_job, summarize_import),
+            "correlate": (run_correlate_job, summarize_correlate)}
 
 
 def versions() -> dict:

@@ -1,0 +1,202 @@
+"""What happens when a ``-m`` sweep ends: a summary, merged rosters, aggregated tables.
+
+``SweepReport`` is a Hydra callback (registered under ``hydra.callbacks`` in
+``conf/hydra/default.yaml``).  It runs in the process that launched the sweep,
+after every job has returned, whichever launcher ran them (in-process, local
+submitit processes, SLURM):
+
+1. it reads back every job's ``result.json`` and prints how many jobs are ok,
+   were skipped (already done by an earlier launch), failed (with their error)
+   or left no result (the job died: killed, out of memory, cancelled);
+2. if jobs scored rosters (``task=score``, e.g. the shards of a whole-space
+   scoring), it merges them into one roster per (metric, dataset) in
+   ``<sweep dir>/rosters/<metric>_<dataset>.parquet`` (``make merge`` redoes it);
+3. if jobs ran searches, it runs the aggregation into tables
+   (``python run.py task=aggregate sweep_dir=<sweep dir>``, which can be re-run alone).
+
+The jobs of *this* sweep are the job folders that Hydra wrote since the sweep
+started: Hydra rewrites ``<job>/.hydra/overrides.yaml`` each time a job starts
+(skipped jobs included) and writes ``<sweep dir>/multirun.yaml`` before any job
+starts.  Both times come from the same file system, so this holds on a shared
+file system too.  Folders left in the same sweep dir by earlier, different
+sweeps are left out.
+
+A problem while reporting never changes the sweep's exit status: it becomes a
+one-line warning.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from zcnas.config import CONFIG_DIR, PROJECT_ROOT
+from zcnas.io import read_json
+
+RESULT_FILE = "result.json"
+ROSTER_FILE = "roster.parquet"
+#: folders under a sweep dir that are not job folders
+NOT_JOBS = {".submitit", ".hydra", "rosters", "chunks", "tables"}
+#: command-line overrides handed on to the aggregation (where things are, not what a job is)
+FORWARDED = ("paths.", "benchmark")
+
+
+@dataclass
+class Job:
+    name: str  # the job folder, relative to the sweep dir
+    path: Path
+    state: str  # ok | skipped | failed | missing
+    result: dict
+
+    @property
+    def task(self) -> str | None:
+        task = self.result.get("task") or (self.result.get("config") or {}).get("task")
+        return str(task) if task is not None else None
+
+    @property
+    def error(self) -> str:
+        return str(self.result.get("error", "no result.json (the job died or was cancelled; see its log)"))
+
+
+def _job_folders(sweep_dir: Path) -> list[Path]:
+    """Folders under the sweep dir that hold a job (a .hydra/ record or a result.json)."""
+    found = []
+    for root, dirs, files in os.walk(sweep_dir):
+        here = Path(root)
+        if (here / ".hydra" / "overrides.yaml").is_file() or RESULT_FILE in files:
+            if here != sweep_dir:
+                found.append(here)
+        dirs[:] = sorted(d for d in dirs if d not in NOT_JOBS)
+    return found
+
+
+def _started_at(folder: Path) -> float | None:
+    """When the job last started (Hydra's record), else when it last wrote its result."""
+    for marker in (folder / ".hydra" / "overrides.yaml", folder / RESULT_FILE):
+        if marker.is_file():
+            return marker.stat().st_mtime
+    return None
+
+
+def collect_jobs(sweep_dir: str | Path, since: float | None = None) -> list[Job]:
+    """The jobs under ``sweep_dir`` that started at or after ``since`` (all of them if None)."""
+    sweep_dir = Path(sweep_dir)
+    if since is None:
+        marker = sweep_dir / "multirun.yaml"
+        since = marker.stat().st_mtime if marker.is_file() else None
+    jobs = []
+    for folder in _job_folders(sweep_dir):
+        started = _started_at(folder)
+        if since is not None and (started is None or started < since):
+            continue  # a job of an earlier sweep into the same folder
+        path = folder / RESULT_FILE
+        result: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                result = read_json(path)
+            except (OSError, ValueError) as exc:
+                result = {"status": "failed", "error": f"unreadable {RESULT_FILE} ({type(exc).__name__})"}
+        status = result.get("status")
+        if not result:
+            state = "missing"
+        elif status == "ok":
+            state = "skipped" if since is not None and path.stat().st_mtime < since else "ok"
+        else:
+            state = "failed"
+        jobs.append(Job(str(folder.relative_to(sweep_dir)), folder, state, result))
+    return jobs
+
+
+def summary_lines(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
+    count = {s: sum(j.state == s for j in jobs) for s in ("ok", "skipped", "failed", "missing")}
+    lines = [f"[zcnas] sweep {sweep_dir}: {len(jobs)} job(s): {count['ok']} ok, "
+             f"{count['skipped']} skipped (already done), {count['failed']} failed, "
+             f"{count['missing']} without result"]
+    for job in jobs:
+        if job.state in ("failed", "missing"):
+            first_line = job.error.strip().splitlines()[0] if job.error.strip() else job.error
+            lines.append(f"[zcnas]   FAILED {job.name}: {first_line}")
+    if count["failed"] or count["missing"]:
+        lines.append("[zcnas]   relaunch the same command to rerun only the failed jobs")
+    return lines
+
+
+def merge_sweep_rosters(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
+    """Merge the rosters of the sweep's scoring jobs into ``<sweep_dir>/rosters/``; one line per roster."""
+    from zcnas.roster_jobs import group_rosters, merge_into
+
+    paths = [j.path / ROSTER_FILE for j in jobs
+             if j.task == "score" and j.state in ("ok", "skipped") and (j.path / ROSTER_FILE).is_file()]
+    if not paths:
+        return []
+    out_dir = Path(sweep_dir) / "rosters"
+    lines = []
+    for (metric, dataset), group in sorted(group_rosters(paths).items()):
+        output = out_dir / f"{metric}_{dataset}.parquet"
+        try:
+            merged = merge_into(group, output)
+        except Exception as exc:  # e.g. shards of different seeds under one (metric, dataset)
+            lines.append(f"[zcnas] warning: rosters of {metric} on {dataset} not merged: {exc}")
+            continue
+        lines.append(f"[zcnas] merged {merged['inputs']} roster(s) of {metric} on {dataset} "
+                     f"({merged['rows']} rows) -> {output}")
+    return lines
+
+
+def aggregation_available() -> bool:
+    return (CONFIG_DIR / "task" / "aggregate.yaml").is_file()
+
+
+def aggregate_command(sweep_dir: str | Path, overrides: list[str] | None = None) -> list[str]:
+    """``python run.py task=aggregate sweep_dir=...`` with the overrides that say where things are."""
+    forwarded = [o for o in overrides or [] if o.lstrip("+~").startswith(FORWARDED)]
+    return [sys.executable, str(PROJECT_ROOT / "run.py"), "task=aggregate", f"sweep_dir={sweep_dir}",
+            "progress=false", *forwarded]
+
+
+def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path, overrides: list[str] | None = None) -> list[str]:
+    if not any(j.task == "search" and j.state in ("ok", "skipped") for j in jobs):
+        return []
+    if not aggregation_available():
+        return ["[zcnas] tables not aggregated: task=aggregate is not available in this version "
+                "(conf/task/aggregate.yaml is missing)"]
+    cmd = aggregate_command(sweep_dir, overrides)
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    shown = " ".join(cmd[1:])
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[-1]
+        return [f"[zcnas] warning: aggregation failed ({reason}); rerun: python {shown}"]
+    return [line for line in proc.stdout.strip().splitlines()] + [f"[zcnas] tables aggregated (rerun: python {shown})"]
+
+
+def report_sweep(sweep_dir: str | Path, overrides: list[str] | None = None, since: float | None = None) -> list[Job]:
+    """Summary, roster merge and aggregation for the sweep in ``sweep_dir``; prints as it goes."""
+    jobs = collect_jobs(sweep_dir, since)
+    for step in (lambda: summary_lines(jobs, sweep_dir), lambda: merge_sweep_rosters(jobs, sweep_dir),
+                 lambda: aggregate_sweep(jobs, sweep_dir, overrides)):
+        try:
+            lines = step()
+        except Exception as exc:  # one step's problem must not stop the others
+            lines = [f"[zcnas] warning: sweep report step failed ({type(exc).__name__}: {exc})"]
+        for line in lines:
+            print(line, flush=True)
+    return jobs
+
+
+class SweepReport(Callback):
+    """Hydra callback: ``report_sweep`` on the sweep folder when a ``-m`` sweep ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            sweep_dir = Path(str(config.hydra.sweep.dir))
+            overrides = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False)]
+            report_sweep(sweep_dir, overrides)
+        except Exception as exc:  # reporting must never change the sweep's exit status
+            print(f"[zcnas] warning: no sweep report ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)

@@ -1,0 +1,48 @@
+"""plain (Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021).
+
+Section 3 of the paper: the "plain" saliency θ ⊙ ∂L/∂θ (Mozer & Smolensky's
+first-order Taylor term, the signed counterpart of snip), summed over every
+weight of every ``nn.Conv2d`` and ``nn.Linear``:
+
+    plain = Σ_l Σ_i  θ_{l,i} · ∂L/∂θ_{l,i} ,
+
+with L the mean cross-entropy of the untrained network on one labelled batch
+in training mode (BatchNorm on the batch statistics).  The sum is *signed*
+(no absolute value, unlike snip) and used as-is, higher is better, as in the
+paper's code.  Equivalently plain = d/dα L(α·W)|_{α=1}, the slope of the loss
+when every conv/linear weight is scaled together: for a bias-free linear
+classifier that classifies every image correctly it is ≤ 0 (scaling up lowers
+the loss), and ≥ 0 when every image's true class has the lowest logit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zcnas.metrics.base import Metric
+from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, loss_gradients
+from zcnas.network import build_network
+from zcnas.space import Cell
+
+
+def plain_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Σ over conv/linear weights of θ · ∂L/∂θ (signed), L = mean cross-entropy of (x, y)."""
+    y = check_labels(x, y, "plain")
+    weights = conv_linear_weights(model, "plain")
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for w, g in zip(weights, loss_gradients(model, x, y, weights)):
+        if g is not None:
+            total += (w.detach() * g).sum(dtype=torch.float64)
+    return float(total)
+
+
+class Plain(Metric):
+    name = "plain"
+    needs_data = True
+
+    def score_cell(self, cell: Cell) -> float:
+        ctx = self.context
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        x, y = ctx.batch
+        return plain_score(net, x, y)
