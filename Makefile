@@ -30,6 +30,24 @@ run: $(STAMP) ## the default job: synflow random search (N=500) on CIFAR-10; ext
 table1: $(STAMP) ## the correlation study (paper Tables I and II) from results/rosters/ into results/correlation/
 	$(PY) run.py task=correlate $(ARGS)
 
+# the search grid (paper Tables III-V, Figure 2): make grid [EXPERIMENT=val12|laptop|tiny], then make tables
+EXPERIMENT ?= paper
+SWEEP ?= paper
+.PHONY: grid tables figure2
+grid: $(STAMP) ## run the search grid of conf/experiment/$(EXPERIMENT).yaml (default paper); a relaunch skips finished jobs
+	$(PY) run.py -m experiment=$(EXPERIMENT) $(ARGS)
+
+tables: $(STAMP) ## Tables III-V (and Figure 2) of multirun_outputs/$(SWEEP) into results/search/$(SWEEP)/
+	$(PY) run.py task=aggregate sweep_dir=$(CURDIR)/multirun_outputs/$(SWEEP) report_dir=$(CURDIR)/results/search/$(SWEEP) $(ARGS)
+
+figure2: $(STAMP) tables ## Figure 2 (figure2.png): written by the same aggregation as the tables
+
+# the scoring sweep under multirun_outputs/ whose shards `make merge` merges (its sweep_name)
+SCORE_SWEEP ?= score
+.PHONY: merge
+merge: $(STAMP) ## merge the roster shards of multirun_outputs/$(SCORE_SWEEP) into results/rosters/<metric>_<dataset>.parquet
+	$(PY) run.py task=merge 'merge.inputs=["$(CURDIR)/multirun_outputs/$(SCORE_SWEEP)/**/roster.parquet"]' $(ARGS)
+
 test: $(STAMP) ## run the whole test suite (slow, integration and SLURM tests included)
 	$(PY) -m pytest $(ARGS)
 

@@ -62,10 +62,11 @@ def test_combined_from_rosters_matches_hand_computation(tmp_path):
 
 def test_roster_scores_check_dataset_and_missing_cells(tmp_path):
     path = write(tmp_path, "s100", "synflow", {0: 1.0}, dataset="cifar100")
-    live = make_metric("synflow", ctx())
+    from zcnas.metrics.synflow import Synflow
     with pytest.raises(ConfigError, match="dataset='cifar100'"):
-        RosterScores(live, path, {"metric": "synflow", "dataset": "cifar10"})
-    ok = RosterScores(live, write(tmp_path, "s10", "synflow", {0: 1.0}), {"metric": "synflow", "dataset": "cifar10"})
+        RosterScores(Synflow, ctx(), path, {"metric": "synflow", "dataset": "cifar10"})
+    ok = RosterScores(Synflow, ctx(), write(tmp_path, "s10", "synflow", {0: 1.0}), {"metric": "synflow", "dataset": "cifar10"})
+    assert ok.describe()["roster_seed"] == 0
     assert ok.score_cell(arch_from_index(0)) == 1.0 and ok.recorded_cost(arch_from_index(0)) == 0.5
     with pytest.raises(DataError, match="no score for architecture 5"):
         ok.score_cell(arch_from_index(5))

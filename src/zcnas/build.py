@@ -66,14 +66,12 @@ def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str) -> 
 
 def build_metric(cfg: DictConfig, context: ScoringContext) -> Metric:
     params = as_dict(cfg.metric)
-    name = params.pop("name")
+    name = str(params.pop("name"))
     roster = params.pop("roster", None)
-    metric = make_metric(str(name), context, **params)
     if roster:
+        from zcnas.metrics import metric_class
         from zcnas.metrics.from_roster import RosterScores
 
-        expected = {"metric": metric.name, "dataset": context.dataset,
-                    "seed": None if metric.needs_benchmark else context.seed,
-                    "batch_size": int(cfg.batch_size) if metric.needs_data else None}
-        metric = RosterScores(metric, os.path.expanduser(str(roster)), expected)
-    return metric
+        return RosterScores(metric_class(name), context, os.path.expanduser(str(roster)),
+                            {"metric": name, "dataset": context.dataset})
+    return make_metric(name, context, **params)

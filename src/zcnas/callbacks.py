@@ -11,8 +11,9 @@ submitit processes, SLURM):
 2. if jobs scored rosters (``task=score``, e.g. the shards of a whole-space
    scoring), it merges them into one roster per (metric, dataset) in
    ``<sweep dir>/rosters/<metric>_<dataset>.parquet`` (``make merge`` redoes it);
-3. if jobs ran searches, it runs the aggregation into tables
-   (``python run.py task=aggregate sweep_dir=<sweep dir>``, which can be re-run alone).
+3. if jobs ran searches, it runs the aggregation into tables, by default in
+   ``<sweep dir>/tables/`` (``python run.py task=aggregate sweep_dir=<sweep dir>``,
+   in a subprocess: the same command re-runs it alone).
 
 The jobs of *this* sweep are the job folders that Hydra wrote since the sweep
 started: Hydra rewrites ``<job>/.hydra/overrides.yaml`` each time a job starts
@@ -28,6 +29,7 @@ one-line warning.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,6 +48,11 @@ ROSTER_FILE = "roster.parquet"
 NOT_JOBS = {".submitit", ".hydra", "rosters", "chunks", "tables"}
 #: command-line overrides handed on to the aggregation (where things are, not what a job is)
 FORWARDED = ("paths.", "benchmark")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 @dataclass
@@ -143,7 +150,7 @@ def merge_sweep_rosters(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
         try:
             merged = merge_into(group, output)
         except Exception as exc:  # e.g. shards of different seeds under one (metric, dataset)
-            lines.append(f"[zcnas] warning: rosters of {metric} on {dataset} not merged: {exc}")
+            lines.append(f"[zcnas] warning: rosters of {metric} on {dataset} not merged ({_one_line(exc)})")
             continue
         lines.append(f"[zcnas] merged {merged['inputs']} roster(s) of {metric} on {dataset} "
                      f"({merged['rows']} rows) -> {output}")
@@ -169,11 +176,11 @@ def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path, overrides: list[str]
                 "(conf/task/aggregate.yaml is missing)"]
     cmd = aggregate_command(sweep_dir, overrides)
     proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
-    shown = " ".join(cmd[1:])
+    shown = shlex.join(["python", "run.py", *cmd[2:]])
     if proc.returncode != 0:
         reason = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[-1]
-        return [f"[zcnas] warning: aggregation failed ({reason}); rerun: python {shown}"]
-    return [line for line in proc.stdout.strip().splitlines()] + [f"[zcnas] tables aggregated (rerun: python {shown})"]
+        return [f"[zcnas] warning: aggregation failed ({reason}); rerun: {shown}"]
+    return proc.stdout.strip().splitlines() + [f"[zcnas] tables aggregated (rerun: {shown})"]
 
 
 def report_sweep(sweep_dir: str | Path, overrides: list[str] | None = None, since: float | None = None) -> list[Job]:
@@ -184,7 +191,7 @@ def report_sweep(sweep_dir: str | Path, overrides: list[str] | None = None, sinc
         try:
             lines = step()
         except Exception as exc:  # one step's problem must not stop the others
-            lines = [f"[zcnas] warning: sweep report step failed ({type(exc).__name__}: {exc})"]
+            lines = [f"[zcnas] warning: sweep report step failed ({_one_line(exc)})"]
         for line in lines:
             print(line, flush=True)
     return jobs
@@ -199,4 +206,4 @@ class SweepReport(Callback):
             overrides = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False)]
             report_sweep(sweep_dir, overrides)
         except Exception as exc:  # reporting must never change the sweep's exit status
-            print(f"[zcnas] warning: no sweep report ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+            print(f"[zcnas] warning: no sweep report ({_one_line(exc)})", file=sys.stderr, flush=True)

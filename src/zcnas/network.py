@@ -8,11 +8,12 @@ Construction draws the initial weights from torch's global RNG in module
 order; ``build_network(cell, classes, seed)`` therefore fixes every weight,
 and :func:`draw_weights` reproduces the same tensors without building modules.
 
-Pruned forward pass
--------------------
-Every module of the cell is built (so the RNG is consumed exactly as before),
-but by default (``prune=True``) the forward pass skips work that cannot change
-its result:
+Pruned forward pass (opt-in)
+----------------------------
+Every module of the cell is built (so the RNG is consumed exactly as before).
+With ``prune=True`` (``build_network(..., prune=True)``, what the engine of
+hook_logdet, snip and synflow uses) the forward pass skips work that cannot
+change its result:
 
 * ``none`` edges (they add exact zeros: ``a + 0*x == a``);
 * nodes not reachable from the cell input by non-``none`` edges, which are
@@ -23,20 +24,25 @@ its result:
   edges (their result is multiplied by zero).
 
 What stays observable is kept: every ``nn.ReLU`` that the full pass calls is
-still called with the same values whenever it carries a forward hook (as
+still called with the same values whenever a ReLU carries a forward hook (as
 ``hook_logdet`` registers), so hooks see exactly what they saw before.  On a
 zero node the ReLU receives a broadcast zero tensor (all strides 0) instead
 of a materialized one; only the convolutions and BatchNorms whose result is
-unused or known to be zero are skipped.
+unused or known to be zero are skipped.  Any other hook (on another module,
+a backward hook, or a global module hook) could observe the skipped modules,
+so the pass then falls back to the full computation; so it does when
+pruning would not be exact (below).  Skipped weights get no gradient (None)
+where the full pass gives them an all-zero one.
 
 Skipping is exact only when operations map zero to zero: bias-free convs
 (always), and BatchNorm whose output for a zero input is zero (its bias is 0
 in training mode -- true for a fresh network -- and additionally
 ``bias - running_mean * weight / sqrt(running_var + eps) == 0`` in eval
 mode).  The forward pass checks this (and that every module is one of the
-known kinds) and falls back to the full computation otherwise.  ``prune=False``
-gives the full pass unconditionally (the reference computation, see
-``zcnas.metrics.reference``).
+known kinds) and falls back to the full computation otherwise.  ``prune=False``,
+the default, gives the full pass unconditionally (the reference computation,
+see ``zcnas.metrics.reference``), so metrics that hook or inspect every
+module see exactly what they always saw.
 """
 
 from __future__ import annotations
@@ -145,10 +151,43 @@ def _zeros(like: torch.Tensor, shape) -> torch.Tensor:
     return like.new_zeros(()).expand(*shape)
 
 
-def _relu_observed(relu: nn.Module) -> bool:
-    """Whether calling ``relu`` has an observable effect (a forward hook sees its input)."""
-    return bool(relu._forward_hooks or relu._forward_pre_hooks
-                or _module._global_forward_hooks or _module._global_forward_pre_hooks)
+def _avg_pool(pool: nn.AvgPool2d, x: torch.Tensor) -> torch.Tensor:
+    """``pool(x)`` computed in channels-last layout on the CPU, returned contiguous.
+
+    PyTorch's CPU kernel for a contiguous (NCHW) input sums each window element
+    by element; the channels-last kernel sums the same window elements in the
+    same order, vectorized over channels, and divides by the same count, so
+    the values are bit-identical (checked in tests/test_engine.py) at a third
+    of the time for the cells' 3x3 pools.  Its gradient is made contiguous
+    again: a channels-last gradient reaching the convolutions upstream would
+    select other kernels (same values up to rounding).
+    """
+    if x.device.type != "cpu" or x.dim() != 4 or not x.is_contiguous():
+        return pool(x)
+    xc = x.contiguous(memory_format=torch.channels_last)
+    if xc.requires_grad:  # hand the gradient back in x's layout, as the NCHW kernel does
+        xc.register_hook(_contiguous)
+    return pool(xc).contiguous()
+
+
+def _contiguous(grad: torch.Tensor) -> torch.Tensor:
+    return grad.contiguous()
+
+
+def _observation(root: nn.Module) -> bool | None:
+    """None when something besides ReLU forward hooks may observe the pass; else whether a ReLU is hooked."""
+    if (_module._global_forward_hooks or _module._global_forward_pre_hooks
+            or _module._global_backward_hooks or _module._global_backward_pre_hooks):
+        return None
+    relu_hooked = False
+    for m in root.modules():
+        if m._backward_hooks or m._backward_pre_hooks:
+            return None
+        if m._forward_hooks or m._forward_pre_hooks:
+            if not isinstance(m, nn.ReLU):
+                return None
+            relu_hooked = True
+    return relu_hooked
 
 
 class CellModule(nn.Module):
@@ -158,12 +197,13 @@ class CellModule(nn.Module):
         super().__init__()
         self.cell = cell
         self.edges = nn.ModuleList(make_op(op, channels) for op in cell.ops)
-        self.prune = True
+        self.prune = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.prune and _zero_preserving(self)):
+        observe = _observation(self) if self.prune else None
+        if observe is None or not _zero_preserving(self):
             return self.full_forward(x)
-        out, zero = self.pruned_forward(x, False, self.observed())
+        out, zero = self.pruned_forward(x, False, observe)
         return torch.zeros_like(x) if zero else out
 
     def full_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,9 +218,6 @@ class CellModule(nn.Module):
             nodes.append(total)
         return nodes[-1]
 
-    def observed(self) -> bool:
-        return any(_relu_observed(op[0]) for op in self.edges if isinstance(op, ReLUConvBN))
-
     def pruned_forward(self, x: torch.Tensor, x_zero: bool, observe: bool) -> tuple[torch.Tensor, bool]:
         """(output, output is all zero); ``x_zero`` says the input is all zero (``x`` may be broadcast)."""
         plan = cell_plan(self.cell.ops, not x_zero, observe)
@@ -191,7 +228,8 @@ class CellModule(nn.Module):
                 if to != node:
                     continue
                 if e in plan.full:
-                    out = self.edges[e](nodes[frm])
+                    op = self.edges[e]
+                    out = _avg_pool(op, nodes[frm]) if isinstance(op, nn.AvgPool2d) else op(nodes[frm])
                     total = out if total is None else total + out
                 elif e in plan.relu_only:
                     src = nodes[frm] if plan.live[frm] else _zeros(x, x.shape)
@@ -231,7 +269,7 @@ class TinyNetwork(nn.Module):
     """The NATS-Bench TSS network for one cell."""
 
     def __init__(self, cell: Cell | str | int, num_classes: int, channels: int = 16, cells_per_stage: int = 5,
-                 prune: bool = True):
+                 prune: bool = False):
         super().__init__()
         self.cell = to_cell(cell)
         c = channels
@@ -249,9 +287,9 @@ class TinyNetwork(nn.Module):
         self.prune = prune
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.prune and _zero_preserving(self)):
+        observe = _observation(self) if self.prune else None
+        if observe is None or not _zero_preserving(self):
             return self.full_forward(x)
-        observe = any(_relu_observed(m) for m in self.modules() if isinstance(m, nn.ReLU))
         x = self.stem(x)
         zero = False
         for layer in self.cells:
@@ -326,8 +364,12 @@ def set_pruning(model: nn.Module, prune: bool) -> nn.Module:
 
 
 def build_network(cell: Cell | str | int, num_classes: int, seed: int | None = None,
-                  prune: bool = True) -> TinyNetwork:
-    """A freshly initialized network; with ``seed`` its weights are reproducible."""
+                  prune: bool = False) -> TinyNetwork:
+    """A freshly initialized network; with ``seed`` its weights are reproducible.
+
+    ``prune=True`` turns on the pruned forward pass (module docstring); the
+    weights do not depend on it.
+    """
     if seed is None:
         return TinyNetwork(cell, num_classes, prune=prune)
     with torch.random.fork_rng(devices=[]):

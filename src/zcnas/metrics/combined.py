@@ -102,8 +102,8 @@ class Combined(Metric):
             raise ConfigError("metric.hook_roster and metric.synflow_roster must be given together (or neither)")
         if hook_roster is not None:
             ds = context.dataset
-            self.hook = RosterScores(self.hook, hook_roster, {"metric": "hook_logdet", "dataset": ds})
-            self.syn = RosterScores(self.syn, synflow_roster, {"metric": "synflow", "dataset": ds})
+            self.hook = RosterScores(type(self.hook), context, hook_roster, {"metric": "hook_logdet", "dataset": ds})
+            self.syn = RosterScores(type(self.syn), context, synflow_roster, {"metric": "synflow", "dataset": ds})
             ref_h = np.array(list(self.hook._scores.values()))
             ref_s = np.array(list(self.syn._scores.values()))
             self.reference = f"rosters ({len(ref_h)} / {len(ref_s)} cells)"

@@ -1,30 +1,32 @@
 """Scores read from a roster instead of computed (as the paper's own searches did).
 
 Each architecture is charged the seconds recorded in the roster.  The roster
-must have been produced for the job's metric and dataset (and, for metrics
-that depend on them, its seed and batch size); a cell missing from the roster
-is an error that says how to complete it.
+must have been produced for the job's metric and dataset; its seed, batch
+size and settings are carried into the job's result (``describe``).  The
+search's own seed is free to differ: the paper scored the space once and ran
+its 30 repeated searches on those scores.  A cell missing from the roster is
+an error that says how to complete it.
 """
 
 from __future__ import annotations
 
 from zcnas.errors import DataError
-from zcnas.metrics.base import Metric
+from zcnas.metrics.base import Metric, ScoringContext
 from zcnas.roster import check_compatible, read_roster
 from zcnas.space import Cell
 
 
 class RosterScores(Metric):
-    """Wraps a live metric: same name and identity, scores from ``path``."""
+    """A metric's scores read from ``path``; the metric itself is never built (it may be costly)."""
 
-    def __init__(self, live: Metric, path: str, expected: dict):
-        super().__init__(live.context)
-        self.live = live
-        self.name = live.name
-        self.needs_data = False
+    def __init__(self, metric: type[Metric], context: ScoringContext, path: str, expected: dict):
+        super().__init__(context)
+        self.name = metric.name
+        self.needs_benchmark = metric.needs_benchmark
         self.path = str(path)
         roster = read_roster(path)
         check_compatible([(self.path, roster)], {k: v for k, v in expected.items() if v is not None})
+        self.roster_meta = roster.meta
         self._scores = roster.scores()
         self._seconds = roster.seconds()
 
@@ -42,4 +44,6 @@ class RosterScores(Metric):
         return self._seconds[cell.index]
 
     def describe(self) -> dict:
-        return {**self.live.describe(), "roster": self.path}
+        meta = self.roster_meta
+        return {"name": self.name, "roster": self.path,
+                **{f"roster_{k}": meta.get(k) for k in ("seed", "batch_size", "settings") if k in meta}}

@@ -16,6 +16,7 @@ uses the batch statistics), with a forward hook on every ``nn.ReLU``.
 from __future__ import annotations
 
 import math
+import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -28,8 +29,10 @@ from zcnas.network import build_network
 from zcnas.space import Cell
 
 # float32 holds every integer up to 2**24 exactly, so a float32 product of
-# 0/1 matrices is exact while a layer has at most this many units per image.
+# 0/1 matrices is exact while a layer has at most this many units per image;
+# the int8 product accumulates in int32, exact below 2**31.
 _FLOAT32_EXACT = 2**24
+_INT32_EXACT = 2**31 - 1
 
 
 @contextmanager
@@ -53,13 +56,76 @@ def scratch_train_mode(model: nn.Module) -> Iterator[nn.Module]:
                     b.copy_(buffers[name])
 
 
+def _agreement(codes: torch.Tensor) -> torch.Tensor:
+    """C Cᵀ (float64, exact) for a B×N boolean code matrix C."""
+    units = codes.shape[1]
+    if units <= _INT32_EXACT and codes.device.type == "cpu" and hasattr(torch, "_int_mm"):
+        c8 = codes.view(torch.int8)  # bool is one byte 0/1: a free reinterpretation
+        try:
+            return torch._int_mm(c8, c8.t()).to(torch.float64)
+        except RuntimeError:  # a build without the int8 kernel: fall through
+            pass
+    dtype = torch.float32 if units <= _FLOAT32_EXACT else torch.float64
+    c = codes.to(dtype)
+    return (c @ c.T).to(torch.float64)
+
+
+class _KernelAccumulator:
+    """Sums the per-ReLU-layer terms of K_H = Σ_l (N_l − s_i − s_j + 2·C_l C_lᵀ).
+
+    Keeps N = Σ N_l, s = Σ s_l and G = Σ C_l C_lᵀ apart (all integers, exact in
+    float64) and forms K once at the end; the diagonal of C Cᵀ is s, so no
+    separate row sums are needed.  Two shortcuts, both exact:
+
+    * an input that is the same for every image (stride 0 along the batch
+      dimension, e.g. the broadcast zeros of a pruned network) gives every
+      image the same code: d_H = 0, the layer adds N_l to every entry;
+    * the same tensor (same object, unmodified) seen by several ReLUs -- the
+      ReLUs of all conv edges leaving one cell node -- gives the same codes:
+      its G and s are computed once and added again.
+    """
+
+    def __init__(self, batch: int, device: torch.device):
+        self.units = 0
+        self.active = torch.zeros(batch, dtype=torch.float64, device=device)
+        self.agree = torch.zeros((batch, batch), dtype=torch.float64, device=device)
+        self._seen: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
+
+    def add(self, inp: torch.Tensor) -> None:
+        inp = inp.detach()
+        batch = inp.shape[0]
+        units = inp.numel() // batch if batch else 0
+        self.units += units
+        if batch and inp.stride(0) == 0:  # identical rows: G = s = (code sum), the layer adds N_l
+            return self._add_constant(inp, units)
+        key = id(inp)
+        seen = self._seen.get(key)
+        if seen is not None and seen[0]() is inp and seen[1] == inp._version:
+            agree = seen[2]
+        else:
+            agree = _agreement(inp.reshape(batch, -1) > 0)
+            self._seen[key] = (weakref.ref(inp), inp._version, agree)
+        self.agree += agree
+        self.active += agree.diagonal()
+
+    def _add_constant(self, inp: torch.Tensor, units: int) -> None:
+        # every image has the code of image 0 with a active units: G = a, s = a, term = N_l
+        active = float((inp[0] > 0).sum())
+        self.agree += active
+        self.active += active
+
+    def kernel(self) -> torch.Tensor:
+        return self.units - self.active[:, None] - self.active[None, :] + 2.0 * self.agree
+
+
 def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """K_H of ``model`` for the batch ``x``: a B×B float64 matrix of integer counts.
 
     Per ReLU layer l with codes C (B×N_l, 0/1), the layer adds
         C Cᵀ + (1−C)(1−C)ᵀ = N_l − s_i − s_j + 2·C Cᵀ,   s = row sums of C,
     i.e. N_l minus the Hamming distance of the layer's codes; summed over the
-    layers this is N_A − d_H(c_i, c_j).  One matrix product per layer suffices.
+    layers this is N_A − d_H(c_i, c_j).  One matrix product per layer suffices
+    (an int8 product where available), accumulated on the batch's device.
     """
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     if not relus:
@@ -67,19 +133,13 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
             f"hook_logdet needs nn.ReLU modules to hook, and {type(model).__name__} has none "
             "(functional relu calls are invisible to hooks)"
         )
-    batch = x.shape[0]
-    kernel = torch.zeros((batch, batch), dtype=torch.float64, device=x.device)
+    acc = _KernelAccumulator(x.shape[0], x.device)
 
     def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         # inputs[0] > 0 is the unit's activity; for an in-place ReLU the
-        # "input" already holds relu(x), which is > 0 exactly where x > 0.
-        codes = inputs[0].detach().reshape(inputs[0].shape[0], -1) > 0
-        units = codes.shape[1]
-        dtype = torch.float32 if units <= _FLOAT32_EXACT else torch.float64
-        c = codes.to(dtype)
-        active = c.sum(dim=1, dtype=torch.float64)
-        agree = (c @ c.T).to(torch.float64)
-        kernel.add_(units - active[:, None] - active[None, :] + 2.0 * agree)
+        # "input" already holds relu(x), which is > 0 exactly where x > 0
+        # (its version has changed, so the shortcut above never reuses stale codes).
+        acc.add(inputs[0])
 
     handles = [m.register_forward_hook(accumulate) for m in relus]
     try:
@@ -88,7 +148,7 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     finally:
         for h in handles:
             h.remove()
-    return kernel
+    return acc.kernel()
 
 
 def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:
@@ -105,5 +165,5 @@ class HookLogdet(Metric):
 
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
         return hook_logdet_score(net, ctx.batch[0])

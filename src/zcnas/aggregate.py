@@ -1,0 +1,335 @@
+"""A sweep's result.json files read back into one tidy table, and the paper's Tables III-V from it.
+
+``collect`` makes one row per search job (failed jobs included, with their
+error); ``cell_summary`` reduces the repeats of each (dataset, metric,
+search) cell; ``search_tables`` lays the cells out as the paper does (rows =
+metrics, columns = algorithms); ``render_markdown`` prints them beside the
+paper's values and, for val12, the protocol's (docs/paper-notes.md).
+
+Statistics follow the paper's protocol: test accuracy is the mean and the
+population standard deviation (ddof=0) over repeats; search time is the mean
+of the paper's accounting -- recorded seconds charged on every request, no
+reuse -- where the job has recorded costs, else its wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from zcnas.benchmark.base import DATASETS
+from zcnas.io import parse_float, read_json
+
+RESULT_FILE = "result.json"
+METRICS = ("val12", "hook_logdet", "synflow", "snip", "combined")
+SEARCHES = ("random", "aging", "aging_warmup")
+SEARCH_TITLES = {"random": "Random Search", "aging": "Aging Evolutionary", "aging_warmup": "AE with Warmup"}
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
+PAPER_TABLE = {"cifar10": "III", "cifar100": "IV", "ImageNet16-120": "V"}
+
+# The paper's Tables III-V: (test mean, test std, mean time in s) for random, aging, aging_warmup.
+PAPER = {
+    "cifar10": {
+        "val12": ((93.92, 0.24, 73788.41), (94.31, 0.20, 1612104.53), (94.51, 0.20, 1631786.75)),
+        "hook_logdet": ((92.63, 1.23, 45.54), (92.68, 0.34, 1316.89), (92.92, 0.21, 1314.18)),
+        "synflow": ((93.34, 0.57, 59.82), (93.75, 0.18, 1921.64), (93.74, 4e-14, 1929.51)),
+        "snip": ((91.41, 0.57, 57.74), (86.43, 2.97, 1079.19), (85.54, 3.74, 1089.26)),
+        "combined": ((93.30, 0.64, 109.43), (93.76, 0.16, 3211.57), (93.74, 4e-14, 3231.32)),
+    },
+    "cifar100": {
+        "val12": ((72.11, 0.83, 113433.39), (72.41, 0.38, 2455668.47), (72.44, 0.44, 2454234.67)),
+        "hook_logdet": ((69.47, 2.06, 57.43), (69.94, 0.79, 1614.24), (69.19, 0.78, 1608.10)),
+        "synflow": ((70.28, 1.86, 46.19), (71.06, 0.81, 1185.94), (72.00, 1e-14, 1191.12)),
+        "snip": ((65.22, 2.49, 56.40), (49.37, 2.14, 1080.72), (47.62, 1e-14, 1086.55)),
+        "combined": ((70.25, 1.97, 107.81), (70.99, 0.81, 2864.30), (72.00, 1e-14, 2875.36)),
+    },
+    "ImageNet16-120": {
+        "val12": ((45.71, 1.023, 334931.77), (46.06, 0.62, 7325113.47), (46.40, 0.67, 7339394.07)),
+        "hook_logdet": ((43.50, 3.14, 50.84), (45.51, 0.41, 1362.46), (45.07, 7e-15, 1366.32)),
+        "synflow": ((42.59, 3.39, 43.49), (41.49, 0.65, 1136.90), (42.37, 1e-14, 1142.67)),
+        "snip": ((32.65, 6.58, 49.77), (0.83, 3e-10, 912.65), (0.83, 3e-16, 919.41)),
+        "combined": ((43.01, 3.44, 98.54), (42.10, 1.66, 2517.49), (42.55, 0.67, 2533.19)),
+    },
+}
+
+#: models visited by every search of the paper (N = M = 500)
+PAPER_VISITS = 500
+
+# What the paper's protocol gives for val12 on the shared table (paper-notes): (mean, std) for
+# random, aging, aging_warmup.  Where the paper's cell disagrees, this is the value to match.
+PROTOCOL_VAL12 = {
+    "cifar10": ((94.02, 0.26), (94.52, 0.19), (94.51, 0.20)),
+    "cifar100": ((72.15, 0.80), (73.18, 0.69), (73.06, 0.73)),
+    "ImageNet16-120": ((45.42, 1.15), (46.40, 0.69), (46.41, 0.64)),
+}
+
+JOB_COLUMNS = ["dataset", "metric", "search", "seed", "status", "best_index", "best_arch", "best_score",
+               "test_accuracy", "rank", "visited", "evaluations", "distinct_scored", "wall_seconds",
+               "scoring_wall_seconds", "recorded_seconds", "recorded_seconds_per_request", "search_seconds",
+               "time_source", "error", "job"]
+
+
+def paper_cell(dataset: str, metric: str, search: str) -> tuple[float, float, float] | None:
+    """The paper's (test mean, test std, time s) for a cell, or None where it has none."""
+    row = PAPER.get(dataset, {}).get(metric)
+    return row[SEARCHES.index(search)] if row and search in SEARCHES else None
+
+
+def protocol_cell(dataset: str, metric: str, search: str) -> tuple[float, float] | None:
+    """The protocol's val12 (mean, std) for a cell, or None (other metrics have no reference)."""
+    row = PROTOCOL_VAL12.get(dataset) if metric == "val12" else None
+    return row[SEARCHES.index(search)] if row and search in SEARCHES else None
+
+
+# --- reading a sweep -----------------------------------------------------------------------------
+
+def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
+    """One row per search job under ``sweep_dir`` (any depth); ``traces`` adds a ``trace`` column
+    holding each job's best-so-far test accuracy per visited model (Figure 2)."""
+    sweep_dir = Path(sweep_dir)
+    rows = []
+    for path in sorted(sweep_dir.rglob(RESULT_FILE)):
+        try:
+            record = read_json(path)
+        except (OSError, ValueError) as exc:
+            record = {"status": "failed", "error": f"unreadable {RESULT_FILE} ({type(exc).__name__})"}
+        row = _job_row(record, path.parent, sweep_dir)
+        if row is None:
+            continue
+        if traces:
+            trace = (record.get("trace") or {}).get("best_test_accuracy") or []
+            row["trace"] = [parse_float(v) for v in trace]
+        rows.append(row)
+    columns = JOB_COLUMNS + (["trace"] if traces else [])
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["dataset", "metric", "search", "seed"], key=_order_key,
+                             na_position="last").reset_index(drop=True)
+
+
+def _job_row(record: dict, folder: Path, sweep_dir: Path) -> dict | None:
+    """The tidy row of one job, or None when the folder holds another task's result."""
+    config = record.get("config") or {}
+    if str(record.get("task") or config.get("task") or "search") != "search":
+        return None
+    ident = _identity(record, config, _job_overrides(folder))
+    best = record.get("best") or {}
+    per_request = record.get("recorded_seconds_per_request")
+    row = {
+        **ident,
+        "status": record.get("status", "failed"),
+        "best_index": best.get("index"), "best_arch": best.get("arch"),
+        "best_score": parse_float(best["score"]) if "score" in best else math.nan,
+        "test_accuracy": parse_float(best.get("test_accuracy")), "rank": best.get("rank"),
+        **{k: record.get(k) for k in ("visited", "evaluations", "distinct_scored", "wall_seconds",
+                                      "scoring_wall_seconds", "recorded_seconds", "recorded_seconds_per_request")},
+        # the paper's accounting where the job has recorded costs, else its wall clock
+        "search_seconds": per_request if per_request is not None else record.get("wall_seconds"),
+        "time_source": "recorded/request" if per_request is not None else "wall",
+        "error": record.get("error"),
+        "job": str(folder.relative_to(sweep_dir)),
+    }
+    if row["status"] != "ok":
+        row["time_source"] = None
+    return row
+
+
+def _identity(record: dict, config: dict, overrides: dict) -> dict:
+    """dataset, metric, search, seed: from the result, else the job's overrides, else its config
+    (a failed job's config is unresolved, so an interpolated name is not trusted)."""
+    out = {}
+    for key in ("dataset", "metric", "search"):
+        node = config.get(key)
+        from_config = node.get("name") if isinstance(node, dict) else None
+        if from_config is not None and "${" in str(from_config):
+            from_config = None
+        out[key] = record.get(key) or overrides.get(key) or from_config
+    seed = record.get("seed", overrides.get("seed", config.get("seed")))
+    out["seed"] = int(seed) if isinstance(seed, (int, str)) and str(seed).isdigit() else None
+    return out
+
+
+def _job_overrides(folder: Path) -> dict:
+    """``key=value`` overrides Hydra recorded for the job (``.hydra/overrides.yaml``), as a dict."""
+    path = folder / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.removeprefix("- ").partition("=")
+        if sep:
+            out[key.strip().lstrip("+~")] = value.strip().strip("'\"")
+    return out
+
+
+def _order_key(column: pd.Series) -> pd.Series:
+    """Sort datasets, metrics and searches in the paper's order, unknown names after."""
+    order = {"dataset": DATASETS, "metric": METRICS, "search": SEARCHES}.get(column.name)
+    if order is None:
+        return column
+    return column.map(lambda v: (order.index(v), "") if v in order else (len(order), str(v)))
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+def cell_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, metric, search) over its ok repeats, with the paper's and protocol's values."""
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for (dataset, metric, search), group in ok.groupby(["dataset", "metric", "search"], sort=False):
+        paper, protocol = paper_cell(dataset, metric, search), protocol_cell(dataset, metric, search)
+        if not (group["visited"] == PAPER_VISITS).all():
+            protocol = None  # the protocol's values hold for the paper's budget only
+        sources = set(group["time_source"])
+        rows.append({
+            "dataset": dataset, "metric": metric, "search": search, "n": len(group),
+            "test_mean": group["test_accuracy"].mean(),
+            "test_std": group["test_accuracy"].std(ddof=0),  # population std, as the paper
+            "search_seconds": group["search_seconds"].astype(float).mean(),
+            "time_source": sources.pop() if len(sources) == 1 else "mixed",
+            "recorded_seconds_per_request": group["recorded_seconds_per_request"].astype(float).mean(),
+            "recorded_seconds_distinct": group["recorded_seconds"].astype(float).mean(),
+            "wall_seconds": group["wall_seconds"].astype(float).mean(),
+            "visited": group["visited"].astype(float).mean(),
+            "distinct_scored": group["distinct_scored"].astype(float).mean(),
+            "evaluations": group["evaluations"].astype(float).mean(),
+            "paper_test_mean": paper[0] if paper else math.nan,
+            "paper_test_std": paper[1] if paper else math.nan,
+            "paper_seconds": paper[2] if paper else math.nan,
+            "protocol_test_mean": protocol[0] if protocol else math.nan,
+            "protocol_test_std": protocol[1] if protocol else math.nan,
+        })
+    cells = pd.DataFrame(rows)
+    if cells.empty:
+        return cells
+    cells["protocol_tolerance"] = [tolerance(s, n) for s, n in zip(cells["protocol_test_std"], cells["n"])]
+    diff = (cells["test_mean"] - cells["protocol_test_mean"]).abs()
+    cells["protocol_ok"] = (diff <= cells["protocol_tolerance"]).where(cells["protocol_test_mean"].notna())
+    return cells.sort_values(["dataset", "metric", "search"], key=_order_key).reset_index(drop=True)
+
+
+def tolerance(std: float, n: int) -> float:
+    """How far a mean of ``n`` repeats may sit from a reference: two standard errors, at least 0.3."""
+    return max(0.3, 2 * std / math.sqrt(n)) if n else math.nan
+
+
+def search_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per dataset, the paper's layout: rows = metrics, columns = (search, statistic)."""
+    cells = cell_summary(frame)
+    stats = ["test_mean", "test_std", "search_seconds", "recorded_seconds_per_request", "wall_seconds",
+             "distinct_scored", "n"]
+    tables: dict[str, pd.DataFrame] = {}
+    if cells.empty:
+        return tables
+    for dataset, group in cells.groupby("dataset", sort=False):
+        table = group.pivot(index="metric", columns="search", values=stats).swaplevel(axis=1)
+        metrics = _ordered(group["metric"].unique(), METRICS)
+        searches = _ordered(group["search"].unique(), SEARCHES)
+        tables[dataset] = table.reindex(index=metrics, columns=pd.MultiIndex.from_product([searches, stats]))
+    return tables
+
+
+def _ordered(names, order) -> list[str]:
+    return [n for n in order if n in set(names)] + sorted(n for n in names if n not in order)
+
+
+# --- markdown ------------------------------------------------------------------------------------
+
+def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
+    """Tables III-V shaped as in the paper, ours beside the paper's, then the val12 check and failures."""
+    cells = cell_summary(frame)
+    ok, failed = (frame["status"] == "ok").sum(), (frame["status"] != "ok").sum()
+    lines = ["# Searches: the paper's Tables III-V", ""]
+    if source:
+        lines.append(f"Sweep `{source}`: {len(frame)} jobs, {ok} ok, {failed} failed.")
+    lines += [
+        "Test accuracy (%) of the architecture found: mean ± std (population, ddof=0) over the repeats;",
+        "the paper's value in brackets. Time: mean seconds per search in the paper's accounting (recorded",
+        "scoring seconds charged on every request, no reuse); † marks wall-clock seconds (no recorded cost).",
+        "",
+    ]
+    datasets = cells.groupby("dataset", sort=False) if len(cells) else []  # no ok job: no columns
+    for dataset, group in datasets:
+        table = f" (paper Table {PAPER_TABLE[dataset]})" if dataset in PAPER_TABLE else ""
+        lines += [f"## {DATASET_NAMES.get(dataset, dataset)}{table}", ""]
+        metrics = _ordered(group["metric"].unique(), METRICS)
+        searches = _ordered(group["search"].unique(), SEARCHES)
+        header = [f"{SEARCH_TITLES.get(s, s)} {column}" for s in searches for column in ("test", "time (s)")]
+        lines += _md_table(["metric", *header],
+                           [[m] + [v for s in searches for v in _main_cells(cells, dataset, m, s)] for m in metrics])
+        lines += ["", "Distinct architectures scored / evaluations requested / repeats:", ""]
+        lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
+                           [[m] + [_detail_cell(cells, dataset, m, s) for s in searches] for m in metrics])
+        lines.append("")
+    lines += _protocol_section(cells) + _failures_section(frame)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(cells: pd.DataFrame, dataset: str, metric: str, search: str) -> pd.Series | None:
+    match = cells[(cells["dataset"] == dataset) & (cells["metric"] == metric) & (cells["search"] == search)]
+    return match.iloc[0] if len(match) else None
+
+
+def _main_cells(cells, dataset, metric, search) -> list[str]:
+    c = _cell(cells, dataset, metric, search)
+    paper = paper_cell(dataset, metric, search)
+    test = "—" if c is None else _pm(c["test_mean"], c["test_std"])
+    time = "—"
+    if c is not None:
+        time = _seconds(c["search_seconds"]) + ("" if c["time_source"] == "recorded/request" else "†")
+    if paper:
+        test += f" [{_pm(paper[0], paper[1])}]"
+        time += f" [{_seconds(paper[2])}]"
+    return [test, time]
+
+
+def _detail_cell(cells, dataset, metric, search) -> str:
+    c = _cell(cells, dataset, metric, search)
+    return "—" if c is None else f"{c['distinct_scored']:.0f} / {c['evaluations']:.0f} / {c['n']}"
+
+
+def _protocol_section(cells: pd.DataFrame) -> list[str]:
+    if cells.empty or cells["protocol_test_mean"].isna().all():
+        return []
+    lines = ["## val12 against the protocol (docs/paper-notes.md)", "",
+             "Cells run at the paper's budget (500 visited models) only. Tolerance: max(0.3, 2·std/√n),",
+             "std the protocol's, n our repeats.", ""]
+    rows = []
+    for _, c in cells[cells["protocol_test_mean"].notna()].iterrows():
+        rows.append([c["dataset"], c["search"], _pm(c["test_mean"], c["test_std"]),
+                     _pm(c["protocol_test_mean"], c["protocol_test_std"]), f"{c['paper_test_mean']:.2f}",
+                     f"{c['test_mean'] - c['protocol_test_mean']:+.2f}", f"{c['protocol_tolerance']:.2f}",
+                     "yes" if c["protocol_ok"] else "**no**"])
+    lines += _md_table(["dataset", "search", "ours", "protocol", "paper", "ours − protocol", "tolerance",
+                        "within"], rows)
+    return lines + [""]
+
+
+def _failures_section(frame: pd.DataFrame) -> list[str]:
+    failed = frame[frame["status"] != "ok"]
+    if failed.empty:
+        return []
+    lines = [f"## Failures ({len(failed)} jobs; relaunch the sweep to rerun them)", ""]
+    for _, job in failed.iterrows():
+        error = str(job["error"] or "no error recorded").strip().splitlines()[0]
+        lines.append(f"- {job['dataset']} / {job['metric']} / {job['search']} / seed {job['seed']}: {error}")
+    return lines + [""]
+
+
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+
+
+def _pm(mean: float, std: float) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "n/a"
+    # the paper prints zero spreads as e.g. 4e-14; two decimals say the same
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _seconds(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"

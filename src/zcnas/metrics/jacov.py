@@ -1,0 +1,94 @@
+"""jacov: Jacobian covariance (Mellor, Turner, Storkey, Crowley, "Neural
+Architecture Search without Training", arXiv:2006.04647 **v1**, 2020; the
+score that the ICML 2021 version replaced with hook_logdet).
+
+For each image x_n of a batch of N, the input Jacobian row
+J_n = ∂(Σ_k f_k(x_n)) / ∂x_n (the gradient of the sum of the network's
+outputs with respect to the input, flattened: one backward pass of a ones
+vector), computed on the untrained network in training mode, as in the
+paper's code.  Σ_J is the N×N correlation matrix of the rows J_n (Pearson:
+each row centred over the input dimensions) with eigenvalues λ_1..λ_N, and
+
+    jacov = − Σ_i [ log(λ_i + k) + 1/(λ_i + k) ] ,     k = 1e-5
+
+Each term is smallest at λ_i = 1, so the score is highest
+(≈ −N) when the Jacobians of different images are uncorrelated (Σ_J = I),
+and very negative when they are collinear.  Higher is better.
+
+Non-finite values are returned as they come: a Jacobian row with zero
+variance (e.g. a network whose output does not depend on its input) makes
+the correlation undefined and the score NaN, as in the paper's code; searches
+and rosters rank it lowest.  In training mode BatchNorm couples the images of
+the batch, so, exactly as in the paper's code, J_n also carries the terms of
+the other images' outputs through the batch statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from zcnas.errors import MetricError
+from zcnas.metrics.base import Metric
+from zcnas.metrics.naswot import scratch_train_mode
+from zcnas.network import build_network
+from zcnas.space import Cell
+
+K = 1e-5
+
+
+def input_jacobian(model: nn.Module, x: torch.Tensor, metric: str = "jacov") -> tuple[torch.Tensor, torch.Tensor]:
+    """(J, outputs): J is N×D, row n = ∂(Σ outputs)/∂x_n; the caller's x and model are not modified."""
+    if not torch.is_floating_point(x):
+        raise MetricError(f"{metric} differentiates the network with respect to its input, which must be "
+                          f"floating point, got {x.dtype}")
+    if x.shape[0] < 2:
+        raise MetricError(f"{metric} correlates the Jacobians of a batch: it needs at least 2 images, got {x.shape[0]}")
+    inp = x.detach().clone().requires_grad_(True)
+    with scratch_train_mode(model), torch.enable_grad():
+        out = model(inp)
+        if not isinstance(out, torch.Tensor):
+            raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
+                              f"returned {type(out).__name__}")
+        if not out.requires_grad:
+            raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
+                              f"of {type(model).__name__} does not")
+        (jac,) = torch.autograd.grad(out.sum(), inp, allow_unused=True)
+    if jac is None:
+        jac = torch.zeros_like(inp)
+    return jac.reshape(x.shape[0], -1), out.detach()
+
+
+def correlation(rows: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the rows (NaN where a row has zero variance), without warnings."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.atleast_2d(np.corrcoef(rows))
+
+
+def jacov_from_jacobian(jac: np.ndarray) -> float:
+    """−Σ_i [log(λ_i + k) + 1/(λ_i + k)] over the eigenvalues λ of the rows' correlation matrix."""
+    corr = correlation(np.asarray(jac, dtype=np.float64))
+    if not np.isfinite(corr).all():
+        return math.nan
+    eig = np.linalg.eigvalsh(corr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(-np.sum(np.log(eig + K) + 1.0 / (eig + K)))
+
+
+def jacov_score(model: nn.Module, x: torch.Tensor) -> float:
+    """Jacobian covariance score of ``model`` on the batch ``x`` (higher is better; NaN when undefined)."""
+    jac, _ = input_jacobian(model, x, "jacov")
+    return jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
+
+
+class Jacov(Metric):
+    name = "jacov"
+    needs_data = True
+
+    def score_cell(self, cell: Cell) -> float:
+        ctx = self.context
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        return jacov_score(net, ctx.batch[0])

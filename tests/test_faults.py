@@ -1,0 +1,218 @@
+"""Faults and resume: a killed scoring run resumes without losing or redoing work; a failing
+job is recorded and reported without taking the sweep down; the end-of-sweep report
+(src/zcnas/callbacks.py) reads the right jobs and merges shards in any order."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli import ROOT, run_cli
+from zcnas.callbacks import SweepReport, aggregate_command, collect_jobs, merge_sweep_rosters, report_sweep
+from zcnas.io import write_json
+from zcnas.roster import Roster, make_rows, read_roster, write_roster
+
+SCORE = ["task=score", "metric=synflow", "benchmark=none", "sample=30", "checkpoint_every=3", "hardware.threads=1"]
+
+
+def start_cli(tmp_path: Path, *args: str, log: Path) -> subprocess.Popen:
+    """run_cli's command, started in the background."""
+    cmd = [sys.executable, str(ROOT / "run.py"), f"paths.output_dir={tmp_path}/outputs",
+           f"paths.multirun_dir={tmp_path}/multirun", "progress=false", *args]
+    with open(log, "w") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"process ended (exit {proc.returncode}) before {what}:\n{log.read_text() if log else ''}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sigkilled_scoring_resumes_where_it_stopped(tmp_path):
+    log = tmp_path / "first.log"
+    proc = start_cli(tmp_path / "a", *SCORE, log=log)
+    try:
+        chunks = wait_for(lambda: sorted((tmp_path / "a" / "outputs").rglob("chunks/part-*.parquet")), 180,
+                          "the first checkpoint chunk", proc, log)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+    # what the killed run left: only whole, readable chunks (temporary files are never named part-*)
+    chunks = sorted(chunks[0].parent.glob("part-*.parquet"))
+    done_before = {}
+    for path in chunks:
+        done_before.update(read_roster(path).scores())
+    assert 0 < len(done_before) < 30, f"the kill should land partway, {len(done_before)} rows were done"
+    assert not (chunks[0].parent.parent / "result.json").exists()
+
+    # the same command again resumes from the chunks
+    again = run_cli(tmp_path / "a", *SCORE)
+    (result_path,) = (tmp_path / "a" / "outputs").rglob("result.json")
+    result = json.loads(result_path.read_text())
+    assert result["status"] == "ok" and result["architectures"] == 30
+    assert result["resumed_rows"] == len(done_before) > 0
+    assert result["scored_now"] == 30 - len(done_before) < 30  # nothing completed was recomputed
+    assert f"{len(done_before)} resumed" in again.stdout
+    print(f"killed after {len(done_before)} of 30 rows; relaunch resumed {result['resumed_rows']}, "
+          f"scored {result['scored_now']}")
+
+    resumed = read_roster(result_path.parent / "roster.parquet")
+    assert len(resumed) == 30 and not resumed.rows["index"].duplicated().any()
+    assert all(resumed.scores()[i] == s for i, s in done_before.items())
+    # the chunks on disk hold every row exactly once, too
+    all_chunk_rows = [i for p in result_path.parent.glob("chunks/part-*.parquet") for i in read_roster(p).indices]
+    assert sorted(all_chunk_rows) == sorted(resumed.indices)
+
+    # identical to a run that was never interrupted
+    run_cli(tmp_path / "b", *SCORE)
+    (clean_path,) = (tmp_path / "b" / "outputs").rglob("roster.parquet")
+    clean = read_roster(clean_path)
+    assert clean.rows[["index", "arch", "score"]].equals(resumed.rows[["index", "arch", "score"]])
+    assert json.loads(next((tmp_path / "b" / "outputs").rglob("result.json")).read_text())["resumed_rows"] == 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_failing_job_is_recorded_and_listed_while_the_sweep_goes_on(tmp_path, benchmark_csv):
+    proc = run_cli(tmp_path, "task=score", "metric=val12", "benchmark=table", f"benchmark.path={benchmark_csv}",
+                   "indices=[0,1],[2,99999]", "-m")
+    assert proc.returncode == 0
+    sweep = tmp_path / "multirun" / "score"
+    results = {str(p.parent.relative_to(sweep)): json.loads(p.read_text()) for p in sweep.rglob("result.json")}
+    (good,) = [r for r in results.values() if r["status"] == "ok"]
+    (bad_name,) = [n for n, r in results.items() if r["status"] == "failed"]
+    assert good["architectures"] == 2
+    assert "indices=[2,99999]" in bad_name and "0..15624, got 99999" in results[bad_name]["error"]
+
+    assert "2 job(s): 1 ok, 0 skipped (already done), 1 failed, 0 without result" in proc.stdout
+    (failure_line,) = [line for line in proc.stdout.splitlines() if "FAILED" in line]
+    assert bad_name in failure_line and "0..15624, got 99999" in failure_line
+    assert "merged 1 roster(s) of val12 on cifar10 (2 rows)" in proc.stdout
+
+
+# ---- the end-of-sweep report as plain Python ----
+
+META = {"metric": "synflow", "dataset": "cifar10", "seed": 0, "batch_size": None, "settings": {}}
+
+
+def make_job(sweep: Path, name: str, result: dict | None, rows=None, meta=META, hydra=True) -> Path:
+    folder = sweep / name
+    if hydra:
+        (folder / ".hydra").mkdir(parents=True)
+        (folder / ".hydra" / "overrides.yaml").write_text("- x=1\n")
+    if result is not None:
+        write_json(folder / "result.json", result)
+    if rows is not None:
+        write_roster(folder / "roster.parquet", Roster(make_rows(rows), dict(meta)))
+    return folder
+
+
+def age(path: Path, seconds: float) -> None:
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_collect_jobs_sees_only_this_sweep_and_classifies_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    old = make_job(sweep, "old_sweep_job", {"status": "failed", "error": "from an earlier sweep"})
+    skipped = make_job(sweep, "done_before", {"status": "ok", "task": "search"})
+    make_job(sweep, "ok", {"status": "ok", "task": "score"})
+    make_job(sweep, "bad", {"status": "failed", "error": "boom\nsecond line", "config": {"task": "score"}})
+    make_job(sweep, "died", None)
+    make_job(sweep, "benchmark.path=", None, hydra=False)  # no .hydra, no result: not a job folder
+    make_job(sweep / "benchmark.path=" / "x", "y,seed=1", {"status": "ok", "task": "search"})  # '/' in a job name
+    make_job(sweep, "corrupt", None)
+    (sweep / "corrupt" / "result.json").write_text("{not json")
+    make_job(sweep / ".submitit", "123", {"status": "ok"})
+    make_job(sweep / "rosters", "x", {"status": "ok"})
+    for path in old.rglob("*"):
+        age(path, 3600)
+    age(skipped / "result.json", 3600)  # written by an earlier launch; Hydra's record is new
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    age(sweep / "multirun.yaml", 60)
+
+    jobs = {j.name: j for j in collect_jobs(sweep)}
+    assert sorted(jobs) == ["bad", "benchmark.path=/x/y,seed=1", "corrupt", "died", "done_before", "ok"]
+    assert {n: j.state for n, j in jobs.items()} == {
+        "bad": "failed", "benchmark.path=/x/y,seed=1": "ok", "corrupt": "failed", "died": "missing",
+        "done_before": "skipped", "ok": "ok"}
+    assert jobs["bad"].task == "score" and jobs["done_before"].task == "search"
+    assert "unreadable result.json" in jobs["corrupt"].error
+
+    assert len(collect_jobs(sweep, since=0)) == 7  # since=0: every job folder, earlier sweeps' too
+
+
+def test_report_lists_failures(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    make_job(sweep, "ok", {"status": "ok", "task": "merge"})
+    make_job(sweep, "bad", {"status": "failed", "error": "boom\nsecond line"})
+    make_job(sweep, "died", None)
+    report_sweep(sweep)
+    out = capsys.readouterr().out
+    assert "3 job(s): 1 ok, 0 skipped (already done), 1 failed, 1 without result" in out
+    assert "FAILED bad: boom" in out and "second line" not in out
+    assert "FAILED died: no result.json" in out
+
+
+def test_shards_merge_to_the_same_roster_in_any_order(tmp_path):
+    rows = [(i, float(i % 7) - 0.5 * i, 0.01 * i, "computed") for i in range(0, 400, 13)]
+    shards = [rows[k::4] for k in range(4)]  # interleaved: no shard is a contiguous block
+    sweep = tmp_path / "sweep"
+    for k, shard in enumerate(shards):
+        make_job(sweep, f"shard={k}", {"status": "ok", "task": "score"}, rows=shard)
+    make_job(sweep, "other_dataset", {"status": "ok", "task": "score"}, rows=rows[:3], meta={**META, "dataset": "cifar100"})
+    make_job(sweep, "failed_shard", {"status": "failed", "task": "score"}, rows=rows[:1])  # not merged
+    jobs = collect_jobs(sweep)
+    expected = Roster(make_rows(rows), META).rows
+    shard_jobs = [j for j in jobs if j.name.startswith("shard=")]
+    others = [j for j in jobs if j not in shard_jobs]
+    for order in itertools.permutations(shard_jobs):  # the order in which shards finished or are found
+        lines = merge_sweep_rosters([*order[:2], *others, *order[2:]], sweep)
+        assert len(lines) == 2 and "merged 4 roster(s) of synflow on cifar10 (31 rows)" in lines[0]
+        merged = read_roster(sweep / "rosters" / "synflow_cifar10.parquet")
+        assert merged.rows.equals(expected) and merged.meta["seed"] == 0
+    assert len(read_roster(sweep / "rosters" / "synflow_cifar100.parquet")) == 3
+
+
+def test_incompatible_shards_give_a_warning_not_an_exception(tmp_path):
+    sweep = tmp_path / "sweep"
+    make_job(sweep, "seed=0", {"status": "ok", "task": "score"}, rows=[(0, 1.0, 0.0, "computed")])
+    make_job(sweep, "seed=1", {"status": "ok", "task": "score"}, rows=[(1, 1.0, 0.0, "computed")],
+             meta={**META, "seed": 1})
+    (line,) = merge_sweep_rosters(collect_jobs(sweep), sweep)
+    assert line.startswith("[zcnas] warning: rosters of synflow on cifar10 not merged") and "seed" in line
+
+
+def test_callback_never_raises(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    SweepReport().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": "${missing}"}}}))
+    err = capsys.readouterr().err
+    assert err.startswith("[zcnas] warning: no sweep report") and err.count("\n") == 1
+
+
+def test_aggregation_is_handed_only_where_things_are(tmp_path):
+    cmd = aggregate_command(tmp_path, ["metric=synflow,snip", "seed=0,1", "paths.output_dir=/o", "benchmark=table",
+                                       "benchmark.path=/t.csv", "+paths.x=1"])
+    assert cmd[2:] == ["task=aggregate", f"sweep_dir={tmp_path}", "progress=false", "paths.output_dir=/o",
+                       "benchmark=table", "benchmark.path=/t.csv", "+paths.x=1"]
