@@ -174,13 +174,26 @@ def test_report_lists_failures(tmp_path, capsys):
     assert "FAILED died: no result.json" in out
 
 
+def test_report_caps_the_list_of_failures(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for k in range(25):
+        make_job(sweep, f"seed={k:02d}", {"status": "failed", "error": f"error {k}"})
+    (sweep / "odd").mkdir()
+    (sweep / "odd" / "result.json").write_text("[1, 2]")
+    report_sweep(sweep)
+    out = capsys.readouterr().out
+    assert "26 job(s): 0 ok, 0 skipped (already done), 26 failed" in out
+    assert out.count("FAILED") == 20 and "... and 6 more failures" in out
+
+
 def test_shards_merge_to_the_same_roster_in_any_order(tmp_path):
     rows = [(i, float(i % 7) - 0.5 * i, 0.01 * i, "computed") for i in range(0, 400, 13)]
     shards = [rows[k::4] for k in range(4)]  # interleaved: no shard is a contiguous block
     sweep = tmp_path / "sweep"
     for k, shard in enumerate(shards):
         make_job(sweep, f"shard={k}", {"status": "ok", "task": "score"}, rows=shard)
-    make_job(sweep, "other_dataset", {"status": "ok", "task": "score"}, rows=rows[:3], meta={**META, "dataset": "cifar100"})
+    make_job(sweep, "other_dataset", {"status": "ok", "task": "score"}, rows=rows[:3],
+             meta={**META, "dataset": "cifar100"})
     make_job(sweep, "failed_shard", {"status": "failed", "task": "score"}, rows=rows[:1])  # not merged
     jobs = collect_jobs(sweep)
     expected = Roster(make_rows(rows), META).rows

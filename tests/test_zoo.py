@@ -349,7 +349,10 @@ POOL_CELL = "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|no
 def cifar_batch():
     from zcnas.data import load_batch
 
-    return load_batch("cifar10", str(shared_data_dir() / "samples" / "cifar10_sample.npz"), 32, 0)
+    x, y = load_batch("cifar10", str(shared_data_dir() / "samples" / "cifar10_sample.npz"), 32, 0)
+    # 16 real images keep the test light on a shared CPU; epe_nas needs a class seen twice,
+    # which 16 images of 10 classes always have
+    return x[:16], y[:16]
 
 
 @pytest.mark.slow
@@ -362,5 +365,6 @@ def test_finite_and_deterministic_on_nats_cells(name, cifar_batch):
     conv, pool = metric.score_cell(to_cell(CONV_CELL)), metric.score_cell(to_cell(POOL_CELL))
     assert math.isfinite(conv) and math.isfinite(pool), (conv, pool)
     assert conv != pool
-    assert make_metric(name, context, **params).score_cell(to_cell(CONV_CELL)) == conv
+    # a fresh metric rebuilds the seeded network: the same score (the cheaper cell is rescored)
+    assert make_metric(name, context, **params).score_cell(to_cell(POOL_CELL)) == pool
     assert metric.describe()["name"] == name

@@ -48,6 +48,8 @@ ROSTER_FILE = "roster.parquet"
 NOT_JOBS = {".submitit", ".hydra", "rosters", "chunks", "tables"}
 #: command-line overrides handed on to the aggregation (where things are, not what a job is)
 FORWARDED = ("paths.", "benchmark")
+#: failures listed one by one in the summary
+MAX_LISTED = 20
 
 
 def _one_line(exc: BaseException) -> str:
@@ -110,6 +112,8 @@ def collect_jobs(sweep_dir: str | Path, since: float | None = None) -> list[Job]
                 result = read_json(path)
             except (OSError, ValueError) as exc:
                 result = {"status": "failed", "error": f"unreadable {RESULT_FILE} ({type(exc).__name__})"}
+            if not isinstance(result, dict):
+                result = {"status": "failed", "error": f"unreadable {RESULT_FILE} (not a JSON object)"}
         status = result.get("status")
         if not result:
             state = "missing"
@@ -126,10 +130,12 @@ def summary_lines(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
     lines = [f"[zcnas] sweep {sweep_dir}: {len(jobs)} job(s): {count['ok']} ok, "
              f"{count['skipped']} skipped (already done), {count['failed']} failed, "
              f"{count['missing']} without result"]
-    for job in jobs:
-        if job.state in ("failed", "missing"):
-            first_line = job.error.strip().splitlines()[0] if job.error.strip() else job.error
-            lines.append(f"[zcnas]   FAILED {job.name}: {first_line}")
+    failed = [j for j in jobs if j.state in ("failed", "missing")]
+    for job in failed[:MAX_LISTED]:
+        first_line = job.error.strip().splitlines()[0] if job.error.strip() else job.error
+        lines.append(f"[zcnas]   FAILED {job.name}: {first_line}")
+    if len(failed) > MAX_LISTED:
+        lines.append(f"[zcnas]   ... and {len(failed) - MAX_LISTED} more failures (errors in their result.json)")
     if count["failed"] or count["missing"]:
         lines.append("[zcnas]   relaunch the same command to rerun only the failed jobs")
     return lines

@@ -165,9 +165,17 @@ def _avg_pool(pool: nn.AvgPool2d, x: torch.Tensor) -> torch.Tensor:
     if x.device.type != "cpu" or x.dim() != 4 or not x.is_contiguous():
         return pool(x)
     xc = x.contiguous(memory_format=torch.channels_last)
-    if xc.requires_grad:  # hand the gradient back in x's layout, as the NCHW kernel does
+    out = pool(xc)
+    if out.requires_grad:
+        # the backward pass runs in channels-last too, and hands the gradient
+        # back in x's layout, as the NCHW kernel does
+        out.register_hook(_channels_last)
         xc.register_hook(_contiguous)
-    return pool(xc).contiguous()
+    return out.contiguous()
+
+
+def _channels_last(grad: torch.Tensor) -> torch.Tensor:
+    return grad.contiguous(memory_format=torch.channels_last)
 
 
 def _contiguous(grad: torch.Tensor) -> torch.Tensor:

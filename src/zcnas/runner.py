@@ -9,6 +9,7 @@ inside a ``-m`` sweep they are recorded in the job's result (status
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -43,7 +44,13 @@ def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], s
 def versions() -> dict:
     import torch
 
-    return {"zcnas": zcnas.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    info = {"zcnas": zcnas.__version__, "torch": torch.__version__, "python": platform.python_version(),
+            "host": platform.node()}
+    # on SLURM: which job ran it and how often it was requeued (preemption / timeout)
+    for key in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT"):
+        if key in os.environ:
+            info[key.lower()] = os.environ[key]
+    return info
 
 
 def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> dict:

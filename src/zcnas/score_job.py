@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     def flush() -> None:
         nonlocal pending, n_written
         if pending:
-            name = f"part-{pending[0][0]:05d}-{os.getpid()}-{n_written:06d}.parquet"
+            name = f"part-{pending[0][0]:05d}-{socket.gethostname()}-{os.getpid()}-{n_written:06d}.parquet"
             write_roster(chunk_dir / name, Roster(make_rows(pending), meta))
             n_written += len(pending)
             pending = []

@@ -65,7 +65,8 @@ def normalized_weights(weights, n: int, rule: str = "minmax") -> np.ndarray:
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
         raise ConfigError(f"ensemble weights must be a list of {n} numbers (one per member), got {weights!r}")
     if len(weights) != n:
-        raise ConfigError(f"ensemble weights must have one entry per member: {n} members, {len(weights)} weights")
+        raise ConfigError(f"ensemble weights must have one entry per member: {n} members, {len(weights)} weights "
+                          "(metric.weights=null weighs them equally)")
     for w in weights:
         if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not math.isfinite(w):
             raise ConfigError(f"ensemble weights must be finite numbers, got {list(weights)!r}")
