@@ -56,3 +56,7 @@ test-fast: $(STAMP) ## unit tests only (skips tests marked slow/integration/slur
 
 clean: ## remove outputs/ and the contents of multirun_outputs/
 	rm -rf outputs && find multirun_outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+.PHONY: bench
+bench: $(STAMP) ## scoring engine vs the straightforward implementation, side by side (results/bench/); ARGS="--quick" for a short run
+	$(PY) bench/bench.py $(ARGS)

@@ -134,7 +134,9 @@ def agreement(a: list[float], b: list[float]) -> dict:
 # --- the two implementations ---------------------------------------------------------
 
 class Scorers:
-    def __init__(self, dataset: str, batch_size: int, seed: int, device: str, data_dir: Path):
+    def __init__(self, dataset: str, batch_size: int, seed: int, device: str, data_dir: Path,
+                 layout: str = "contiguous"):
+        self.layout = layout
         spec = get_spec(dataset)
         self.num_classes, self.input_shape, self.seed, self.device = spec.num_classes, (3, spec.input_size,
                                                                                      spec.input_size), seed, device
@@ -146,7 +148,8 @@ class Scorers:
 
     def engine(self, name: str):
         if name not in self.metrics:
-            self.metrics[name] = make_metric(name, self.context)
+            params = {"layout": self.layout} if name in ("hook_logdet", "snip") else {}
+            self.metrics[name] = make_metric(name, self.context, **params)
         return self.metrics[name].score_cell
 
     def reference(self, name: str):
@@ -258,6 +261,7 @@ def table_rows(report: dict) -> list[dict]:
 def print_report(report: dict) -> None:
     m = report["meta"]
     print(f"\nzcnas bench -- {m['device']} ({m['cpu']}), torch {m['torch']}, {m['threads']} thread(s), "
+          f"engine layout {m['layout']}, "
           f"batch {m['batch_size']}, {m['dataset']}, sample of {m['sample']} cells (seed {m['seed']})")
     print(f"load average at start {m['load_start']}, at end {m['load_end']} (1, 5, 15 min)")
     print(f"\n{'metric':<12} {'impl':<10} {'median s':>9} {'p90 s':>8} {'mean s':>8} {'arch/s':>8} "
@@ -300,7 +304,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="network seed and batch seed")
     ap.add_argument("--sample-seed", type=int, default=2024)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for both implementations (default 1: on a shared 2-core machine a "
+                         "second thread waits on the other processes; 0 = torch's choice)")
+    ap.add_argument("--layout", default="contiguous", choices=("contiguous", "channels_last"),
+                    help="engine layout for hook_logdet and snip (channels_last: faster, scores move ~1e-7)")
     ap.add_argument("--data-dir", default=os.environ.get("ZCNAS_SHARED_DATA", str(ROOT.parent / "shared" / "data")) )
     ap.add_argument("--out", default=str(ROOT / "results" / "bench"))
     ap.add_argument("--tag", default=None, help="file name stem (default bench_<device>[_quick])")
@@ -321,12 +329,13 @@ def main(argv=None) -> int:
     metrics = [m for m in args.metrics.split(",") if m]
     rng = random.Random(args.sample_seed)
     cells = [sample_cell(rng) for _ in range(args.sample)]
-    scorers = Scorers(args.dataset, args.batch_size, args.seed, args.device, Path(args.data_dir) / "samples")
+    scorers = Scorers(args.dataset, args.batch_size, args.seed, args.device, Path(args.data_dir) / "samples",
+                      args.layout)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     meta = {"device": args.device, "device_name": device_name, "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(), "dataset": args.dataset, "batch_size": args.batch_size,
-            "seed": args.seed, "sample": args.sample, "sample_seed": args.sample_seed, "load_start": load(),
+            "seed": args.seed, "sample": args.sample, "layout": args.layout, "sample_seed": args.sample_seed, "load_start": load(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:]}
     try:
         with open("/proc/cpuinfo") as f:
@@ -354,7 +363,8 @@ def main(argv=None) -> int:
                                                        args.estimate_cells, peak, args.seed, log))
     meta["load_end"] = load()
     meta["ru_maxrss_mib"] = maxrss_mib()
-    tag = args.tag or f"bench_{args.device.replace(':', '')}{'_quick' if args.quick else ''}"
+    layout = "" if args.layout == "contiguous" else f"_{args.layout}"
+    tag = args.tag or f"bench_{args.device.replace(':', '')}{layout}{'_quick' if args.quick else ''}"
     out = Path(args.out)
     write_json(out / f"{tag}.json", report)
     write_table(out / f"{tag}.csv", pd.DataFrame(table_rows(report)))

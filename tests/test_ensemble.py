@@ -171,5 +171,8 @@ def test_member_params_reach_the_member(tmp_path):
                          reference_sample=2)
     assert metric.members["zen"].batch_size == 2
     assert metric.describe()["member_params"] == {"zen": {"batch_size": 2}}
+    with pytest.raises(ConfigError, match="member_params.synflow has no effect: synflow is read from its roster"):
+        make_metric("ensemble", ctx(), members=["synflow"], weights=None, member_rosters={"synflow": syn},
+                    member_params={"synflow": {}})
     with pytest.raises(ConfigError, match="bad parameters for metric 'zen'"):
         make_metric("ensemble", ctx(), members=["zen"], weights=None, member_params={"zen": {"beta": 1}})

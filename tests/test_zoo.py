@@ -278,6 +278,23 @@ def test_zen_ignores_the_given_weights_and_leaves_them_alone():
         zen_score(a, (4, 3, 8, 8), alpha=0)
 
 
+def test_zen_leaves_out_batchnorms_of_dead_branches():
+    class DeadBranch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.main = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4))
+            self.dead = nn.BatchNorm2d(4)  # fed zeros: variance 0, nothing to normalize
+
+        def forward(self, x):
+            y = self.main(x)
+            return y + self.dead(y * 0.0)
+
+    shape = (4, 3, 6, 6)
+    assert zen_score(DeadBranch(), shape, seed=1) == zen_score(DeadBranch().main, shape, seed=1)
+    # NATS cell 14405: its nor_conv_3x3~1 is fed only by a none edge
+    assert math.isfinite(zen_score(build_network(14405, 10, seed=0), (4, 3, 16, 16)))
+
+
 # ---------------------------------------------------------------- zico
 
 

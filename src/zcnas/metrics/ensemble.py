@@ -177,12 +177,17 @@ class Ensemble(Metric):
                                   f"got {params!r}")
         self.member_params = {m: dict(p) for m, p in member_params.items()}
 
+        both = [m for m in members if m in member_rosters and m in self.member_params]
+        if both:
+            raise ConfigError(f"metric.member_params.{both[0]} has no effect: {both[0]} is read from its roster "
+                              "(metric.member_rosters)")
         self.members: dict[str, Metric] = {}
         for name in members:
-            live = make_metric(name, context, **self.member_params.get(name, {}))
-            if name in member_rosters:
-                live = RosterScores(live, str(member_rosters[name]), {"metric": name, "dataset": context.dataset})
-            self.members[name] = live
+            if name in member_rosters:  # the member itself is never built (it may be costly)
+                self.members[name] = RosterScores(METRICS[name], context, str(member_rosters[name]),
+                                                  {"metric": name, "dataset": context.dataset})
+            else:
+                self.members[name] = make_metric(name, context, **self.member_params.get(name, {}))
         self.needs_data = any(m.needs_data for m in self.members.values())
         self.needs_benchmark = any(m.needs_benchmark for m in self.members.values())
 

@@ -23,8 +23,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from zcnas.errors import MetricError
-from zcnas.metrics.base import Metric
+from zcnas.errors import ConfigError, MetricError
+from zcnas.metrics.base import Metric, ScoringContext
 from zcnas.network import build_network
 from zcnas.space import Cell
 
@@ -92,19 +92,23 @@ class _KernelAccumulator:
         self._seen: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
 
     def add(self, inp: torch.Tensor) -> None:
-        inp = inp.detach()
         batch = inp.shape[0]
         units = inp.numel() // batch if batch else 0
         self.units += units
         if batch and inp.stride(0) == 0:  # identical rows: G = s = (code sum), the layer adds N_l
-            return self._add_constant(inp, units)
-        key = id(inp)
-        seen = self._seen.get(key)
-        if seen is not None and seen[0]() is inp and seen[1] == inp._version:
+            return self._add_constant(inp.detach(), units)
+        # inference tensors keep no version counter: no reuse for them (an in-place op could change them)
+        version = None if inp.is_inference() else inp._version
+        seen = self._seen.get(id(inp))
+        if seen is not None and version is not None and seen[0]() is inp and seen[1] == version:
             agree = seen[2]
         else:
-            agree = _agreement(inp.reshape(batch, -1) > 0)
-            self._seen[key] = (weakref.ref(inp), inp._version, agree)
+            flat = inp.detach()
+            if flat.dim() == 4 and not flat.is_contiguous() and flat.is_contiguous(memory_format=torch.channels_last):
+                flat = flat.permute(0, 2, 3, 1)  # a free view; C Cᵀ does not depend on the order of units
+            agree = _agreement(flat.reshape(batch, -1) > 0)
+            if version is not None:
+                self._seen[id(inp)] = (weakref.ref(inp), version, agree)
         self.agree += agree
         self.active += agree.diagonal()
 
@@ -159,11 +163,44 @@ def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:
     return float(logabsdet.item())
 
 
+#: memory layouts of the engine's network and batch: "contiguous" (NCHW) gives the straightforward
+#: computation's arithmetic exactly; "channels_last" is faster on CPUs, but BatchNorm's statistics
+#: are then summed in another order, which moves scores by ~1e-7 relative (see results/bench).
+LAYOUTS = ("contiguous", "channels_last")
+
+
+def check_layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return layout
+
+
+def engine_inputs(cell: Cell, context: ScoringContext, layout: str = "contiguous"):
+    """The seeded network of ``cell`` with the pruned forward pass, and the job's batch, in ``layout``."""
+    net = build_network(cell, context.num_classes, seed=context.seed, prune=True).to(context.device)
+    x, y = context.batch
+    if layout == "channels_last":
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return net, x, y
+
+
 class HookLogdet(Metric):
+    """Engine: the pruned network (zcnas.network) and the kernel above; K equals the full computation's."""
+
     name = "hook_logdet"
     needs_data = True
 
+    def __init__(self, context: ScoringContext, layout: str = "contiguous"):
+        super().__init__(context)
+        self.layout = check_layout(layout)
+
+    def describe(self) -> dict:
+        d = super().describe()
+        if self.layout != "contiguous":  # the default leaves the identity of existing rosters as it was
+            d["layout"] = self.layout
+        return d
+
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        return hook_logdet_score(net, ctx.batch[0])
+        net, x, _ = engine_inputs(cell, self.context, self.layout)
+        return hook_logdet_score(net, x)

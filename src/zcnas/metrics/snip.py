@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.metrics.base import Metric
-from zcnas.metrics.naswot import scratch_train_mode
-from zcnas.network import build_network
+from zcnas.metrics.base import Metric, ScoringContext
+from zcnas.metrics.naswot import check_layout, engine_inputs, scratch_train_mode
 from zcnas.space import Cell
 
 
@@ -49,11 +48,21 @@ def snip_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 class Snip(Metric):
+    """Engine: the pruned network (zcnas.network); same score as the full computation (tests/test_engine.py)."""
+
     name = "snip"
     needs_data = True
 
+    def __init__(self, context: ScoringContext, layout: str = "contiguous"):
+        super().__init__(context)
+        self.layout = check_layout(layout)
+
+    def describe(self) -> dict:
+        d = super().describe()
+        if self.layout != "contiguous":
+            d["layout"] = self.layout
+        return d
+
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        x, y = ctx.batch
+        net, x, y = engine_inputs(cell, self.context, self.layout)
         return snip_score(net, x, y)

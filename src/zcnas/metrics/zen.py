@@ -29,6 +29,11 @@ about 0.5·log 0.19 per BatchNorm layer instead of the paper's batch
 statistics — that offset penalizes networks with more BatchNorm layers, so
 the paper's definition is used here.
 
+A BatchNorm whose input is constant in the pass on x (a dead branch: in a
+NATS cell, a conv on an edge fed only by ``none`` edges sees zeros) normalizes
+nothing and is left out of step 4, where its log σ would be −inf.  (The
+authors' running-variance reading never sees a zero variance.)
+
 Which feature map is "pre-GAP": the input of the last ``nn.AdaptiveAvgPool2d``
 called in the forward pass (for NATS networks: the output of the final
 BN + ReLU); a model without one is scored on its output.  A model without
@@ -133,7 +138,8 @@ def zen_score(model: nn.Module, input_shape: tuple[int, ...], alpha: float = 0.0
                 diff = (f1 - f2).reshape(f1.shape[0], -1)
                 per_image = diff.abs().sum(dim=1) if norm == "l1" else torch.linalg.vector_norm(diff, dim=1)
                 delta = float(per_image.mean())
-                bn_term = float(sum(0.5 * torch.log(v) for v in bn_vars)) if bn_vars else 0.0
+                # a BatchNorm fed a constant (a dead branch) normalizes nothing: no σ term
+                bn_term = float(sum(0.5 * torch.log(v) for v in bn_vars if v > 0))
                 log_delta = math.log(delta) if delta > 0 else (-math.inf if delta == 0 else math.nan)
                 scores.append(log_delta + bn_term)
     finally:
