@@ -326,7 +326,7 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    metrics = [m for m in args.metrics.split(",") if m]
+    metrics = [m for m in args.metrics.split(",") if m and m != "none"]
     rng = random.Random(args.sample_seed)
     cells = [sample_cell(rng) for _ in range(args.sample)]
     scorers = Scorers(args.dataset, args.batch_size, args.seed, args.device, Path(args.data_dir) / "samples",
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
             report["per_arch"].append(result)
             arch_rows += rows
         searches = [s for s in args.searches.split(",") if s and s != "none"]
-        for metric in [m for m in args.search_metrics.split(",") if m]:
+        for metric in [m for m in args.search_metrics.split(",") if m and m != "none"]:
             baseline = args.baseline_search
             if baseline == "auto":
                 baseline = "run" if metric == "synflow" else "estimate"

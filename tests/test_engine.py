@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from shared_data import shared_data_dir
-from zcnas.metrics import ScoringContext, hook_logdet_score, make_metric, naswot_kernel, snip_score, synflow_score
+from zcnas.metrics import ScoringContext, hook_logdet_score, make_metric, naswot_kernel, synflow_score
 from zcnas.metrics.reference import (
     reference_hook_logdet,
     reference_naswot_kernel,

@@ -12,8 +12,8 @@ Pruned forward pass (opt-in)
 ----------------------------
 Every module of the cell is built (so the RNG is consumed exactly as before).
 With ``prune=True`` (``build_network(..., prune=True)``, what the engine of
-hook_logdet, snip and synflow uses) the forward pass skips work that cannot
-change its result:
+hook_logdet and snip uses; synflow's engine follows the same :func:`cell_plan`
+functionally) the forward pass skips work that cannot change its result:
 
 * ``none`` edges (they add exact zeros: ``a + 0*x == a``);
 * nodes not reachable from the cell input by non-``none`` edges, which are
@@ -42,7 +42,9 @@ mode).  The forward pass checks this (and that every module is one of the
 known kinds) and falls back to the full computation otherwise.  ``prune=False``,
 the default, gives the full pass unconditionally (the reference computation,
 see ``zcnas.metrics.reference``), so metrics that hook or inspect every
-module see exactly what they always saw.
+module see exactly what they always saw.  The pruned pass also runs the
+cells' 3x3 average pools in channels-last layout on the CPU (bit-identical,
+see :func:`_avg_pool`).
 """
 
 from __future__ import annotations
@@ -331,36 +333,33 @@ _KNOWN = (nn.Sequential, nn.ModuleList, CellModule, ReductionBlock, TinyNetwork,
 
 def _zero_preserving(root: nn.Module) -> bool:
     """Every module maps an all-zero input to zero (bias-free convs, BatchNorm giving 0 at 0)."""
+    outputs_at_zero = []
     for m in root.modules():
         if isinstance(m, nn.Conv2d):
             if m.bias is not None:
                 return False
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
-            if not _batchnorm_zero_at_zero(m):
-                return False
+            value = _batchnorm_at_zero(m)
+            if value is not None:
+                outputs_at_zero.append(value.reshape(-1))
         elif isinstance(m, nn.Linear):
             if m is not getattr(root, "classifier", None):
                 return False
         elif not isinstance(m, _KNOWN):
             return False
-    return True
+    return not outputs_at_zero or not bool(torch.cat(outputs_at_zero).any())  # one check (one sync on a GPU)
 
 
-def _batchnorm_zero_at_zero(bn: nn.modules.batchnorm._BatchNorm) -> bool:
-    batch_stats = bn.training or bn.running_mean is None
-    if not bn.affine:
-        shift = None
-    else:
-        shift = bn.bias.detach()
-    if batch_stats:
-        return shift is None or not bool(shift.any())
+def _batchnorm_at_zero(bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor | None:
+    """BatchNorm's output for an all-zero input (per channel), or None when it is 0 without computing."""
+    shift = bn.bias.detach() if bn.affine else None
+    if bn.training or bn.running_mean is None:  # batch statistics: (0 - 0) * invstd * w + b = b
+        return shift
     scale = (bn.running_var + bn.eps).rsqrt()
     if bn.affine:
         scale = scale * bn.weight.detach()
     value = -bn.running_mean * scale
-    if shift is not None:
-        value = value + shift
-    return not bool(value.any())
+    return value if shift is None else value + shift
 
 
 def set_pruning(model: nn.Module, prune: bool) -> nn.Module:
