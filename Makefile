@@ -60,3 +60,7 @@ clean: ## remove outputs/ and the contents of multirun_outputs/
 .PHONY: bench
 bench: $(STAMP) ## scoring engine vs the straightforward implementation, side by side (results/bench/); ARGS="--quick" for a short run
 	$(PY) bench/bench.py $(ARGS)
+
+.PHONY: table-ensembles
+table-ensembles: $(STAMP) ## Spearman rho of single proxies and equal-weight ensembles over results/rosters/sample1000
+	$(PY) bench/ensemble_study.py | tee results/correlation/sample1000/ensembles.txt
