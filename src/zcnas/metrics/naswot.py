@@ -188,10 +188,9 @@ def engine_inputs(cell: Cell, context: ScoringContext, layout: str = "contiguous
     return net, x, y
 
 
-class HookLogdet(Metric):
-    """Engine: the pruned network (zcnas.network) and the kernel above; K equals the full computation's."""
+class LayoutMetric(Metric):
+    """A batch metric run by the engine, with an optional memory layout (shared by hook_logdet and snip)."""
 
-    name = "hook_logdet"
     needs_data = True
 
     def __init__(self, context: ScoringContext, layout: str = "contiguous"):
@@ -203,6 +202,12 @@ class HookLogdet(Metric):
         if self.layout != "contiguous":  # the default leaves the identity of existing rosters as it was
             d["layout"] = self.layout
         return d
+
+
+class HookLogdet(LayoutMetric):
+    """Engine: the pruned network (zcnas.network) and the kernel above; K equals the full computation's."""
+
+    name = "hook_logdet"
 
     def score_cell(self, cell: Cell) -> float:
         net, x, _ = engine_inputs(cell, self.context, self.layout)

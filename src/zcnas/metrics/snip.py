@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.metrics.naswot import check_layout, engine_inputs, scratch_train_mode
+from zcnas.metrics.naswot import LayoutMetric, engine_inputs, scratch_train_mode
 from zcnas.space import Cell
 
 
@@ -47,21 +46,10 @@ def snip_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(total)
 
 
-class Snip(Metric):
+class Snip(LayoutMetric):
     """Engine: the pruned network (zcnas.network); same score as the full computation (tests/test_engine.py)."""
 
     name = "snip"
-    needs_data = True
-
-    def __init__(self, context: ScoringContext, layout: str = "contiguous"):
-        super().__init__(context)
-        self.layout = check_layout(layout)
-
-    def describe(self) -> dict:
-        d = super().describe()
-        if self.layout != "contiguous":
-            d["layout"] = self.layout
-        return d
 
     def score_cell(self, cell: Cell) -> float:
         net, x, y = engine_inputs(cell, self.context, self.layout)
