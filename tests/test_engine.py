@@ -28,6 +28,7 @@ from zcnas.metrics.reference import (
     reference_synflow,
 )
 from zcnas.metrics.synflow import synflow_cell
+import zcnas.metrics as zoo
 from zcnas.network import _avg_pool, build_network, cell_plan, draw_weights
 from zcnas.space import EDGES, is_disconnected, parse_arch, sample_cell
 
@@ -200,3 +201,32 @@ def test_kernel_shortcuts_are_exact():
     torch.testing.assert_close(naswot_kernel(Broadcast(), x), single + x.shape[1], rtol=0, atol=0)
     np.testing.assert_array_equal(naswot_kernel(Twice(), x).numpy(), reference_naswot_kernel(Twice(), x))
     np.testing.assert_array_equal(naswot_kernel(Broadcast(), x).numpy(), reference_naswot_kernel(Broadcast(), x))
+
+
+# The zoo's gradient and Jacobian proxies run on the pruned network too.  The
+# skipped weights have an identically zero gradient in the full pass, which
+# contributes nothing to any of these sums, so the scores must agree.
+PRUNED_ZOO = {
+    "grad_norm": lambda net, x, y: zoo.grad_norm_score(net, x, y),
+    "plain": lambda net, x, y: zoo.plain_score(net, x, y),
+    "grasp": lambda net, x, y: zoo.grasp_score(net, x, y),
+    "zico": lambda net, x, y: zoo.zico_score(net, x, y, 2),
+    "jacov": lambda net, x, y: zoo.jacov_score(net, x),
+    "epe_nas": lambda net, x, y: zoo.epe_nas_score(net, x, y, 10),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRUNED_ZOO))
+def test_zoo_proxies_on_the_pruned_network_equal_the_full_computation(name, batch):
+    x, y = batch
+    ctx = ScoringContext(dataset="cifar10", num_classes=10, input_size=32, seed=0, batch_loader=lambda: batch)
+    metric = make_metric(name, ctx)
+    # a disconnected cell with a live conv, a zero node feeding a conv, a conv feeding only none, a random cell
+    cells = [parse_arch(SPECIAL[i]) for i in (2, 5, 6)] + sample(1, 8)[-1:]
+    for cell in cells:
+        expected = PRUNED_ZOO[name](reference_network(cell, 10, 0), x, y)
+        got = metric.score_cell(cell)
+        if math.isnan(expected):
+            assert math.isnan(got), str(cell)
+        else:
+            assert got == pytest.approx(expected, rel=1e-6, abs=1e-12), str(cell)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ from zcnas.metrics import (
 )
 from zcnas.metrics.jacov import K
 from zcnas.network import build_network
-from zcnas.space import to_cell
+from zcnas.space import sample_cell, to_cell
 
 ZOO = ["grad_norm", "grasp", "fisher", "jacov", "l2_norm", "plain", "params", "flops", "zen", "epe_nas", "zico",
        "meco"]
@@ -230,6 +231,19 @@ def test_params_and_flops_of_nats_cell_0_by_hand():
         macs += hw * hw * cout * (cin * 9 + cout * 9 + cin)
     macs += 64 * 10
     assert flops_score(net, (3, 32, 32)) == macs == 15_647_360
+
+
+@pytest.mark.parametrize("classes, size", [(10, 32), (120, 16)])
+def test_params_and_flops_metrics_sum_per_edge_counts_exactly(classes, size):
+    # the metrics add per-operation counts instead of building each network: same integers
+    context = ScoringContext(dataset="x", num_classes=classes, input_size=size)
+    params, flops = make_metric("params", context), make_metric("flops", context)
+    rng = random.Random(7)
+    cells = [to_cell(0), to_cell(POOL_CELL)] + [sample_cell(rng) for _ in range(6)]
+    for cell in cells:
+        net = build_network(cell, classes, seed=1)
+        assert params.score_cell(cell) == params_score(net), str(cell)
+        assert flops.score_cell(cell) == flops_score(net, (3, size, size)), str(cell)
 
 
 # ---------------------------------------------------------------- zen

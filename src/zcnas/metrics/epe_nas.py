@@ -79,6 +79,6 @@ class EpeNas(Metric):
 
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
         x, y = ctx.batch
         return epe_nas_score(net, x, y, ctx.num_classes)

@@ -65,6 +65,6 @@ class Grasp(Metric):
 
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
         x, y = ctx.batch
         return grasp_score(net, x, y)

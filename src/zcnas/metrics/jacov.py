@@ -90,5 +90,5 @@ class Jacov(Metric):
 
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
         return jacov_score(net, ctx.batch[0])

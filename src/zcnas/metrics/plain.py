@@ -43,6 +43,6 @@ class Plain(Metric):
 
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
         x, y = ctx.batch
         return plain_score(net, x, y)

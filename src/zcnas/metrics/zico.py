@@ -81,7 +81,7 @@ class Zico(Metric):
 
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
+        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
         x, y = ctx.batch
         return zico_score(net, x, y, self.num_batches)
 
