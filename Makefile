@@ -62,5 +62,5 @@ bench: $(STAMP) ## scoring engine vs the straightforward implementation, side by
 	$(PY) bench/bench.py $(ARGS)
 
 .PHONY: table-ensembles
-table-ensembles: $(STAMP) ## Spearman rho of single proxies and equal-weight ensembles over results/rosters/sample1000
-	$(PY) bench/ensemble_study.py | tee results/correlation/sample1000/ensembles.txt
+table-ensembles: $(STAMP) ## single proxies and ensembles, rho and tau, chosen on CIFAR-10 (results/rosters/sample1000 -> results/ensembles/)
+	$(PY) run.py task=ensembles $(ARGS)

@@ -31,6 +31,7 @@ RESUMABLE = ("search", "score")
 def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], str]]]:
     from zcnas.aggregate_job import run_aggregate_job, summarize_aggregate
     from zcnas.correlate_job import run_correlate_job, summarize_correlate
+    from zcnas.ensemble_study import run_ensembles_job, summarize_ensembles
     from zcnas.roster_jobs import run_import_job, run_merge_job, summarize_import, summarize_merge
     from zcnas.score_job import run_score_job, summarize_score
     from zcnas.search_job import run_search_job, summarize_search
@@ -38,7 +39,8 @@ def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], s
     return {"search": (run_search_job, summarize_search), "score": (run_score_job, summarize_score),
             "merge": (run_merge_job, summarize_merge), "import": (run_import_job, summarize_import),
             "correlate": (run_correlate_job, summarize_correlate),
-            "aggregate": (run_aggregate_job, summarize_aggregate)}
+            "aggregate": (run_aggregate_job, summarize_aggregate),
+            "ensembles": (run_ensembles_job, summarize_ensembles)}
 
 
 def versions() -> dict:
