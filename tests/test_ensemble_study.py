@@ -105,3 +105,20 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
     best = text.split("| best ensemble: ")[1].split("\n")[0]
     members = best.split(" [")[0].split("+")
     assert best.rstrip(" |").endswith(f"{0.5 * len(members):.2f}")
+
+
+def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path, table_benchmark):
+    from zcnas.ensemble_study import load_sample_scores
+
+    sample = list(range(0, 400, 20))
+    for ds in ("cifar10", "cifar100"):
+        for name in ("synflow", "params"):
+            write_roster(tmp_path / f"{name}_{ds}.parquet", roster(name, ds, {i: float(i % 7) for i in sample}))
+    paths = sorted(str(p) for p in tmp_path.glob("*.parquet"))
+    scores, accuracy, cost, n = load_sample_scores(paths, table_benchmark, ["cifar100"])
+    assert list(scores) == ["cifar100"] and n == {"cifar100": 20} and cost["cifar100"] == {"synflow": 0.5, "params": 0.5}
+    np.testing.assert_array_equal(accuracy["cifar100"], table_benchmark.all_test_accuracies("cifar100")[sample])
+    with pytest.raises(DataError, match=r"no rosters of dataset\(s\) \['ImageNet16-120'\]"):
+        load_sample_scores(paths, table_benchmark, ["cifar10", "ImageNet16-120"])
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        load_sample_scores(paths, table_benchmark, ["cifar1000"])

@@ -141,11 +141,19 @@ def single_correlations(scores: dict[str, np.ndarray], accuracy: np.ndarray) -> 
 
 # ---------------------------------------------------------------- the job
 
-def load_sample_scores(paths: list[str], benchmark) -> tuple[dict, dict, dict, dict]:
+def load_sample_scores(paths: list[str], benchmark, datasets=None) -> tuple[dict, dict, dict, dict]:
     """Per dataset: scores on the architectures every roster of that dataset holds, accuracies, costs, n."""
     from zcnas.correlate_job import load_groups
 
     groups = [g for g in load_groups(paths) if g.metric not in EXCLUDED]
+    if datasets is not None:
+        unknown = [d for d in datasets if d not in DATASETS]
+        if unknown:
+            raise ConfigError(f"unknown dataset(s) {unknown} in datasets; valid: {', '.join(DATASETS)}")
+        groups = [g for g in groups if g.dataset in datasets]
+        lacking = [d for d in datasets if d not in {g.dataset for g in groups}]
+        if lacking:
+            raise DataError(f"no rosters of dataset(s) {lacking} among rosters=; score them or drop them from datasets")
     by_ds: dict[str, dict] = {}
     for g in groups:
         by_ds.setdefault(g.dataset, {})[g.metric] = g.roster
@@ -173,11 +181,13 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
     rules = list(cfg.get("rules") or RULES)
     members = cfg.get("members")
     members = list(members) if isinstance(members, (list, ListConfig)) else None
+    datasets = cfg.get("datasets")
+    datasets = [str(d) for d in datasets] if isinstance(datasets, (list, ListConfig)) else None
     benchmark = build_benchmark(cfg)
     if not getattr(benchmark, "available", False):
         raise BenchmarkError("task=ensembles needs test accuracies and no benchmark is available: use "
                              "benchmark=table benchmark.path=/path/to/nats_tss_benchmark.csv")
-    scores, accuracy, cost, n = load_sample_scores(expand_rosters(cfg.get("rosters")), benchmark)
+    scores, accuracy, cost, n = load_sample_scores(expand_rosters(cfg.get("rosters")), benchmark, datasets)
     res = study(scores, accuracy, str(cfg.select_on), int(cfg.max_size), rules, members,
                 tuple(cfg.get("searchable") or ()))
     report_dir = Path(str(cfg.report_dir))
