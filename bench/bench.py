@@ -23,6 +23,8 @@ Examples::
     make bench                               # 50 cells per metric, searches N=M=500
     make bench ARGS="--quick"                # a few minutes
     make bench ARGS="--metrics synflow --searches none"
+    make bench ARGS="--metrics grad_norm,zico,params --searches none --sample 12 --tag bench_cpu_zoo"
+                                             # zoo engines vs the metric function on the full network
     .venv/bin/python bench/bench.py --device cuda
 """
 
@@ -50,7 +52,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from zcnas.data import get_spec, load_batch  # noqa: E402
 from zcnas.io import write_json, write_table  # noqa: E402
+import zcnas.metrics as zoo  # noqa: E402
 from zcnas.metrics import ScoringContext, make_metric  # noqa: E402
+from zcnas.network import build_network  # noqa: E402
 from zcnas.metrics.reference import reference_score  # noqa: E402
 from zcnas.search import Evaluator, run_search  # noqa: E402
 from zcnas.space import is_disconnected, sample_cell  # noqa: E402
@@ -153,12 +157,40 @@ class Scorers:
         return self.metrics[name].score_cell
 
     def reference(self, name: str):
+        if name in ZOO_REFERENCE:
+            return self.zoo_reference(name)
         batch = self.context.batch if name != "synflow" else None
 
         def score(cell):
             return reference_score(name, cell, self.num_classes, self.seed, batch, self.input_shape, self.device)
 
         return score
+
+
+    def zoo_reference(self, name: str):
+        """The zoo metric's model-level function on the full network (``prune=False``), as a user would call it."""
+        fn = ZOO_REFERENCE[name]
+
+        def score(cell):
+            net = build_network(cell, self.num_classes, seed=self.seed, prune=False).to(self.device)
+            x, y = self.context.batch if name not in ("params", "flops") else (None, None)
+            return fn(net, x, y, self.input_shape, self.num_classes)
+
+        return score
+
+
+#: zoo metrics whose engine differs from building the full network and calling the metric's function:
+#: the pruned pass (gradient and Jacobian proxies) and per-edge sums (params, flops); see docs/metrics.md
+ZOO_REFERENCE = {
+    "grad_norm": lambda net, x, y, shape, classes: zoo.grad_norm_score(net, x, y),
+    "plain": lambda net, x, y, shape, classes: zoo.plain_score(net, x, y),
+    "grasp": lambda net, x, y, shape, classes: zoo.grasp_score(net, x, y),
+    "zico": lambda net, x, y, shape, classes: zoo.zico_score(net, x, y, 2),
+    "jacov": lambda net, x, y, shape, classes: zoo.jacov_score(net, x),
+    "epe_nas": lambda net, x, y, shape, classes: zoo.epe_nas_score(net, x, y, classes),
+    "params": lambda net, x, y, shape, classes: zoo.params_score(net),
+    "flops": lambda net, x, y, shape, classes: zoo.flops_score(net, shape),
+}
 
 
 # --- the parts of the benchmark ---------------------------------------------------------
