@@ -31,7 +31,7 @@ import pandas as pd
 from omegaconf import DictConfig, ListConfig
 
 from zcnas.benchmark import DATASETS
-from zcnas.correlation import _rho_tau, correlations
+from zcnas.correlation import _rho_tau
 from zcnas.errors import BenchmarkError, ConfigError, DataError
 from zcnas.metrics.ensemble import RULES, check_rule, ensemble_scores
 
@@ -67,17 +67,20 @@ def candidate_scores(c: Candidate, scores: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def evaluate(cands: list[Candidate], scores: dict[str, np.ndarray], accuracy: np.ndarray) -> np.ndarray:
-    """Spearman rho of each candidate with accuracy (NaN where undefined, e.g. a constant score)."""
-    return np.array([_rho_tau_fast(candidate_scores(c, scores), accuracy) for c in cands])
+    """Spearman rho of each candidate with accuracy (NaN where undefined, e.g. a constant score).
 
-
-def _rho_tau_fast(scores: np.ndarray, accuracy: np.ndarray) -> float:
-    """Spearman rho only: Pearson correlation of the ranks (ties averaged), as scipy computes it."""
+    Rho only (Kendall's tau is computed later for the candidates the report shows): the Pearson
+    correlation of the ranks, ties averaged, as scipy computes it; accuracy is ranked once.
+    """
     from scipy import stats
 
-    if np.all(scores == scores[0]):
-        return math.nan
-    return float(np.corrcoef(stats.rankdata(scores), stats.rankdata(accuracy))[0, 1])
+    acc_ranks = stats.rankdata(accuracy)
+    rho = np.full(len(cands), math.nan)
+    for i, c in enumerate(cands):
+        s = candidate_scores(c, scores)
+        if not np.all(s == s[0]):
+            rho[i] = np.corrcoef(stats.rankdata(s), acc_ranks)[0, 1]
+    return rho
 
 
 def common_pool(scores_by_dataset: dict[str, dict[str, np.ndarray]], members=None) -> list[str]:
@@ -132,11 +135,6 @@ def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_datas
                          "size": len(c.members), "spearman": rho[ds][i], "kendall": tau,
                          "n": int(len(acc))})
     return {"table": pd.DataFrame(rows), "pool": pool, "candidates": len(cands), **picks}
-
-
-def single_correlations(scores: dict[str, np.ndarray], accuracy: np.ndarray) -> dict[str, dict]:
-    """``correlations`` of each single proxy (non-finite lowest), for the report's n_nonfinite column."""
-    return {m: correlations(s, accuracy) for m, s in scores.items()}
 
 
 # ---------------------------------------------------------------- the job

@@ -36,7 +36,7 @@ from zcnas.errors import MetricError
 from zcnas.metrics.base import Metric
 from zcnas.metrics.grad_norm import check_labels
 from zcnas.metrics.jacov import K, correlation, input_jacobian
-from zcnas.network import build_network
+from zcnas.metrics.naswot import engine_inputs
 from zcnas.space import Cell
 
 
@@ -78,7 +78,6 @@ class EpeNas(Metric):
     needs_data = True
 
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        x, y = ctx.batch
-        return epe_nas_score(net, x, y, ctx.num_classes)
+        # the pruned network: same score as the full one (tests/test_engine.py)
+        net, x, y = engine_inputs(cell, self.context)
+        return epe_nas_score(net, x, y, self.context.num_classes)

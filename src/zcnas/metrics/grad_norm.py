@@ -30,8 +30,7 @@ from torch import nn
 
 from zcnas.errors import MetricError
 from zcnas.metrics.base import Metric
-from zcnas.metrics.naswot import scratch_train_mode
-from zcnas.network import build_network
+from zcnas.metrics.naswot import engine_inputs, scratch_train_mode
 from zcnas.space import Cell
 
 
@@ -97,7 +96,6 @@ class GradNorm(Metric):
     needs_data = True
 
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        x, y = ctx.batch
+        # the pruned network: same score as the full one (tests/test_engine.py)
+        net, x, y = engine_inputs(cell, self.context)
         return grad_norm_score(net, x, y)

@@ -33,8 +33,7 @@ from torch import nn
 
 from zcnas.metrics.base import Metric
 from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, trainable
-from zcnas.metrics.naswot import scratch_train_mode
-from zcnas.network import build_network
+from zcnas.metrics.naswot import engine_inputs, scratch_train_mode
 from zcnas.space import Cell
 
 
@@ -64,7 +63,6 @@ class Grasp(Metric):
     needs_data = True
 
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        x, y = ctx.batch
+        # the pruned network: same score as the full one (tests/test_engine.py)
+        net, x, y = engine_inputs(cell, self.context)
         return grasp_score(net, x, y)

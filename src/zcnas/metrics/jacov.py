@@ -33,8 +33,7 @@ from torch import nn
 
 from zcnas.errors import MetricError
 from zcnas.metrics.base import Metric
-from zcnas.metrics.naswot import scratch_train_mode
-from zcnas.network import build_network
+from zcnas.metrics.naswot import engine_inputs, scratch_train_mode
 from zcnas.space import Cell
 
 K = 1e-5
@@ -89,6 +88,6 @@ class Jacov(Metric):
     needs_data = True
 
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        return jacov_score(net, ctx.batch[0])
+        # the pruned network: same score as the full one (tests/test_engine.py)
+        net, x, y = engine_inputs(cell, self.context)
+        return jacov_score(net, x)

@@ -31,7 +31,7 @@ from torch import nn
 from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics.base import Metric
 from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, loss_gradients
-from zcnas.network import build_network
+from zcnas.metrics.naswot import engine_inputs
 from zcnas.space import Cell
 
 
@@ -80,9 +80,8 @@ class Zico(Metric):
         self.num_batches = check_num_batches(num_batches)
 
     def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
-        x, y = ctx.batch
+        # the pruned network: same score as the full one (tests/test_engine.py)
+        net, x, y = engine_inputs(cell, self.context)
         return zico_score(net, x, y, self.num_batches)
 
     def describe(self) -> dict:
