@@ -92,6 +92,18 @@ def test_shards_partition_the_selection():
         select_indices(0, 0, 0, 1)
 
 
+def test_shards_split_whole_isomorphism_classes():
+    from zcnas.score_job import representatives
+    rep = representatives()
+    shards = [select_indices(None, 0, i, 4, classes=rep) for i in range(4)]
+    assert sorted(sum(shards, [])) == list(range(15625))
+    owners = [{rep[i] for i in shard} for shard in shards]
+    assert sum(len(o) for o in owners) == len(set(rep.values())) == 6466  # no class in two shards
+    assert max(map(len, owners)) - min(map(len, owners)) <= 1  # balanced in classes
+    sample = select_indices(300, 2, 0, 1)
+    assert sorted(sum((select_indices(300, 2, i, 3, classes=rep) for i in range(3)), [])) == sample
+
+
 def test_score_job_resumes_from_chunks_without_rescoring(compose_cfg, tmp_path):
     cfg = compose_cfg("task=score", "metric=val12", "benchmark=auto", "indices=[0,1,2,3,4,5,6]", "checkpoint_every=2")
     first = run_job(cfg, tmp_path / "job")
@@ -119,3 +131,36 @@ def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
     rows = read_roster(tmp_path / "job" / "roster.parquet").rows
     assert rows["score"].nunique() == 1 and result["shared"] == len(members) - 1
     assert np.isfinite(rows["score"]).all()
+    assert list(rows["source"]) == ["computed"] + ["shared"] * (len(members) - 1)
+
+
+def test_sharded_sharing_scores_each_class_once_and_resumes(compose_cfg, tmp_path):
+    from zcnas.score_job import representatives
+    rep = representatives()
+    # three classes with several members each, interleaved in index order
+    reps = [r for r in sorted(set(rep.values())) if sum(1 for v in rep.values() if v == r) >= 3][:3]
+    members = sorted(i for i in range(15625) if rep[i] in reps)
+    args = ("task=score", "metric=synflow", f"indices={members}", "share_isomorphic=true", "checkpoint_every=1")
+    parts = []
+    for shard in range(2):
+        cfg = compose_cfg(*args, "num_shards=2", f"shard={shard}")
+        run_job(cfg, tmp_path / f"s{shard}")
+        parts.append(read_roster(tmp_path / f"s{shard}" / "roster.parquet").rows)
+    rows = pd.concat(parts).sort_values("index")
+    assert list(rows["index"]) == members
+    computed = rows[rows["source"] == "computed"]
+    assert sorted(rep[i] for i in computed["index"]) == sorted(reps)  # each class computed once, on its first member
+    assert all(rep[i] == i for i in computed["index"])
+    by_class = rows.groupby(rows["index"].map(rep))["score"].nunique()
+    assert (by_class == 1).all()
+    # resume: drop all but the first chunk of shard 0; the class already computed is not recomputed
+    job = tmp_path / "s0"
+    chunks = sorted((job / "chunks").glob("part-*.parquet"))
+    for extra in chunks[1:]:
+        extra.unlink()
+    (job / "roster.parquet").unlink()
+    (job / "result.json").unlink()
+    again = run_job(compose_cfg(*args, "num_shards=2", "shard=0"), job)
+    assert again["resumed_rows"] == 1
+    pd.testing.assert_frame_equal(read_roster(job / "roster.parquet").rows.drop(columns="seconds"),
+                                  parts[0].reset_index(drop=True).drop(columns="seconds"))

@@ -8,9 +8,10 @@ one unfinished chunk unwritten, never a partial row, and a relaunch of the
 same job resumes from the chunks.  The finished roster is ``roster.parquet``.
 
 With ``share_isomorphic=true`` each isomorphism class is scored once, on its
-lowest-index member, and the other members get that score with
-``source=shared`` and zero seconds: exact for metrics whose value depends
-only on the function a cell computes (val12 does not; see README).
+lowest-index member in the selection, and the other members get that score
+with ``source=shared`` and zero seconds: exact for metrics whose value depends
+only on the function a cell computes (val12 does not; see README).  Shards
+then split whole classes, so no class is scored twice.
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ ROSTER_FILE = "roster.parquet"
 
 
 def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
-                   indices: list[int] | None = None) -> list[int]:
-    """The architectures of one scoring job, in ascending index order."""
+                   indices: list[int] | None = None, classes: dict[int, int] | None = None) -> list[int]:
+    """The architectures of one scoring job, in ascending index order.
+
+    With ``classes`` (index -> class id), shards split whole classes: the
+    classes, in order of their lowest selected index, are divided into
+    contiguous runs, and a shard holds every selected member of its run.
+    """
     if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
         raise ConfigError(f"num_shards must be a positive integer, got {num_shards!r}")
     if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < num_shards:
@@ -49,7 +55,11 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
         chosen = sorted(int(i) for i in np.random.default_rng(seed).choice(NUM_CELLS, sample, replace=False))
     else:
         chosen = list(range(NUM_CELLS))
-    return [int(i) for i in np.array_split(np.array(chosen, dtype=int), num_shards)[shard]]
+    if classes is None:
+        return [int(i) for i in np.array_split(np.array(chosen, dtype=int), num_shards)[shard]]
+    order = list(dict.fromkeys(classes[i] for i in chosen))  # classes by their lowest selected index
+    mine = {int(c) for c in np.array_split(np.array(order, dtype=int), num_shards)[shard]}
+    return [int(i) for i in chosen if classes[i] in mine]
 
 
 def representatives() -> dict[int, int]:
@@ -96,14 +106,19 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     if every < 1:
         raise ConfigError(f"checkpoint_every must be >= 1, got {every}")
 
+    rep = representatives() if share else {}
     indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.get("shard", 0), cfg.get("num_shards", 1),
-                             cfg.get("indices"))
+                             cfg.get("indices"), classes=rep or None)
     chunk_dir = Path(output_dir) / "chunks"
     done = read_chunks(chunk_dir, meta)
     resumed = len(done.indices & set(indices))
     todo = [i for i in indices if i not in done.indices]
-    rep = representatives() if share else {}
-    computed: dict[int, float] = {}  # representative index -> score, within this job
+    # class -> score of its first (lowest-index) member in this job, including resumed rows
+    computed: dict[int, float] = {}
+    if share:
+        for index, score, source in done.rows[["index", "score", "source"]].itertuples(index=False):
+            if source == "computed":
+                computed.setdefault(rep[int(index)], float(score))
     pending: list[tuple[int, float, float, str]] = []
     n_written = 0
 
@@ -124,7 +139,7 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
             if share and rep[index] in computed:
                 score, source = computed[rep[index]], "shared"
             else:
-                score = metric.score_cell(arch_from_index(rep.get(index, index)))
+                score = metric.score_cell(arch_from_index(index))
                 if share:
                     computed[rep[index]] = score
             recorded = metric.recorded_cost(arch_from_index(index))
