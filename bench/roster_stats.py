@@ -1,9 +1,15 @@
-"""Summaries of the whole-space synflow rosters (results/rosters/synflow_<dataset>.parquet).
+"""Summaries of the whole-space rosters in results/rosters/.
 
-Per roster: rows, disconnected cells (score exactly 0), per-architecture seconds,
-and what sharing scores across isomorphism classes (score_job's share_isomorphic)
-would have given instead of computing every cell: each cell takes the score of its
-class's lowest-index member, compared with its own computed score.
+synflow_<dataset>.parquet (every cell computed): rows, disconnected cells (score
+exactly 0), per-architecture seconds, and what sharing scores across isomorphism
+classes (score_job's share_isomorphic) would have given instead of computing every
+cell: each cell takes the score of its class's lowest-index member, compared with
+its own computed score.
+
+hook_logdet_<dataset>.parquet (share_isomorphic=true: one computed cell per class):
+the same counts and seconds, and the shared scores against the cells' own scores
+computed in the 1,000-cell sample roster (results/rosters/sample1000/), with the
+Spearman rho of each with the 200-epoch test accuracy on those cells.
 
     .venv/bin/python bench/roster_stats.py      # writes results/rosters/stats.json
 """
@@ -23,6 +29,9 @@ from zcnas.io import write_json  # noqa: E402
 from zcnas.roster import read_roster  # noqa: E402
 from zcnas.score_job import representatives  # noqa: E402
 from zcnas.space import NUM_CELLS, all_cells, is_disconnected  # noqa: E402
+
+
+TABLE = "nats_tss/nats_tss_benchmark.csv"  # ../shared/data, as conf/benchmark/auto.yaml
 
 
 def main() -> int:
@@ -55,8 +64,52 @@ def main() -> int:
             "meta": {k: roster.meta.get(k) for k in ("metric", "dataset", "seed", "zcnas_version", "torch_version")},
         }
         print(path.name, stats[path.stem])
+    for path in sorted((ROOT / "results" / "rosters").glob("hook_logdet_*.parquet")):
+        stats[path.stem] = shared_roster_stats(path, rep_of, member)
+        print(path.name, stats[path.stem])
     write_json(ROOT / "results" / "rosters" / "stats.json", stats)
     return 0
+
+
+def shared_roster_stats(path: Path, rep_of: np.ndarray, member: np.ndarray) -> dict:
+    """A share_isomorphic roster against the same cells' own scores in the sample roster."""
+    from zcnas.benchmark import TableBenchmark
+    from zcnas.correlation import correlations
+
+    roster = read_roster(path)
+    rows = roster.rows.set_index("index").sort_index()
+    s = rows["score"].to_numpy(dtype=float)
+    sec = rows["seconds"].to_numpy(dtype=float)
+    computed = (rows["source"] == "computed").to_numpy()
+    out = {
+        "rows": int(len(rows)), "computed": int(computed.sum()), "shared": int((~computed).sum()),
+        "computed_are_representatives": bool((rep_of[computed] == np.arange(NUM_CELLS)[computed]).all()),
+        "non_finite": int((~np.isfinite(s)).sum()),
+        "seconds_sum": float(sec.sum()), "seconds_median_computed": float(np.median(sec[computed])),
+        "seconds_p90_computed": float(np.quantile(sec[computed], 0.9)),
+        "meta": {k: roster.meta.get(k) for k in ("metric", "dataset", "seed", "batch_size", "share_isomorphic",
+                                                   "zcnas_version", "torch_version")},
+    }
+    sample_path = ROOT / "results" / "rosters" / "sample1000" / path.name
+    if sample_path.exists():
+        sample = read_roster(sample_path).rows.set_index("index").sort_index()
+        idx = sample.index.to_numpy(dtype=int)
+        own, shared = sample["score"].to_numpy(dtype=float), s[idx]
+        fin = np.isfinite(own) & np.isfinite(shared)
+        nonrep = member[idx]
+        acc = TableBenchmark(str(ROOT.parent / "shared" / "data" / TABLE)).all_test_accuracies(roster.meta["dataset"])[idx]
+        out["against_sample_roster"] = {
+            "cells": int(len(idx)), "non_representatives": int(nonrep.sum()),
+            "representatives_identical": int((own[~nonrep] == shared[~nonrep]).sum()),
+            "non_representatives_identical": int((own[nonrep] == shared[nonrep]).sum()),
+            "spearman_shared_vs_own": float(spearmanr(shared[fin], own[fin])[0]),
+            "spearman_shared_vs_own_non_representatives": float(spearmanr(shared[fin & nonrep], own[fin & nonrep])[0]),
+            "median_abs_diff_non_representatives": float(np.median(np.abs(shared - own)[fin & nonrep])),
+            # non-finite scores ranked lowest, as in the correlation study
+            "rho_test_accuracy_own": correlations(own, acc)["spearman"],
+            "rho_test_accuracy_shared": correlations(shared, acc)["spearman"],
+        }
+    return out
 
 
 if __name__ == "__main__":

@@ -132,6 +132,12 @@ def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
     assert rows["score"].nunique() == 1 and result["shared"] == len(members) - 1
     assert np.isfinite(rows["score"]).all()
     assert list(rows["source"]) == ["computed"] + ["shared"] * (len(members) - 1)
+    # a search reading this roster charges a shared cell what its class's computed member cost
+    from zcnas.metrics.from_roster import charge_shared_rows
+    roster = read_roster(tmp_path / "job" / "roster.parquet")
+    assert (rows["seconds"].iloc[1:] == 0).all() and rows["seconds"].iloc[0] > 0
+    charged = charge_shared_rows(roster)
+    assert [charged[i] for i in members] == [rows["seconds"].iloc[0]] * len(members)
 
 
 def test_sharded_sharing_scores_each_class_once_and_resumes(compose_cfg, tmp_path):

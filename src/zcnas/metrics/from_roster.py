@@ -6,6 +6,11 @@ size and settings are carried into the job's result (``describe``).  The
 search's own seed is free to differ: the paper scored the space once and ran
 its 30 repeated searches on those scores.  A cell missing from the roster is
 an error that says how to complete it.
+
+A row copied from an isomorphic cell (``source=shared``, written with
+``share_isomorphic=true``) recorded 0 seconds; it is charged the seconds of
+its class's computed member in the roster instead, what scoring it would
+have cost, so that search times keep the paper's accounting.
 """
 
 from __future__ import annotations
@@ -14,6 +19,27 @@ from zcnas.errors import DataError
 from zcnas.metrics.base import Metric, ScoringContext
 from zcnas.roster import check_compatible, read_roster
 from zcnas.space import Cell
+
+
+def charge_shared_rows(roster) -> dict[int, float]:
+    """Index -> seconds, a shared row taking the seconds of its class's computed row (if present)."""
+    seconds = roster.seconds()
+    rows = roster.rows
+    shared = rows["source"] == "shared"
+    if not shared.any():
+        return seconds
+    from zcnas.score_job import representatives
+
+    rep = representatives()
+    computed = rows.loc[~shared, ["index", "seconds"]].itertuples(index=False)
+    by_class: dict[int, float] = {}
+    for index, sec in computed:
+        by_class.setdefault(rep[int(index)], float(sec))
+    for index in rows.loc[shared, "index"]:
+        cls = rep[int(index)]
+        if cls in by_class:
+            seconds[int(index)] = by_class[cls]
+    return seconds
 
 
 class RosterScores(Metric):
@@ -28,7 +54,7 @@ class RosterScores(Metric):
         check_compatible([(self.path, roster)], {k: v for k, v in expected.items() if v is not None})
         self.roster_meta = roster.meta
         self._scores = roster.scores()
-        self._seconds = roster.seconds()
+        self._seconds = charge_shared_rows(roster)
 
     def score_cell(self, cell: Cell) -> float:
         try:
