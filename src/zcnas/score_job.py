@@ -39,8 +39,9 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     """The architectures of one scoring job, in ascending index order.
 
     With ``classes`` (index -> class id), shards split whole classes: the
-    classes, in order of their lowest selected index, are divided into
-    contiguous runs, and a shard holds every selected member of its run.
+    classes, in order of their lowest selected index, are dealt round-robin
+    (cost varies along the index order, so contiguous runs would not balance),
+    and a shard holds every selected member of its classes.
     """
     if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
         raise ConfigError(f"num_shards must be a positive integer, got {num_shards!r}")
@@ -58,7 +59,7 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     if classes is None:
         return [int(i) for i in np.array_split(np.array(chosen, dtype=int), num_shards)[shard]]
     order = list(dict.fromkeys(classes[i] for i in chosen))  # classes by their lowest selected index
-    mine = {int(c) for c in np.array_split(np.array(order, dtype=int), num_shards)[shard]}
+    mine = set(order[shard::num_shards])
     return [int(i) for i in chosen if classes[i] in mine]
 
 
