@@ -147,3 +147,23 @@ def test_tiny_grid_end_to_end_then_resumed(tmp_path):
     again = run_cli(tmp_path, "experiment=tiny", "-m")
     assert again.stdout.count("job already done, skipping") == 12
     assert {p: p.read_text() for p in sorted(sweep.rglob("result.json"))} == first
+
+
+def test_tables_say_where_the_scores_came_from(tmp_path):
+    from zcnas.aggregate import scores_from
+    shared = {"name": "hook_logdet", "roster": "/r/hook_logdet_cifar10.parquet", "roster_share_isomorphic": True}
+    plain = {"name": "synflow", "roster": "/r/synflow_cifar10.parquet", "roster_share_isomorphic": False}
+    combined = {"name": "combined", "roster": "/r/combined_cifar10.parquet",
+                "roster_settings": {"name": "combined", "member_rosters": {"hook_logdet": shared, "synflow": plain}}}
+    assert scores_from(plain) == "synflow_cifar10.parquet"
+    assert scores_from(shared) == "hook_logdet_cifar10.parquet (one score per isomorphism class)"
+    assert scores_from(combined) == ("combined_cifar10.parquet from hook_logdet_cifar10.parquet (one score per "
+                                     "isomorphism class) + synflow_cifar10.parquet")
+    assert scores_from({"name": "val12"}) == "benchmark" and scores_from({"name": "snip"}) == "live"
+    job(tmp_path, metric="hook_logdet")
+    record = tmp_path / "dataset=cifar10,metric=hook_logdet,search=random,seed=0" / "result.json"
+    data = json.loads(record.read_text())
+    write_json(record, {**data, "metric_settings": shared})
+    text = render_markdown(collect(tmp_path))
+    assert "## Where the scores came from" in text
+    assert "| hook_logdet | CIFAR-10 | hook_logdet_cifar10.parquet (one score per isomorphism class) |" in text

@@ -68,7 +68,7 @@ PROTOCOL_VAL12 = {
 JOB_COLUMNS = ["dataset", "metric", "search", "seed", "status", "best_index", "best_arch", "best_score",
                "test_accuracy", "rank", "visited", "evaluations", "distinct_scored", "wall_seconds",
                "scoring_wall_seconds", "recorded_seconds", "recorded_seconds_per_request", "search_seconds",
-               "time_source", "error", "job"]
+               "time_source", "scores_from", "error", "job"]
 
 
 def paper_cell(dataset: str, metric: str, search: str) -> tuple[float, float, float] | None:
@@ -127,12 +127,29 @@ def _job_row(record: dict, folder: Path, sweep_dir: Path) -> dict | None:
         # the paper's accounting where the job has recorded costs, else its wall clock
         "search_seconds": per_request if per_request is not None else record.get("wall_seconds"),
         "time_source": "recorded/request" if per_request is not None else "wall",
+        "scores_from": scores_from(record.get("metric_settings") or {}),
         "error": record.get("error"),
         "job": str(folder.relative_to(sweep_dir)),
     }
     if row["status"] != "ok":
         row["time_source"] = None
     return row
+
+
+def scores_from(settings: dict) -> str:
+    """Where a job's scores came from: its roster file (and the rosters that one was made from)."""
+    def one(ms: dict) -> str:
+        if not ms.get("roster"):
+            return "live" if ms.get("name") != "val12" else "benchmark"
+        text = Path(str(ms["roster"])).name
+        if ms.get("roster_share_isomorphic"):
+            text += " (one score per isomorphism class)"
+        members = (ms.get("roster_settings") or {}).get("member_rosters") or {}
+        if members:
+            text += " from " + " + ".join(one(m) for m in members.values())
+        return text
+
+    return one(settings)
 
 
 def _identity(record: dict, config: dict, overrides: dict) -> dict:
@@ -262,7 +279,7 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
                            [[m] + [_detail_cell(cells, dataset, m, s) for s in searches] for m in metrics])
         lines.append("")
-    lines += _protocol_section(cells) + _failures_section(frame)
+    lines += _protocol_section(cells) + _sources_section(frame) + _failures_section(frame)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -304,6 +321,15 @@ def _protocol_section(cells: pd.DataFrame) -> list[str]:
     lines += _md_table(["dataset", "search", "ours", "protocol", "paper", "ours − protocol", "tolerance",
                         "within"], rows)
     return lines + [""]
+
+
+def _sources_section(frame: pd.DataFrame) -> list[str]:
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty or "scores_from" not in ok:
+        return []
+    pairs = ok.groupby(["metric", "dataset"], sort=False)["scores_from"].agg(lambda v: "; ".join(sorted(set(v))))
+    rows = [[m, DATASET_NAMES.get(d, d), src] for (m, d), src in pairs.items()]
+    return ["## Where the scores came from", ""] + _md_table(["metric", "dataset", "scores"], rows) + [""]
 
 
 def _failures_section(frame: pd.DataFrame) -> list[str]:

@@ -128,5 +128,8 @@ class Combined(Metric):
         return None if any(c is None for c in costs) else float(sum(costs))
 
     def describe(self) -> dict:
-        return {"name": self.name, "alpha": self.alpha, "normalization": self.normalization,
-                "reference": self.reference, "hook_logdet": self.hook_norm.stats(), "synflow": self.syn_norm.stats()}
+        out = {"name": self.name, "alpha": self.alpha, "normalization": self.normalization,
+               "reference": self.reference, "hook_logdet": self.hook_norm.stats(), "synflow": self.syn_norm.stats()}
+        if self.rosters[0] is not None:
+            out["member_rosters"] = {m.name: m.describe() for m in (self.hook, self.syn)}
+        return out

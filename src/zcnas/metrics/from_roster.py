@@ -72,4 +72,4 @@ class RosterScores(Metric):
     def describe(self) -> dict:
         meta = self.roster_meta
         return {"name": self.name, "roster": self.path,
-                **{f"roster_{k}": meta.get(k) for k in ("seed", "batch_size", "settings") if k in meta}}
+                **{f"roster_{k}": meta.get(k) for k in ("seed", "batch_size", "settings", "share_isomorphic") if k in meta}}
