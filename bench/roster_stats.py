@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from zcnas.io import write_json  # noqa: E402
 from zcnas.roster import read_roster  # noqa: E402
-from zcnas.score_job import representatives  # noqa: E402
-from zcnas.space import NUM_CELLS, all_cells, is_disconnected  # noqa: E402
+from zcnas.space import NUM_CELLS, all_cells, is_disconnected, representatives  # noqa: E402
 
 
 TABLE = "nats_tss/nats_tss_benchmark.csv"  # ../shared/data, as conf/benchmark/auto.yaml
@@ -104,7 +103,7 @@ def shared_roster_stats(path: Path, rep_of: np.ndarray, member: np.ndarray) -> d
             "non_representatives_identical": int((own[nonrep] == shared[nonrep]).sum()),
             "spearman_shared_vs_own": float(spearmanr(shared[fin], own[fin])[0]),
             "spearman_shared_vs_own_non_representatives": float(spearmanr(shared[fin & nonrep], own[fin & nonrep])[0]),
-            "median_abs_diff_non_representatives": float(np.median(np.abs(shared - own)[fin & nonrep])),
+            "median_abs_diff_non_representatives": float(np.median(np.abs(shared[fin & nonrep] - own[fin & nonrep]))),
             # non-finite scores ranked lowest, as in the correlation study
             "rho_test_accuracy_own": correlations(own, acc)["spearman"],
             "rho_test_accuracy_shared": correlations(shared, acc)["spearman"],

@@ -29,7 +29,7 @@ from zcnas.build import build_benchmark, build_context, build_metric, configure_
 from zcnas.errors import ConfigError
 from zcnas.progress import progress_bar
 from zcnas.roster import Roster, make_rows, merge_rosters, read_roster, write_roster
-from zcnas.space import NUM_CELLS, all_cells, arch_from_index, isomorphism_key, to_cell
+from zcnas.space import NUM_CELLS, arch_from_index, representatives, to_cell
 
 ROSTER_FILE = "roster.parquet"
 
@@ -61,15 +61,6 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     order = list(dict.fromkeys(classes[i] for i in chosen))  # classes by their lowest selected index
     mine = set(order[shard::num_shards])
     return [int(i) for i in chosen if classes[i] in mine]
-
-
-def representatives() -> dict[int, int]:
-    """Index -> lowest index of its isomorphism class."""
-    first: dict[str, int] = {}
-    rep = {}
-    for i, cell in enumerate(all_cells()):
-        rep[i] = first.setdefault(isomorphism_key(cell), i)
-    return rep
 
 
 def roster_meta(cfg: DictConfig, metric) -> dict:

@@ -175,6 +175,15 @@ def isomorphism_key(cell: Cell) -> str:
     return expr[NUM_NODES - 1]
 
 
+def representatives() -> dict[int, int]:
+    """Index -> lowest index of its isomorphism class."""
+    first: dict[str, int] = {}
+    rep = {}
+    for i, cell in enumerate(all_cells()):
+        rep[i] = first.setdefault(isomorphism_key(cell), i)
+    return rep
+
+
 def reachable_from_input(cell: Cell) -> set[int]:
     """Nodes connected to the input by a path of non-``none`` edges."""
     live = {0}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from zcnas.errors import DataError
 from zcnas.metrics.base import Metric, ScoringContext
 from zcnas.roster import check_compatible, read_roster
-from zcnas.space import Cell
+from zcnas.space import Cell, representatives
 
 
 def charge_shared_rows(roster) -> dict[int, float]:
@@ -28,8 +28,6 @@ def charge_shared_rows(roster) -> dict[int, float]:
     shared = rows["source"] == "shared"
     if not shared.any():
         return seconds
-    from zcnas.score_job import representatives
-
     rep = representatives()
     computed = rows.loc[~shared, ["index", "seconds"]].itertuples(index=False)
     by_class: dict[int, float] = {}
