@@ -64,5 +64,3 @@ bench: $(STAMP) ## scoring engine vs the straightforward implementation, side by
 .PHONY: table-ensembles
 table-ensembles: $(STAMP) ## single proxies and ensembles, rho and tau, chosen on CIFAR-10 (results/rosters/sample1000 -> results/ensembles/)
 	$(PY) run.py task=ensembles $(ARGS)
-	# the metrics scored on CIFAR-10 and ImageNet16-120 only (CIFAR-100 lacks most of the zoo so far)
-	$(PY) run.py task=ensembles "datasets=[cifar10,ImageNet16-120]" report_dir=$(CURDIR)/results/ensembles/cifar10_imagenet16 $(ARGS)

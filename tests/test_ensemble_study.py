@@ -75,9 +75,10 @@ def test_pool_is_what_every_dataset_has_and_named_members_must_exist():
         study({"cifar10": constructed(0)[0]}, {"cifar10": constructed(0)[1]}, "ImageNet16-120")
 
 
-def roster(metric: str, dataset: str, scores: dict[int, float]) -> Roster:
+def roster(metric: str, dataset: str, scores: dict[int, float], device: str | None = None) -> Roster:
     rows = make_rows((i, s, 0.5, "computed") for i, s in scores.items())
-    return Roster(rows, {"metric": metric, "dataset": dataset, "seed": 0, "batch_size": 128, "settings": {}})
+    meta = {"metric": metric, "dataset": dataset, "seed": 0, "batch_size": 128, "settings": {}}
+    return Roster(rows, {**meta, "device": device} if device else meta)
 
 
 @pytest.mark.integration
@@ -89,7 +90,8 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
         rng = np.random.default_rng(len(ds))
         for name, noise in (("hook_logdet", 1.5), ("synflow", 1.5), ("params", 3.0)):
             values = acc + rng.normal(0, noise, acc.size)
-            write_roster(rosters / f"{name}_{ds}.parquet", roster(name, ds, dict(zip(sample.tolist(), values))))
+            device = "cuda (Test GPU)" if name == "params" and ds == "cifar10" else None
+            write_roster(rosters / f"{name}_{ds}.parquet", roster(name, ds, dict(zip(sample.tolist(), values)), device))
     report = tmp_path / "report"
     proc = run_cli(tmp_path, "task=ensembles", f"rosters=[{rosters}/*.parquet]", f"report_dir={report}",
                    "benchmark=table", f"benchmark.path={benchmark_csv}", "max_size=3")
@@ -104,7 +106,11 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
     # cost: the members' median recorded seconds, summed (0.5 s each here)
     best = text.split("| best ensemble: ")[1].split("\n")[0]
     members = best.split(" [")[0].split("+")
-    assert best.rstrip(" |").endswith(f"{0.5 * len(members):.2f}")
+    assert best.rstrip(" |†").endswith(f"{0.5 * len(members):.2f}")
+    # a cost that includes GPU seconds is marked, and the note names the roster's device
+    assert "| params | " in text and text.split("| params | ")[1].split("\n")[0].endswith("0.50 † |")
+    assert text.split("| synflow | ")[1].split("\n")[0].endswith("0.50 |")
+    assert "† params (cuda (Test GPU)): scored on a GPU on cifar10" in text
 
 
 def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path, table_benchmark):
@@ -115,7 +121,8 @@ def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path,
         for name in ("synflow", "params"):
             write_roster(tmp_path / f"{name}_{ds}.parquet", roster(name, ds, {i: float(i % 7) for i in sample}))
     paths = sorted(str(p) for p in tmp_path.glob("*.parquet"))
-    scores, accuracy, cost, n = load_sample_scores(paths, table_benchmark, ["cifar100"])
+    scores, accuracy, cost, n, devices = load_sample_scores(paths, table_benchmark, ["cifar100"])
+    assert devices == {"cifar100": {"synflow": "cpu", "params": "cpu"}}
     assert list(scores) == ["cifar100"] and n == {"cifar100": 20} and cost["cifar100"] == {"synflow": 0.5, "params": 0.5}
     np.testing.assert_array_equal(accuracy["cifar100"], table_benchmark.all_test_accuracies("cifar100")[sample])
     with pytest.raises(DataError, match=r"no rosters of dataset\(s\) \['ImageNet16-120'\]"):

@@ -46,6 +46,14 @@ def test_merge_deduplicates_and_refuses_other_datasets():
     assert "\n" not in str(err.value)
 
 
+def test_merge_records_every_device_the_rows_came_from():
+    cpu = Roster(make_rows([(1, 1.0, 0, "computed")]), {**META, "device": "cpu"})
+    gpu = Roster(make_rows([(2, 2.0, 0, "computed")]), {**META, "device": "cuda (NVIDIA H200)"})
+    assert merge_rosters([("gpu", gpu), ("cpu", cpu)]).meta["device"] == "cpu + cuda (NVIDIA H200)"
+    assert merge_rosters([("cpu", cpu), ("cpu2", cpu)]).meta["device"] == "cpu"
+    assert "device" not in merge_rosters([("old", Roster(make_rows([(3, 3.0, 0, "computed")]), META))]).meta
+
+
 def test_import_csv_by_index_and_by_arch(tmp_path):
     by_index = tmp_path / "i.csv"
     pd.DataFrame({"index": [3, 7], "jacov": [0.5, -1.0], "t": [1.0, 2.0]}).to_csv(by_index, index=False)
@@ -110,6 +118,7 @@ def test_score_job_resumes_from_chunks_without_rescoring(compose_cfg, tmp_path):
     assert first["status"] == "ok" and first["scored_now"] == 7
     full = read_roster(tmp_path / "job" / "roster.parquet")
     assert first["computed"] == 7 and full.meta["metric"] == "val12"
+    assert full.meta["device"] == "cpu"  # the roster says where it was scored
     # simulate a job killed after three chunks: drop the final files and the last chunk
     chunks = sorted((tmp_path / "job" / "chunks").glob("part-*.parquet"))
     assert len(chunks) == 4

@@ -27,9 +27,23 @@ def configure_hardware(cfg: DictConfig) -> str:
             "hardware asks for a CUDA device but torch sees none (CPU-only torch build or no GPU); "
             "use hardware=local or install a CUDA build of torch"
         )
+    if device.startswith("cuda"):
+        # plain fp32 as on the CPU: TF32 convolutions (cuDNN's default) would round the
+        # activations to 10-bit mantissas and move scores away from their CPU values
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     threads = hw.get("threads")
     if threads:
         torch.set_num_threads(int(threads))
+    return device
+
+
+def device_label(device: str) -> str:
+    """The device as a roster records it: ``cpu`` or ``cuda (<GPU name>)``."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(torch.device(device))})"
     return device
 
 

@@ -139,8 +139,9 @@ def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_datas
 
 # ---------------------------------------------------------------- the job
 
-def load_sample_scores(paths: list[str], benchmark, datasets=None) -> tuple[dict, dict, dict, dict]:
-    """Per dataset: scores on the architectures every roster of that dataset holds, accuracies, costs, n."""
+def load_sample_scores(paths: list[str], benchmark, datasets=None) -> tuple[dict, dict, dict, dict, dict]:
+    """Per dataset: scores on the architectures every roster of that dataset holds, accuracies, costs, n,
+    and the device each roster was scored on (rosters from before devices were recorded: cpu)."""
     from zcnas.correlate_job import load_groups
 
     groups = [g for g in load_groups(paths) if g.metric not in EXCLUDED]
@@ -155,7 +156,7 @@ def load_sample_scores(paths: list[str], benchmark, datasets=None) -> tuple[dict
     by_ds: dict[str, dict] = {}
     for g in groups:
         by_ds.setdefault(g.dataset, {})[g.metric] = g.roster
-    scores, accuracy, cost = {}, {}, {}
+    scores, accuracy, cost, devices = {}, {}, {}, {}
     for ds, rosters in sorted(by_ds.items(), key=lambda kv: DATASETS.index(kv[0])):
         idx = sorted(set.intersection(*(set(r.indices) for r in rosters.values())))
         if len(idx) < 10:
@@ -168,7 +169,8 @@ def load_sample_scores(paths: list[str], benchmark, datasets=None) -> tuple[dict
             per = r.seconds()
             secs[m] = np.array([per[i] for i in idx])
         cost[ds] = {m: float(np.median(v)) for m, v in secs.items()}
-    return scores, accuracy, cost, {ds: len(a) for ds, a in accuracy.items()}
+        devices[ds] = {m: str(r.meta.get("device") or "cpu") for m, r in rosters.items()}
+    return scores, accuracy, cost, {ds: len(a) for ds, a in accuracy.items()}, devices
 
 
 def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
@@ -185,13 +187,13 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
     if not getattr(benchmark, "available", False):
         raise BenchmarkError("task=ensembles needs test accuracies and no benchmark is available: use "
                              "benchmark=table benchmark.path=/path/to/nats_tss_benchmark.csv")
-    scores, accuracy, cost, n = load_sample_scores(expand_rosters(cfg.get("rosters")), benchmark, datasets)
+    scores, accuracy, cost, n, devices = load_sample_scores(expand_rosters(cfg.get("rosters")), benchmark, datasets)
     res = study(scores, accuracy, str(cfg.select_on), int(cfg.max_size), rules, members,
                 tuple(cfg.get("searchable") or ()))
     report_dir = Path(str(cfg.report_dir))
     report_dir.mkdir(parents=True, exist_ok=True)
     write_table(report_dir / "ensembles.csv", res["table"])
-    text = report(res, scores, accuracy, cost, str(cfg.select_on))
+    text = report(res, scores, accuracy, cost, str(cfg.select_on), devices)
     atomic_write_bytes(report_dir / "ensembles.md", text.encode())
     pick = lambda c: None if c is None else {"members": list(c.members), "rule": c.rule}  # noqa: E731
     summary = {ds: {c: _lookup(res["table"], ds, res[c]) for c in ("chosen", "best_single", "chosen_searchable")
@@ -216,9 +218,11 @@ def summarize_ensembles(result: dict) -> str:
     return "\n".join(lines)
 
 
-def report(res: dict, scores: dict, accuracy: dict, cost: dict, select_on: str) -> str:
+def report(res: dict, scores: dict, accuracy: dict, cost: dict, select_on: str, devices: dict | None = None) -> str:
     t = res["table"]
     datasets = list(scores)
+    # seconds from a GPU are not comparable with CPU seconds: such costs are marked
+    on_gpu = {m: d for m, d in ((devices or {}).get(select_on) or {}).items() if d != "cpu"}
 
     def row(c: Candidate) -> str:
         cells = []
@@ -226,7 +230,8 @@ def report(res: dict, scores: dict, accuracy: dict, cost: dict, select_on: str) 
             r = t[(t.dataset == ds) & (t.candidate == c.label)].iloc[0]
             cells.append(f"{r.spearman:.3f} / {r.kendall:.3f}" if not math.isnan(r.kendall) else f"{r.spearman:.3f} / –")
         secs = sum(cost[select_on][m] for m in c.members)
-        return f"| {c.label} | " + " | ".join(cells) + f" | {secs:.2f} |"
+        mark = " †" if on_gpu.keys() & set(c.members) else ""
+        return f"| {c.label} | " + " | ".join(cells) + f" | {secs:.2f}{mark} |"
 
     head = "| candidate | " + " | ".join(f"{ds} ρ / τ" for ds in datasets) + f" | s/arch ({select_on}) |"
     sep = "|---" * (len(datasets) + 2) + "|"
@@ -237,8 +242,12 @@ def report(res: dict, scores: dict, accuracy: dict, cost: dict, select_on: str) 
            f"{res['candidates']} candidates (single proxies, and every combination of up to "
            f"{max(len(c.split('+')) for c in t.members)} members under each rule, equal weights). "
            f"Chosen on **{select_on}** only; the other datasets are held out. Cost: the members' median "
-           "seconds per architecture recorded in the rosters (as measured, load-dependent), summed.", "",
-           "## Chosen on " + select_on, "", head, sep]
+           "seconds per architecture recorded in the rosters (as measured, load-dependent), summed.", ""]
+    if on_gpu:
+        out += ["† " + ", ".join(f"{m} ({d})" for m, d in sorted(on_gpu.items())) + f": scored on a GPU on {select_on}, "
+                "so its seconds are GPU seconds (with other processes sharing the GPU), not comparable with "
+                "the CPU seconds of the other proxies.", ""]
+    out += ["## Chosen on " + select_on, "", head, sep]
     for key, label in (("chosen", "best ensemble"), ("chosen_searchable", "best searchable ensemble"),
                        ("best_single", "best single proxy")):
         if res[key] is not None:

@@ -121,6 +121,9 @@ def merge_rosters(named: list[tuple[str, Roster]], expected: dict | None = None)
     rows = pd.concat([r.rows for _, r in named], ignore_index=True)
     rows = rows.drop_duplicates("index", keep="first")
     merged_meta = {**named[0][1].meta, **meta}
+    devices = sorted({str(r.meta["device"]) for _, r in named if r.meta.get("device")})
+    if devices:  # shards or resumed chunks may come from different machines
+        merged_meta["device"] = " + ".join(devices)
     return Roster(rows.sort_values("index").reset_index(drop=True), merged_meta)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from zcnas.build import build_benchmark, build_context, build_metric, configure_hardware
+from zcnas.build import build_benchmark, build_context, build_metric, configure_hardware, device_label
 from zcnas.errors import ConfigError
 from zcnas.progress import progress_bar
 from zcnas.roster import Roster, make_rows, merge_rosters, read_roster, write_roster
@@ -63,7 +63,7 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     return [int(i) for i in chosen if classes[i] in mine]
 
 
-def roster_meta(cfg: DictConfig, metric) -> dict:
+def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
     import torch
 
     import zcnas
@@ -77,6 +77,7 @@ def roster_meta(cfg: DictConfig, metric) -> dict:
         "share_isomorphic": bool(cfg.get("share_isomorphic", False)),
         "zcnas_version": zcnas.__version__,
         "torch_version": torch.__version__,
+        "device": device_label(device),
     }
 
 
@@ -90,7 +91,7 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     device = configure_hardware(cfg)
     benchmark = build_benchmark(cfg)
     metric = build_metric(cfg, build_context(cfg, benchmark, device))
-    meta = roster_meta(cfg, metric)
+    meta = roster_meta(cfg, metric, device)
     share = bool(cfg.get("share_isomorphic", False))
     if share and metric.needs_benchmark:
         raise ConfigError(f"share_isomorphic=true is not valid for {metric.name}: trained results differ between isomorphic cells")
