@@ -45,6 +45,25 @@ def test_seeded_job_is_exactly_repeatable(tmp_path):
     assert "test accuracy: unavailable" in b.stdout
 
 
+def test_a_finished_result_of_another_configuration_is_kept_and_the_job_reruns(compose_cfg, tmp_path, capsys):
+    from zcnas.runner import config_changes, run_job
+
+    job = tmp_path / "job"  # one folder, two configurations: as after editing an experiment file
+    first = run_job(compose_cfg("search.n=6", "benchmark=none"), job)
+    same = run_job(compose_cfg("search.n=6", "benchmark=none", "progress=true", "hardware.threads=1"), job)
+    assert same["started"] == first["started"] and "already done" in capsys.readouterr().out
+    second = run_job(compose_cfg("search.n=4", "benchmark=none"), job)
+    out = capsys.readouterr().out
+    assert "holds a result of another configuration (search.n differs)" in out
+    assert len(second["trace"]["index"]) == 4 and second["started"] != first["started"]
+    kept = list(job.glob("result.superseded-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["started"] == first["started"]
+    # file locations and how a job runs are not its configuration; keys only one side has are ignored
+    assert config_changes({"seed": 1, "paths": {"root_dir": "/a"}, "metric": {"roster": "/x"}},
+                          {"seed": 1, "paths": {"root_dir": "/b"}, "metric": {"roster": "/y"}, "new": 2}) == []
+    assert config_changes({"metric": {"members": ["a", "b"]}}, {"metric": {"members": ["a", "c"]}}) == ["metric.members"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["metric=nope"], "error: unknown metric 'nope'; valid: "),
     (["dataset=mnist"], "error: unknown dataset 'mnist'; valid: ImageNet16-120, cifar10, cifar100"),

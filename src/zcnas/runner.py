@@ -71,9 +71,17 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
         except (OSError, ValueError):
             previous = {}
         if previous.get("status") == "ok":
-            print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
-            print(summarize(previous))
-            return previous
+            changed = config_changes(previous.get("config") or {}, OmegaConf.to_container(cfg, resolve=True))
+            if not changed:
+                print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
+                print(summarize(previous))
+                return previous
+            # the folder's result is of another configuration (an edited experiment file, say):
+            # keep it beside, and run this one
+            kept = result_path.with_name(f"result.superseded-{int(time.time())}.json")
+            result_path.rename(kept)
+            print(f"[zcnas] {result_path} holds a result of another configuration ({', '.join(changed[:4])} "
+                  f"differ{'s' if len(changed) == 1 else ''}); kept as {kept.name}, running again")
 
     started = time.time()
     try:
@@ -91,6 +99,31 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     print(summarize(result))
     print(f"[zcnas] result written to {result_path}")
     return result
+
+
+#: settings that do not change a job's result (where it runs, how it reports, where files are)
+_NOT_RESULT = ("hardware", "progress", "force", "checkpoint_every", "paths", "sweep_name", "report_dir",
+               "sweep_dir", "rosters", "benchmark", "cluster", "hydra")
+_PATH_KEYS = ("data_path", "download", "roster", "member_rosters")
+
+
+def config_changes(previous: dict, current: dict) -> list[str]:
+    """Dotted keys whose values differ between two resolved job configs.
+
+    Keys only one of them has are ignored (a setting added since keeps its old behaviour by
+    default), and so are settings that leave the result unchanged, and file locations.
+    """
+    def flat(node, prefix=""):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if (not prefix and key in _NOT_RESULT) or key in _PATH_KEYS:
+                    continue
+                yield from flat(value, f"{prefix}{key}.")
+        else:
+            yield prefix[:-1], node
+
+    old, new = dict(flat(previous)), dict(flat(current))
+    return sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
 
 
 def check_job_settings(cfg: DictConfig) -> None:
