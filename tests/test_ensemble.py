@@ -124,6 +124,7 @@ def test_metric_from_rosters_equals_combined(tmp_path):
         assert ens.recorded_cost(cell) == 1.0  # the members' recorded seconds
     desc = ens.describe()
     assert desc["rule"] == "minmax" and desc["reference"]["synflow"]["n"] == 3
+    assert desc["member_rosters"]["synflow"]["roster"] == str(rosters["synflow"])  # search tables name it
     geo = make_metric("ensemble", ctx(), members=["hook_logdet", "synflow"], weights=None, rule="geometric_rank",
                       member_rosters=rosters)
     # index 2: hook rank 4/4 (of 0, 100, 300), synflow 3/4 -> sqrt(3/4)

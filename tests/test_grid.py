@@ -160,6 +160,10 @@ def test_tables_say_where_the_scores_came_from(tmp_path):
     assert scores_from(combined) == ("combined_cifar10.parquet from hook_logdet_cifar10.parquet (one score per "
                                      "isomorphism class) + synflow_cifar10.parquet")
     assert scores_from({"name": "val12"}) == "benchmark" and scores_from({"name": "snip"}) == "live"
+    ensemble = {"name": "ensemble", "members": ["hook_logdet", "synflow", "zico"],
+                "member_rosters": {"hook_logdet": shared, "synflow": plain}}
+    assert scores_from(ensemble) == ("members from hook_logdet_cifar10.parquet (one score per isomorphism class) "
+                                     "+ synflow_cifar10.parquet + zico live")
     job(tmp_path, metric="hook_logdet")
     record = tmp_path / "dataset=cifar10,metric=hook_logdet,search=random,seed=0" / "result.json"
     data = json.loads(record.read_text())

@@ -140,6 +140,10 @@ def scores_from(settings: dict) -> str:
     """Where a job's scores came from: its roster file (and the rosters that one was made from)."""
     def one(ms: dict) -> str:
         if not ms.get("roster"):
+            read = ms.get("member_rosters") or {}  # an ensemble or combined whose members come from rosters
+            if read:
+                live = [f"{name} live" for name in ms.get("members") or () if name not in read]
+                return "members from " + " + ".join([one(m) for m in read.values()] + live)
             return "live" if ms.get("name") != "val12" else "benchmark"
         text = Path(str(ms["roster"])).name
         if ms.get("roster_share_isomorphic"):

@@ -258,4 +258,9 @@ class Ensemble(Metric):
                "rule": self.rule, "reference": stats}
         if self.member_params:
             out["member_params"] = self.member_params
+        from zcnas.metrics.from_roster import RosterScores
+
+        read = {n: m.describe() for n, m in self.members.items() if isinstance(m, RosterScores)}
+        if read:
+            out["member_rosters"] = read
         return out
