@@ -141,6 +141,8 @@ def test_collect_jobs_sees_only_this_sweep_and_classifies_jobs(tmp_path):
     make_job(sweep, "died", None)
     make_job(sweep, "benchmark.path=", None, hydra=False)  # no .hydra, no result: not a job folder
     make_job(sweep / "benchmark.path=" / "x", "y,seed=1", {"status": "ok", "task": "search"})  # '/' in a job name
+    # a path-valued override through a folder named like the sweep's report folders
+    make_job(sweep / "metric.roster=results" / "rosters", "m.parquet,seed=2", {"status": "ok", "task": "search"})
     make_job(sweep, "corrupt", None)
     (sweep / "corrupt" / "result.json").write_text("{not json")
     make_job(sweep / ".submitit", "123", {"status": "ok"})
@@ -152,14 +154,15 @@ def test_collect_jobs_sees_only_this_sweep_and_classifies_jobs(tmp_path):
     age(sweep / "multirun.yaml", 60)
 
     jobs = {j.name: j for j in collect_jobs(sweep)}
-    assert sorted(jobs) == ["bad", "benchmark.path=/x/y,seed=1", "corrupt", "died", "done_before", "ok"]
+    assert sorted(jobs) == ["bad", "benchmark.path=/x/y,seed=1", "corrupt", "died", "done_before",
+                            "metric.roster=results/rosters/m.parquet,seed=2", "ok"]
     assert {n: j.state for n, j in jobs.items()} == {
         "bad": "failed", "benchmark.path=/x/y,seed=1": "ok", "corrupt": "failed", "died": "missing",
-        "done_before": "skipped", "ok": "ok"}
+        "done_before": "skipped", "metric.roster=results/rosters/m.parquet,seed=2": "ok", "ok": "ok"}
     assert jobs["bad"].task == "score" and jobs["done_before"].task == "search"
     assert "unreadable result.json" in jobs["corrupt"].error
 
-    assert len(collect_jobs(sweep, since=0)) == 7  # since=0: every job folder, earlier sweeps' too
+    assert len(collect_jobs(sweep, since=0)) == 8  # since=0: every job folder, earlier sweeps' too
 
 
 def test_report_lists_failures(tmp_path, capsys):

@@ -44,8 +44,11 @@ from zcnas.io import read_json
 
 RESULT_FILE = "result.json"
 ROSTER_FILE = "roster.parquet"
-#: folders under a sweep dir that are not job folders
-NOT_JOBS = {".submitit", ".hydra", "rosters", "chunks", "tables"}
+#: folders that are never job folders, and the sweep's report folders (at its top level only: deeper
+#: down, a job folder named after a path-valued override such as metric.roster=results/rosters/x
+#: can contain these names)
+NOT_JOBS = {".submitit", ".hydra", "chunks"}
+REPORTS = {"rosters", "tables"}
 #: command-line overrides handed on to the aggregation (where things are, not what a job is)
 FORWARDED = ("paths.", "benchmark")
 #: failures listed one by one in the summary
@@ -82,7 +85,8 @@ def _job_folders(sweep_dir: Path) -> list[Path]:
         if (here / ".hydra" / "overrides.yaml").is_file() or RESULT_FILE in files:
             if here != sweep_dir:
                 found.append(here)
-        dirs[:] = sorted(d for d in dirs if d not in NOT_JOBS)
+        skip = NOT_JOBS | REPORTS if here == sweep_dir else NOT_JOBS
+        dirs[:] = sorted(d for d in dirs if d not in skip)
     return found
 
 

@@ -71,7 +71,10 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
         except (OSError, ValueError):
             previous = {}
         if previous.get("status") == "ok":
-            changed = config_changes(previous.get("config") or {}, OmegaConf.to_container(cfg, resolve=True))
+            try:
+                changed = config_changes(previous.get("config") or {}, OmegaConf.to_container(cfg, resolve=True))
+            except Exception:  # a config that does not resolve now: the finished result stands
+                changed = []
             if not changed:
                 print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
                 print(summarize(previous))
