@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One GPU session's work, as a single script: check the GPU path, time the paper's metrics on the
-# GPU (make bench --device cuda), then score rosters with many 1-thread processes sharing the GPU
+# GPU (make bench --device cuda), then score rosters with a few 1-thread processes sharing the GPU
 # until a deadline.  Every job is `run.py task=score ... hardware=gpu`; jobs stopped at the deadline
 # keep their checkpoint chunks and resume from them (on any machine) when relaunched.
 #

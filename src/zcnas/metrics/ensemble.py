@@ -47,6 +47,7 @@ import numpy as np
 
 from zcnas.errors import ConfigError
 from zcnas.metrics.base import Metric
+from zcnas.metrics.from_roster import RosterScores
 from zcnas.space import Cell, sample_cell
 
 RULES = ("minmax", "log", "rank", "mean_rank", "geometric_rank")
@@ -162,7 +163,6 @@ class Ensemble(Metric):
                  reference_sample: int = 100, reference_seed: int = 0):
         super().__init__(context)
         from zcnas.metrics import METRICS, make_metric
-        from zcnas.metrics.from_roster import RosterScores
 
         members = self._check_members(members, METRICS)
         self.rule = check_rule(rule)
@@ -258,8 +258,6 @@ class Ensemble(Metric):
                "rule": self.rule, "reference": stats}
         if self.member_params:
             out["member_params"] = self.member_params
-        from zcnas.metrics.from_roster import RosterScores
-
         read = {n: m.describe() for n, m in self.members.items() if isinstance(m, RosterScores)}
         if read:
             out["member_rosters"] = read
