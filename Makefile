@@ -2,9 +2,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU wheel of torch; GPU users install their CUDA build of torch into the venv first
-# (see README), and the range in setup.cfg then leaves it in place.
+# The torch that `make install` puts into a venv that has none: this version from the package
+# index pip is configured with.  Which build that is depends on the index: on the project's
+# machines a CPU-only wheel lies on local disk; PyPI's Linux x86_64 wheel is a CUDA build (it
+# runs on a CPU too, but pulls in the CUDA libraries).  TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# asks PyTorch's CPU index instead (needs that site to be reachable).  GPU users install their CUDA
+# build of torch into the venv first (see README); the range in setup.cfg then leaves it in place.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 ARGS ?=
 
@@ -17,11 +22,11 @@ help: ## list the targets
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install zcnas (editable) with its dependencies
+install: $(STAMP) ## create .venv; install zcnas (editable) with its dependencies, and torch (TORCH_SPEC) if the venv has none
 
 run: $(STAMP) ## the default job: synflow random search (N=500) on CIFAR-10; extra overrides in ARGS="..."
 	$(PY) run.py metric=synflow search=random $(ARGS)
@@ -48,8 +53,8 @@ SCORE_SWEEP ?= score
 merge: $(STAMP) ## merge the roster shards of multirun_outputs/$(SCORE_SWEEP) into results/rosters/<metric>_<dataset>.parquet
 	$(PY) run.py task=merge 'merge.inputs=["$(CURDIR)/multirun_outputs/$(SCORE_SWEEP)/**/roster.parquet"]' $(ARGS)
 
-test: $(STAMP) ## run the whole test suite (slow, integration and SLURM tests included)
-	$(PY) -m pytest $(ARGS)
+test: $(STAMP) ## the whole test suite (slow, integration, SLURM); starts a one-node SLURM cluster for it when it can
+	PY=$(PY) bash scripts/test.sh $(ARGS)
 
 test-fast: $(STAMP) ## unit tests only (skips tests marked slow/integration/slurm)
 	$(PY) -m pytest -m "not slow and not integration and not slurm" $(ARGS)

@@ -1,13 +1,17 @@
 """zcnas entry point: ``python run.py metric=synflow search=random dataset=cifar10 seed=0``."""
 
-import sys
+import os
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from zcnas.config import check_group_overrides, register_resolvers
+# results go to the checkout this file is in (not the one an editable install points at)
+os.environ.setdefault("ZCNAS_ROOT", str(Path(__file__).resolve().parent))
+
+from zcnas.config import register_resolvers  # noqa: E402
 
 register_resolvers()
 
@@ -21,7 +25,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    problem = check_group_overrides(sys.argv[1:])
-    if problem:
-        sys.exit(f"error: {problem}")
-    main()
+    from zcnas import cli
+
+    cli.main(main, Path(__file__).resolve().parent / "conf")

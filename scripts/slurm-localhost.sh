@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A real one-node SLURM cluster on this machine, for CI integration tests.
-# Recipe: /work/shared/docs/slurm-localhost.md (Debian 12, run as root).
+# A real one-node SLURM cluster on this machine, for the slurm tests (`make test` starts it).
+# How it works and what it needs: docs/slurm.md (Debian 12 or similar, run as root).
 #
 #   eval "$(scripts/slurm-localhost.sh start)"   # starts it, exports SLURM_CONF
 #   scripts/slurm-localhost.sh status
@@ -42,7 +42,7 @@ install_packages() {
     if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends slurm-wlm munge; } \
         >"$SLURM_DIR/apt.log" 2>&1; then
         tail -n 30 "$SLURM_DIR/apt.log" >&2
-        die "apt-get failed"
+        die "installing slurm-wlm and munge with apt-get failed (log: $SLURM_DIR/apt.log)"
     fi
 }
 
@@ -136,6 +136,8 @@ cmd_start() {
     if alive "$SLURM_DIR/slurmctld.pid" slurmctld && alive "$SLURM_DIR/slurmd.pid" slurmd; then
         log "already running from $SLURM_DIR"
     else
+        # the daemons run as root (SlurmUser=root) and munge's dirs must be chowned
+        [[ $(id -u) == 0 ]] || die "starting the cluster needs root, not user $(id -un)"
         install_packages
         mkdir -p "$SLURM_DIR"
         start_munge

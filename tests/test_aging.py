@@ -50,7 +50,7 @@ def parent_of(neighbour_list: list[Cell]) -> Cell:
 
 
 def best_last(members):
-    """The paper-notes tie rule, written independently: the highest score, latest on ties."""
+    """The protocol's tie rule (docs/paper-protocol.md), written independently: the highest score, latest on ties."""
     key = lambda s: s if math.isfinite(s) else -math.inf  # noqa: E731
     top = max(key(s) for _, s in members)
     return [c for c, s in members if key(s) == top][-1]

@@ -51,3 +51,73 @@ def test_auto_falls_back_to_none(tmp_path, monkeypatch):
     assert isinstance(bench, NoBenchmark) and not bench.available
     with pytest.raises(BenchmarkError, match="unavailable"):
         bench.test_accuracy(0, "cifar10")
+
+
+@pytest.fixture(scope="module")
+def frame(benchmark_csv):
+    return pd.read_csv(benchmark_csv)
+
+
+def test_a_string_in_a_numeric_column_names_file_column_and_row(frame, tmp_path):
+    bad = tmp_path / "typo.csv"
+    typo = frame.astype({"cifar100_val12_time": object})
+    typo.loc[7, "cifar100_val12_time"] = "12.5s"
+    typo.to_csv(bad, index=False)
+    with pytest.raises(BenchmarkError) as err:
+        TableBenchmark(bad)
+    message = str(err.value)
+    assert f"{bad}: column cifar100_val12_time holds '12.5s' in data row 8 (index 7)" in message
+    assert "\n" not in message
+
+
+def test_a_string_in_a_numeric_column_through_the_cli(frame, tmp_path):
+    from cli import run_cli
+
+    bad = tmp_path / "typo.csv"
+    typo = frame.astype({"cifar10_test_acc": object})
+    typo.loc[15624, "cifar10_test_acc"] = "n.a."
+    typo.to_csv(bad, index=False)
+    proc = run_cli(tmp_path, "benchmark=table", f"benchmark.path={bad}", "metric=val12", check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "column cifar10_test_acc holds 'n.a.' in data row 15625" in lines[0], proc.stderr
+
+
+def test_empty_cells_are_missing_records(frame, tmp_path):
+    holes = tmp_path / "holes.parquet"
+    gap = frame.copy()
+    gap.loc[3, "cifar10_test_acc"] = None
+    gap.to_parquet(holes)
+    bench = TableBenchmark(holes)
+    assert bench.test_accuracy(4, "cifar10") == frame.loc[4, "cifar10_test_acc"]
+    assert bench.val12(3, "cifar10") == (frame.loc[3, "cifar10_val12_acc"], frame.loc[3, "cifar10_val12_time"])
+    with pytest.raises(BenchmarkError, match="no cifar10_test_acc for architecture 3 "):
+        bench.test_accuracy(3, "cifar10")
+    with pytest.raises(BenchmarkError, match="no cifar10_test_acc for 1 architectures"):
+        bench.all_test_accuracies("cifar10")
+    assert bench.all_val12("cifar10")[0].shape == (15625,)
+
+
+def test_bad_indices(table_benchmark):
+    with pytest.raises(BenchmarkError, match="out of range"):
+        table_benchmark.test_accuracy(-1, "cifar10")  # not numpy's last element
+    with pytest.raises(BenchmarkError, match="must be an integer"):
+        table_benchmark.val12(1.5, "cifar10")
+
+
+def test_auto_takes_an_explicit_path(frame, benchmark_csv, tmp_path):
+    from test_benchmark_nats_api import RECORDS, write_tiny_nats_tss
+
+    from zcnas.benchmark.nats_api import NatsBenchBenchmark
+
+    mine = tmp_path / "mine.parquet"
+    frame.to_parquet(mine)
+    bench = make_benchmark("auto", str(mine), str(benchmark_csv))  # the path wins over table_path
+    assert isinstance(bench, TableBenchmark) and bench.path == mine
+    official = tmp_path / "NATS-tss-v1_0-3ffb9-simple"
+    write_tiny_nats_tss(str(official), {0: RECORDS[0]})
+    bench = make_benchmark("auto", str(official), str(benchmark_csv))
+    assert isinstance(bench, NatsBenchBenchmark) and bench.test_accuracy(0, "cifar10") == RECORDS[0]["cifar10"][0]
+    with pytest.raises(BenchmarkError, match="benchmark.path .*nowhere.csv does not exist") as err:
+        make_benchmark("auto", str(tmp_path / "nowhere.csv"), str(benchmark_csv))
+    assert "\n" not in str(err.value)

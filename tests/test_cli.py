@@ -46,7 +46,8 @@ def test_seeded_job_is_exactly_repeatable(tmp_path):
 
 
 def test_a_finished_result_of_another_configuration_is_kept_and_the_job_reruns(compose_cfg, tmp_path, capsys):
-    from zcnas.runner import config_changes, run_job
+    from zcnas.jobs import config_changes
+    from zcnas.runner import run_job
 
     job = tmp_path / "job"  # one folder, two configurations: as after editing an experiment file
     first = run_job(compose_cfg("search.n=6", "benchmark=none"), job)
@@ -58,9 +59,10 @@ def test_a_finished_result_of_another_configuration_is_kept_and_the_job_reruns(c
     assert len(second["trace"]["index"]) == 4 and second["started"] != first["started"]
     kept = list(job.glob("result.superseded-*.json"))
     assert len(kept) == 1 and json.loads(kept[0].read_text())["started"] == first["started"]
-    # file locations and how a job runs are not its configuration; keys only one side has are ignored
-    assert config_changes({"seed": 1, "paths": {"root_dir": "/a"}, "metric": {"roster": "/x"}},
-                          {"seed": 1, "paths": {"root_dir": "/b"}, "metric": {"roster": "/y"}, "new": 2}) == []
+    # where the project lives and how a job runs are not its configuration; keys only one side has are
+    # ignored; the files its scores come from are (tests/test_cli_errors.py)
+    assert config_changes({"seed": 1, "paths": {"root_dir": "/a"}, "hardware": {"threads": 1}},
+                          {"seed": 1, "paths": {"root_dir": "/b"}, "hardware": {"threads": 2}, "new": 2}) == []
     assert config_changes({"metric": {"members": ["a", "b"]}}, {"metric": {"members": ["a", "c"]}}) == ["metric.members"]
 
 

@@ -1,12 +1,14 @@
 """Faults and resume: a killed scoring run resumes without losing or redoing work; a failing
 job is recorded and reported without taking the sweep down; the end-of-sweep report
-(src/zcnas/callbacks.py) reads the right jobs and merges shards in any order."""
+(src/zcnas/callbacks.py) reads the right jobs and merges shards in any order; bad settings
+give one line, logs get no bar redraws, and non-finite results are shown again on relaunch."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,20 +18,20 @@ from pathlib import Path
 import pytest
 
 from cli import ROOT, run_cli
-from zcnas.callbacks import SweepReport, aggregate_command, collect_jobs, merge_sweep_rosters, report_sweep
+from zcnas.callbacks import SweepReport, collect_jobs, merge_sweep_rosters, report_sweep
 from zcnas.io import write_json
 from zcnas.roster import Roster, make_rows, read_roster, write_roster
 
 SCORE = ["task=score", "metric=synflow", "benchmark=none", "sample=30", "checkpoint_every=3", "hardware.threads=1"]
 
 
-def start_cli(tmp_path: Path, *args: str, log: Path) -> subprocess.Popen:
-    """run_cli's command, started in the background."""
+def start_cli(tmp_path: Path, *args: str, log: Path, env: dict | None = None) -> subprocess.Popen:
+    """run_cli's command, started in the background, stdout and stderr into ``log``."""
     cmd = [sys.executable, str(ROOT / "run.py"), f"paths.output_dir={tmp_path}/outputs",
            f"paths.multirun_dir={tmp_path}/multirun", "progress=false", *args]
     with open(log, "w") as out:
         return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+                                env={**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})})
 
 
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
@@ -95,14 +97,14 @@ def test_sigkilled_scoring_resumes_where_it_stopped(tmp_path):
 @pytest.mark.slow
 def test_failing_job_is_recorded_and_listed_while_the_sweep_goes_on(tmp_path, benchmark_csv):
     proc = run_cli(tmp_path, "task=score", "metric=val12", "benchmark=table", f"benchmark.path={benchmark_csv}",
-                   "indices=[0,1],[2,99999]", "-m")
-    assert proc.returncode == 0
+                   "indices=[0,1],[2,99999]", "-m", check=False)
+    assert proc.returncode == 1, proc.stderr  # the sweep went on, then says that a job failed
     sweep = tmp_path / "multirun" / "score"
     results = {str(p.parent.relative_to(sweep)): json.loads(p.read_text()) for p in sweep.rglob("result.json")}
     (good,) = [r for r in results.values() if r["status"] == "ok"]
     (bad_name,) = [n for n, r in results.items() if r["status"] == "failed"]
     assert good["architectures"] == 2
-    assert "indices=[2,99999]" in bad_name and "0..15624, got 99999" in results[bad_name]["error"]
+    assert "99999" in bad_name and "0..15624, got 99999" in results[bad_name]["error"]
 
     assert "2 job(s): 1 ok, 0 skipped (already done), 1 failed, 0 without result" in proc.stdout
     (failure_line,) = [line for line in proc.stdout.splitlines() if "FAILED" in line]
@@ -227,8 +229,89 @@ def test_callback_never_raises(tmp_path, capsys):
     assert err.startswith("[zcnas] warning: no sweep report") and err.count("\n") == 1
 
 
-def test_aggregation_is_handed_only_where_things_are(tmp_path):
-    cmd = aggregate_command(tmp_path, ["metric=synflow,snip", "seed=0,1", "paths.output_dir=/o", "benchmark=table",
-                                       "benchmark.path=/t.csv", "+paths.x=1"])
-    assert cmd[2:] == ["task=aggregate", f"sweep_dir={tmp_path}", "progress=false", "paths.output_dir=/o",
-                       "benchmark=table", "benchmark.path=/t.csv", "+paths.x=1"]
+
+# ---- what a user sees: one-line messages, logs without bar redraws, non-finite results ----
+
+@pytest.mark.integration
+@pytest.mark.parametrize("override, message", [
+    ("indices=5", "indices must be a list of NATS-Bench indices or architecture strings, e.g. indices=[0,1,2], got 5"),
+    ("indices=abc", "indices must be a list of NATS-Bench indices or architecture strings, e.g. indices=[0,1,2], "
+                    "got 'abc'"),
+    ("checkpoint_every=abc", "checkpoint_every must be an integer >= 1 (rows per checkpoint chunk), got 'abc'"),
+])
+def test_bad_score_settings_give_one_line(tmp_path, override, message):
+    proc = run_cli(tmp_path, "task=score", "metric=synflow", "benchmark=none", override, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {message}", proc.stderr
+
+
+@pytest.mark.integration
+def test_progress_in_a_log_draws_no_bar(tmp_path):
+    proc = run_cli(tmp_path, "metric=synflow", "benchmark=none", "search.n=20", "hardware.threads=1", "progress=true")
+    assert "\r" not in proc.stderr and "it/s" not in proc.stderr, proc.stderr  # stderr is a pipe, not a terminal
+
+
+def test_status_lines_replace_the_bar_when_stderr_is_not_a_terminal(monkeypatch, capsys):
+    from zcnas.progress import StatusLines, progress_bar
+
+    monkeypatch.setenv("ZCNAS_STATUS_SECONDS", "0")
+    with progress_bar(3, "score synflow cifar10") as bar:
+        assert isinstance(bar, StatusLines)
+        bar.update(1)
+        bar.set_postfix_str("best 1.5")
+        bar.update(1)
+    with progress_bar(None, "aging synflow cifar10") as bar:  # no total, so no ETA
+        bar.update(1)
+    with progress_bar(3, "off", enabled=False) as bar:
+        bar.update(3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["[zcnas] score synflow cifar10: 1/3 (0 s)", "[zcnas] score synflow cifar10: 2/3 (0 s, best 1.5)",
+                     "[zcnas] aging synflow cifar10: 1 (0 s)"]
+
+
+def test_aging_progress_counts_the_cells_it_scores(compose_cfg, monkeypatch, capsys):
+    """A zero-cost move scores up to 24 neighbours per visit: the progress counts scored cells, not visits."""
+    from zcnas.search_job import run_search_job
+
+    monkeypatch.setenv("ZCNAS_STATUS_SECONDS", "0")
+    cfg = compose_cfg("search=aging", "search.p=4", "search.t=2", "search.m=6", "metric=synflow", "benchmark=none",
+                      "hardware.threads=1", "progress=true")
+    result = run_search_job(cfg)
+    counts = [int(n) for n in re.findall(r"\] aging synflow cifar10: (\d+) \(", capsys.readouterr().err)]
+    assert counts == list(range(1, result["distinct_scored"] + 1))
+    assert result["distinct_scored"] > result["visited"]
+
+
+@pytest.mark.integration
+def test_a_search_whose_best_score_is_minus_inf_is_reported_again_on_relaunch(tmp_path):
+    """Every cell scores -inf on identical images (NASWOT's kernel is singular); result.json stores "-inf"."""
+    import numpy as np
+
+    from shared_data import shared_data_dir
+
+    with np.load(shared_data_dir() / "samples" / "cifar10_sample.npz") as data:
+        same = np.repeat(data["x"][:1], 16, axis=0)
+        np.savez(tmp_path / "same.npz", x=same, y=data["y"][:16])
+    args = ["metric=hook_logdet", "benchmark=none", "search.n=3", "batch_size=8", "hardware.threads=1",
+            f"dataset.data_path={tmp_path / 'same.npz'}"]
+    first = run_cli(tmp_path, *args)
+    assert "score -inf" in first.stdout
+    again = run_cli(tmp_path, *args)  # summarized from result.json, where -inf was written as "-inf"
+    assert "already done" in again.stdout and "score -inf" in again.stdout
+
+
+def test_summaries_show_non_finite_and_missing_numbers():
+    from zcnas.score_job import summarize_score
+    from zcnas.search_job import summarize_search
+
+    search = {"search": "random", "metric": "hook_logdet", "dataset": "cifar10", "seed": 0,
+              "best": {"arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "index": 1, "score": "-inf",
+                       "test_accuracy": "nan", "rank": 15625, "best_in_space": 94.56},
+              "visited": 3, "evaluations": 3, "distinct_scored": 3, "wall_seconds": 1.0,
+              "scoring_wall_seconds": float("inf"), "recorded_seconds": None}
+    text = summarize_search(search)
+    assert "score -inf" in text and "test accuracy (200 epochs): nan%" in text and "scoring inf s" in text
+    score = {"architectures": 0, "metric": "synflow", "dataset": "cifar10", "shard": 0, "num_shards": 1,
+             "scored_now": 0, "resumed_rows": 0, "shared": 0, "non_finite": 0, "median_seconds": "nan",
+             "wall_seconds": 0.5, "roster": "r.parquet"}
+    assert "median nan s" in summarize_score(score)

@@ -68,7 +68,7 @@ def test_import_csv_by_index_and_by_arch(tmp_path):
 @pytest.mark.parametrize("frame, column, message", [
     (pd.DataFrame({"index": [1]}), "score", "no score column 'score'"),
     (pd.DataFrame({"name": ["x"], "score": [1.0]}), "score", "needs an 'index' or 'arch' column"),
-    (pd.DataFrame({"index": [99999], "score": [1.0]}), "score", "integers 0..15624"),
+    (pd.DataFrame({"index": [99999], "score": [1.0]}), "score", "line 2, column .index.: .*an integer 0..15624"),
     (pd.DataFrame({"index": [1, 1], "score": [1.0, 2.0]}), "score", "more than once"),
 ])
 def test_import_csv_errors(tmp_path, frame, column, message):

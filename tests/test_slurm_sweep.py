@@ -104,19 +104,14 @@ def test_sharded_scoring_sweep_through_sbatch_merges_and_resumes(tmp_path, slurm
 @pytest.mark.integration
 @pytest.mark.slow
 def test_search_sweep_through_sbatch_is_aggregated(tmp_path, slurm, benchmark_csv):
-    from zcnas.callbacks import aggregation_available
-
     proc = run_cli(tmp_path, *slurm, "metric=val12", "search=random", "search.n=5", "benchmark=table",
                    f"benchmark.path={benchmark_csv}", "seed=0,1", "-m", timeout=400)
     sweep = tmp_path / "multirun" / "search"
     results = results_under(sweep)
     assert len(results) == 2 and all(r["status"] == "ok" and r["visited"] == 5 for r in results.values())
     assert "2 job(s): 2 ok, 0 skipped (already done), 0 failed" in proc.stdout
-    if aggregation_available():
-        assert "[zcnas] tables aggregated" in proc.stdout, proc.stdout + proc.stderr
-        assert (sweep / "tables" / "jobs.csv").is_file()
-    else:
-        assert "tables not aggregated: task=aggregate is not available" in proc.stdout
+    assert "[zcnas] tables aggregated" in proc.stdout, proc.stdout + proc.stderr
+    assert (sweep / "tables" / "jobs.csv").is_file()
 
 
 def scontrol_job(job_id: str) -> dict[str, str]:

@@ -4,7 +4,7 @@
 error); ``cell_summary`` reduces the repeats of each (dataset, metric,
 search) cell; ``search_tables`` lays the cells out as the paper does (rows =
 metrics, columns = algorithms); ``render_markdown`` prints them beside the
-paper's values and, for val12, the protocol's (docs/paper-notes.md).
+paper's values and, for val12, the protocol's (docs/paper-protocol.md).
 
 Statistics follow the paper's protocol: test accuracy is the mean and the
 population standard deviation (ddof=0) over repeats; search time is the mean
@@ -21,8 +21,8 @@ import pandas as pd
 
 from zcnas.benchmark.base import DATASETS
 from zcnas.io import parse_float, read_json
+from zcnas.jobs import RESULT_FILE, job_folders
 
-RESULT_FILE = "result.json"
 METRICS = ("val12", "hook_logdet", "synflow", "snip", "combined")
 SEARCHES = ("random", "aging", "aging_warmup")
 SEARCH_TITLES = {"random": "Random Search", "aging": "Aging Evolutionary", "aging_warmup": "AE with Warmup"}
@@ -54,10 +54,13 @@ PAPER = {
     },
 }
 
-#: models visited by every search of the paper (N = M = 500)
+#: models visited by every search of the paper (N = M = 500), and its repeats per cell
 PAPER_VISITS = 500
+PAPER_REPEATS = 30
+#: marks a cell whose budget or repeat count differs from the paper's (not comparable to its value)
+OFF_PROTOCOL = "‡"
 
-# What the paper's protocol gives for val12 on the shared table (paper-notes): (mean, std) for
+# What the paper's protocol gives for val12 on the shared table (docs/paper-protocol.md): (mean, std) for
 # random, aging, aging_warmup.  Where the paper's cell disagrees, this is the value to match.
 PROTOCOL_VAL12 = {
     "cifar10": ((94.02, 0.26), (94.52, 0.19), (94.51, 0.20)),
@@ -90,7 +93,8 @@ def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
     holding each job's best-so-far test accuracy per visited model (Figure 2)."""
     sweep_dir = Path(sweep_dir)
     rows = []
-    for path in sorted(sweep_dir.rglob(RESULT_FILE)):
+    for path in sorted(folder / RESULT_FILE for folder in job_folders(sweep_dir)
+                       if (folder / RESULT_FILE).is_file()):
         try:
             record = read_json(path)
         except (OSError, ValueError) as exc:
@@ -283,6 +287,9 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
                            [[m] + [_detail_cell(cells, dataset, m, s) for s in searches] for m in metrics])
         lines.append("")
+    if len(cells) and cells.apply(off_protocol, axis=1).any():
+        lines += [f"{OFF_PROTOCOL} ran with another budget or repeat count than the paper's {PAPER_VISITS} visited "
+                  f"models and {PAPER_REPEATS} repeats (see the table above): not comparable to the value in brackets.", ""]
     lines += _protocol_section(cells) + _sources_section(frame) + _failures_section(frame)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -292,10 +299,15 @@ def _cell(cells: pd.DataFrame, dataset: str, metric: str, search: str) -> pd.Ser
     return match.iloc[0] if len(match) else None
 
 
+def off_protocol(c: pd.Series) -> bool:
+    """Whether a cell ran with another budget or repeat count than the paper's."""
+    return c["n"] != PAPER_REPEATS or c["visited"] != PAPER_VISITS
+
+
 def _main_cells(cells, dataset, metric, search) -> list[str]:
     c = _cell(cells, dataset, metric, search)
     paper = paper_cell(dataset, metric, search)
-    test = "—" if c is None else _pm(c["test_mean"], c["test_std"])
+    test = "—" if c is None else _pm(c["test_mean"], c["test_std"]) + (OFF_PROTOCOL if off_protocol(c) else "")
     time = "—"
     if c is not None:
         time = _seconds(c["search_seconds"]) + ("" if c["time_source"] == "recorded/request" else "†")
@@ -313,7 +325,7 @@ def _detail_cell(cells, dataset, metric, search) -> str:
 def _protocol_section(cells: pd.DataFrame) -> list[str]:
     if cells.empty or cells["protocol_test_mean"].isna().all():
         return []
-    lines = ["## val12 against the protocol (docs/paper-notes.md)", "",
+    lines = ["## val12 against the protocol (docs/paper-protocol.md)", "",
              "Cells run at the paper's budget (500 visited models) only. Tolerance: max(0.3, 2·std/√n),",
              "std the protocol's, n our repeats.", ""]
     rows = []

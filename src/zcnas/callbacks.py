@@ -11,9 +11,8 @@ submitit processes, SLURM):
 2. if jobs scored rosters (``task=score``, e.g. the shards of a whole-space
    scoring), it merges them into one roster per (metric, dataset) in
    ``<sweep dir>/rosters/<metric>_<dataset>.parquet`` (``make merge`` redoes it);
-3. if jobs ran searches, it runs the aggregation into tables, by default in
-   ``<sweep dir>/tables/`` (``python run.py task=aggregate sweep_dir=<sweep dir>``,
-   in a subprocess: the same command re-runs it alone).
+3. if jobs ran searches, it aggregates them into tables in ``<sweep dir>/tables/``
+   (``python run.py task=aggregate sweep_dir=<sweep dir>`` re-runs it alone).
 
 The jobs of *this* sweep are the job folders that Hydra wrote since the sweep
 started: Hydra rewrites ``<job>/.hydra/overrides.yaml`` each time a job starts
@@ -22,37 +21,28 @@ starts.  Both times come from the same file system, so this holds on a shared
 file system too.  Folders left in the same sweep dir by earlier, different
 sweeps are left out.
 
-A problem while reporting never changes the sweep's exit status: it becomes a
-one-line warning.
+A problem while reporting becomes a one-line warning.  A sweep with failed jobs (or
+jobs without a result) sets ``FAILED_JOBS``, and ``zcnas.cli`` then exits with status 1,
+after the summary.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from zcnas.config import CONFIG_DIR, PROJECT_ROOT
 from zcnas.io import read_json
+from zcnas.jobs import RESULT_FILE, ROSTER_FILE, job_folders
 
-RESULT_FILE = "result.json"
-ROSTER_FILE = "roster.parquet"
-#: folders that are never job folders, and the sweep's report folders (at its top level only: deeper
-#: down, a job folder named after a path-valued override such as metric.roster=results/rosters/x
-#: can contain these names)
-NOT_JOBS = {".submitit", ".hydra", "chunks"}
-REPORTS = {"rosters", "tables"}
-#: command-line overrides handed on to the aggregation (where things are, not what a job is)
-FORWARDED = ("paths.", "benchmark")
 #: failures listed one by one in the summary
 MAX_LISTED = 20
+#: jobs of the last reported sweep that failed or left no result (zcnas.cli exits 1 when non-zero)
+FAILED_JOBS = 0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -77,19 +67,6 @@ class Job:
         return str(self.result.get("error", "no result.json (the job died or was cancelled; see its log)"))
 
 
-def _job_folders(sweep_dir: Path) -> list[Path]:
-    """Folders under the sweep dir that hold a job (a .hydra/ record or a result.json)."""
-    found = []
-    for root, dirs, files in os.walk(sweep_dir):
-        here = Path(root)
-        if (here / ".hydra" / "overrides.yaml").is_file() or RESULT_FILE in files:
-            if here != sweep_dir:
-                found.append(here)
-        skip = NOT_JOBS | REPORTS if here == sweep_dir else NOT_JOBS
-        dirs[:] = sorted(d for d in dirs if d not in skip)
-    return found
-
-
 def _started_at(folder: Path) -> float | None:
     """When the job last started (Hydra's record), else when it last wrote its result."""
     for marker in (folder / ".hydra" / "overrides.yaml", folder / RESULT_FILE):
@@ -105,7 +82,7 @@ def collect_jobs(sweep_dir: str | Path, since: float | None = None) -> list[Job]
         marker = sweep_dir / "multirun.yaml"
         since = marker.stat().st_mtime if marker.is_file() else None
     jobs = []
-    for folder in _job_folders(sweep_dir):
+    for folder in job_folders(sweep_dir):
         started = _started_at(folder)
         if since is not None and (started is None or started < since):
             continue  # a job of an earlier sweep into the same folder
@@ -167,37 +144,25 @@ def merge_sweep_rosters(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
     return lines
 
 
-def aggregation_available() -> bool:
-    return (CONFIG_DIR / "task" / "aggregate.yaml").is_file()
+def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
+    """Tables of the sweep's searches in ``<sweep_dir>/tables/`` (what ``task=aggregate`` writes)."""
+    from zcnas.aggregate_job import aggregate_into, summarize_aggregate
 
-
-def aggregate_command(sweep_dir: str | Path, overrides: list[str] | None = None) -> list[str]:
-    """``python run.py task=aggregate sweep_dir=...`` with the overrides that say where things are."""
-    forwarded = [o for o in overrides or [] if o.lstrip("+~").startswith(FORWARDED)]
-    return [sys.executable, str(PROJECT_ROOT / "run.py"), "task=aggregate", f"sweep_dir={sweep_dir}",
-            "progress=false", *forwarded]
-
-
-def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path, overrides: list[str] | None = None) -> list[str]:
     if not any(j.task == "search" and j.state in ("ok", "skipped") for j in jobs):
         return []
-    if not aggregation_available():
-        return ["[zcnas] tables not aggregated: task=aggregate is not available in this version "
-                "(conf/task/aggregate.yaml is missing)"]
-    cmd = aggregate_command(sweep_dir, overrides)
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
-    shown = shlex.join(["python", "run.py", *cmd[2:]])
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[-1]
-        return [f"[zcnas] warning: aggregation failed ({reason}); rerun: {shown}"]
-    return proc.stdout.strip().splitlines() + [f"[zcnas] tables aggregated (rerun: {shown})"]
+    result = aggregate_into(Path(sweep_dir), Path(sweep_dir) / "tables")
+    rerun = f"python run.py task=aggregate sweep_dir={sweep_dir}"
+    return [f"[zcnas] {line.strip()}" for line in summarize_aggregate(result).splitlines()] + [
+        f"[zcnas] tables aggregated (rerun: {rerun})"]
 
 
-def report_sweep(sweep_dir: str | Path, overrides: list[str] | None = None, since: float | None = None) -> list[Job]:
+def report_sweep(sweep_dir: str | Path, since: float | None = None) -> list[Job]:
     """Summary, roster merge and aggregation for the sweep in ``sweep_dir``; prints as it goes."""
+    global FAILED_JOBS
     jobs = collect_jobs(sweep_dir, since)
+    FAILED_JOBS = sum(j.state in ("failed", "missing") for j in jobs)
     for step in (lambda: summary_lines(jobs, sweep_dir), lambda: merge_sweep_rosters(jobs, sweep_dir),
-                 lambda: aggregate_sweep(jobs, sweep_dir, overrides)):
+                 lambda: aggregate_sweep(jobs, sweep_dir)):
         try:
             lines = step()
         except Exception as exc:  # one step's problem must not stop the others
@@ -212,8 +177,6 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            sweep_dir = Path(str(config.hydra.sweep.dir))
-            overrides = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False)]
-            report_sweep(sweep_dir, overrides)
-        except Exception as exc:  # reporting must never change the sweep's exit status
+            report_sweep(Path(str(config.hydra.sweep.dir)))
+        except Exception as exc:  # a reporting problem is a warning, not a failed sweep
             print(f"[zcnas] warning: no sweep report ({_one_line(exc)})", file=sys.stderr, flush=True)

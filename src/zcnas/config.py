@@ -7,6 +7,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from zcnas.jobs import folder_name, safe_name
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "conf"
 
@@ -17,6 +19,12 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("zcnas_or", lambda value, fallback: value if value else fallback)
     if not OmegaConf.has_resolver("zcnas_roster"):
         OmegaConf.register_new_resolver("zcnas_roster", roster_path)
+    # ${zcnas_job_dir:${hydra:overrides.task}}: the job's folder name (zcnas.jobs.folder_name)
+    if not OmegaConf.has_resolver("zcnas_job_dir"):
+        OmegaConf.register_new_resolver("zcnas_job_dir", lambda overrides: folder_name([str(o) for o in overrides]))
+    # ${zcnas_folder:${sweep_name}}: a plain folder name, or a one-line error
+    if not OmegaConf.has_resolver("zcnas_folder"):
+        OmegaConf.register_new_resolver("zcnas_folder", lambda name: safe_name(name, "sweep_name"))
     os.environ.setdefault("ZCNAS_ROOT", str(PROJECT_ROOT))
 
 
@@ -36,23 +44,5 @@ def roster_path(rosters, metric: str, dataset: str) -> str | None:
 GROUPS = ("dataset", "metric", "search", "hardware", "benchmark", "experiment", "task")
 
 
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-
-
-def check_group_overrides(argv: list[str]) -> str | None:
-    """A one-line message for ``group=option`` overrides naming an option that does not exist.
-
-    Hydra reports these too, but over a dozen lines; we check first and say it in one.
-    Sweeps (``metric=a,b``) are checked option by option.
-    """
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        key = key.lstrip("+~")
-        if not sep or key not in GROUPS or not (CONFIG_DIR / key).is_dir():
-            continue
-        for option in value.split(","):
-            option = option.strip()
-            if option and option != "null" and not (CONFIG_DIR / key / f"{option}.yaml").is_file():
-                return f"unknown {key} {option!r}; valid: {', '.join(group_options(key))}"
-    return None
+def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
+    return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))

@@ -140,8 +140,8 @@ def _settings(cfg: DictConfig) -> dict:
     return {
         "non_finite": check_non_finite(str(cfg.get("non_finite", "lowest"))),
         "top_fraction": check_top_fraction(cfg.get("top_fraction", 0.1)),
-        "alpha": check_alpha(cfg.get("alpha", 0.6)),
-        "alphas": [check_alpha(a) for a in alphas],
+        "alpha": check_alpha(cfg.get("alpha", 0.6), "alpha"),
+        "alphas": [check_alpha(a, "alphas") for a in alphas],
         "normalization": normalization,
         "normalizations": list(NORMALIZATIONS),
         "report_dir": Path(os.path.expanduser(str(cfg.get("report_dir", "results/correlation")))),

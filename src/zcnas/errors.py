@@ -29,3 +29,19 @@ class BenchmarkError(ZcnasError):
 
 class MetricError(ZcnasError):
     """A metric cannot score the given model or input."""
+
+
+class Interrupted(BaseException):
+    """The job was asked to stop: the runner raises it from its SIGTERM handler.
+
+    A BaseException, like the KeyboardInterrupt that SIGINT raises, so that no
+    ``except Exception`` on the way up swallows it.  The runner catches both at
+    the top, prints one line that says to relaunch the same command, and exits
+    130 (SIGINT) or 143 (SIGTERM).
+
+    Contract for jobs that save work on the way out (the scoring loop): they
+    save it, then raise an exception of the same type (KeyboardInterrupt or
+    Interrupted) whose message says what was saved, e.g.
+    "12 rows scored by this run saved in <job>/chunks, 40 of 100 done"; the
+    runner puts ``str(exc)`` in its line.
+    """

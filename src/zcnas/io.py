@@ -50,9 +50,26 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
 def parse_float(value: Any) -> float:
     """Inverse of the non-finite encoding of ``write_json``."""
     return float(value) if value is not None else math.nan
+
+
+def _decode(value: Any) -> Any:
+    """``read_json``'s inverse of ``_json_safe``: the strings "nan", "inf", "-inf" are floats again.
+
+    No other string zcnas writes is spelled that way (architecture strings start with "|").
+    """
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -61,8 +78,9 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
+    """A file of ``write_json``, non-finite floats included (they round-trip)."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        return _decode(json.load(f))
 
 
 def write_table(path: str | Path, frame: pd.DataFrame) -> None:

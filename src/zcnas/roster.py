@@ -7,13 +7,22 @@ scoring that row, or the recorded cost for benchmark-backed metrics) and
 ``imported``).  Which metric, dataset, seed, batch size and code version
 produced the scores is stored in the parquet file's metadata (key ``zcnas``),
 so a roster is self-describing.  Files are written atomically; never pickle.
+
+Every roster read is checked (``read_roster``): it must carry that metadata
+with its metric and dataset, list each architecture once, by an index in
+0..15624 whose ``arch`` string matches, with numeric scores and seconds.  A
+damaged or foreign file is refused with one line instead of being used
+differently by different readers.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -28,7 +37,7 @@ from zcnas.space import NUM_CELLS, arch_from_index, format_arch, parse_arch
 
 COLUMNS = ("index", "arch", "score", "finite", "seconds", "source")
 #: metadata keys that must agree for rosters to be merged or used together
-IDENTITY_KEYS = ("metric", "dataset", "seed", "batch_size", "settings")
+IDENTITY_KEYS = ("metric", "dataset", "seed", "batch_size", "settings", "data_sha256")
 
 
 @dataclass
@@ -38,7 +47,7 @@ class Roster:
 
     @classmethod
     def empty(cls, meta: dict) -> "Roster":
-        return cls(_frame([]), dict(meta))
+        return cls(make_rows([]), dict(meta))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -60,19 +69,27 @@ class Roster:
         return out
 
 
+@lru_cache(maxsize=1)
+def arch_strings() -> tuple[str, ...]:
+    """The architecture string of every index, once (checking a whole roster needs all of them)."""
+    return tuple(format_arch(arch_from_index(i)) for i in range(NUM_CELLS))
+
+
 def make_rows(records: Iterable[tuple[int, float, float, str]]) -> pd.DataFrame:
     """Rows from (index, score, seconds, source) records."""
-    return _frame([
-        {"index": i, "arch": format_arch(arch_from_index(int(i))), "score": float(s),
-         "finite": math.isfinite(float(s)), "seconds": float(sec), "source": src}
-        for i, s, sec, src in records
-    ])
+    records = [(int(i), float(s), float(sec), src) for i, s, sec, src in records]
+    archs = arch_strings()
+    return _typed(pd.DataFrame({"index": [r[0] for r in records], "arch": [archs[r[0]] for r in records],
+                                "score": [r[1] for r in records], "seconds": [r[2] for r in records],
+                                "source": [r[3] for r in records]}))
 
 
-def _frame(records: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    return frame.astype({"index": "int64", "arch": "string", "score": "float64", "finite": "bool",
-                         "seconds": "float64", "source": "string"})
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The roster columns with their types; ``finite`` is derived from the score, never trusted."""
+    frame = frame.astype({"index": "int64", "arch": "string", "score": "float64", "seconds": "float64",
+                          "source": "string"})
+    frame["finite"] = np.isfinite(frame["score"].to_numpy())
+    return frame[list(COLUMNS)].reset_index(drop=True)
 
 
 def write_roster(path: str | Path, roster: Roster) -> None:
@@ -85,6 +102,7 @@ def write_roster(path: str | Path, roster: Roster) -> None:
 
 
 def read_roster(path: str | Path) -> Roster:
+    """A roster file, checked: its metadata and rows must be what zcnas writes (see the module doc)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"roster not found: {path} (create one with `python run.py task=score ...` or import a CSV)")
@@ -92,24 +110,81 @@ def read_roster(path: str | Path) -> Roster:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise DataError(f"roster {path} is not a readable parquet file ({type(exc).__name__}); delete it and rescore") from None
-    meta = json.loads((table.schema.metadata or {}).get(b"zcnas", b"{}"))
+    meta = _read_meta(table, path)
     frame = table.to_pandas()
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"roster {path} lacks columns {missing}; it was not written by zcnas")
-    return Roster(_frame(frame[list(COLUMNS)].to_dict("records")), meta)
+    check_rows(frame, path)
+    return Roster(_typed(frame), meta)
+
+
+def _read_meta(table: pa.Table, path: Path) -> dict:
+    raw = (table.schema.metadata or {}).get(b"zcnas")
+    if raw is None:
+        raise DataError(f"roster {path} has no zcnas metadata (not written by zcnas); import its scores from a CSV "
+                        "with python run.py task=import source.path=<file.csv> source.score_column=<column> "
+                        "metric=<metric> dataset=<dataset>")
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise DataError(f"roster {path} has unreadable zcnas metadata; rescore it or import its scores from a CSV "
+                        "(python run.py task=import ...)")
+    lacking = [k for k in ("metric", "dataset") if not meta.get(k)]
+    if lacking:
+        raise DataError(f"roster {path} does not record its {' and '.join(lacking)}; import its scores from a CSV "
+                        "with python run.py task=import ... metric=<metric> dataset=<dataset>")
+    return meta
+
+
+def check_rows(frame: pd.DataFrame, name) -> None:
+    """Integer indices 0..15624, each once, ``arch`` matching the index, numeric scores and seconds."""
+    expected = (("index", "iu", "integers"), ("score", "fiu", "numbers"), ("seconds", "fiu", "numbers"))
+    for column, kinds, what in expected:  # numpy dtype kinds: signed, unsigned integer, float
+        if frame[column].dtype.kind not in kinds:
+            raise DataError(f"roster {name}: column {column!r} holds {frame[column].dtype} values, not {what}; "
+                            "it was not written by zcnas")
+    index = frame["index"].to_numpy()
+    outside = np.flatnonzero((index < 0) | (index >= NUM_CELLS))
+    if outside.size:
+        raise DataError(f"roster {name}, row {outside[0] + 1}: index {index[outside[0]]} is outside 0..{NUM_CELLS - 1}")
+    twice = np.flatnonzero(frame["index"].duplicated().to_numpy())
+    if twice.size:
+        raise DataError(f"roster {name} has more than one row for architecture {index[twice[0]]} (row {twice[0] + 1}); "
+                        "it is damaged: merge or score it again")
+    archs = arch_strings()
+    for row, (i, arch) in enumerate(zip(index, frame["arch"])):
+        if not isinstance(arch, str) or arch != archs[i]:  # a missing arch reads as None or NaN
+            shown = repr(arch) if isinstance(arch, str) else "(empty)"
+            raise DataError(f"roster {name}, row {row + 1}: arch {shown} is not architecture {i} "
+                            f"({archs[i]}); the file is damaged: score it again")
+
+
+def identity_conflict(a: dict, b: dict) -> str | None:
+    """The first identity key that both metadata record with different values (None: they agree).
+
+    A key that one of them does not record (an imported roster has no seed) is not compared;
+    metric and dataset are always recorded (``read_roster`` and ``check_compatible`` see to it).
+    """
+    return next((k for k in IDENTITY_KEYS if k in a and k in b and a[k] != b[k]), None)
 
 
 def check_compatible(rosters: list[tuple[str, Roster]], expected: dict | None = None) -> dict:
-    """All rosters (and ``expected``) agree on metric, dataset, seed, batch size, settings."""
+    """All rosters (and ``expected``) record a metric and dataset and agree on IDENTITY_KEYS."""
     reference_name, reference = (("the job", expected) if expected else (rosters[0][0], rosters[0][1].meta))
     for name, roster in rosters:
-        for key in IDENTITY_KEYS:
-            if key in reference and key in roster.meta and roster.meta[key] != reference[key]:
-                raise ConfigError(
-                    f"roster {name} has {key}={roster.meta[key]!r} but {reference_name} has "
-                    f"{key}={reference[key]!r}; rosters of different {key}s cannot be mixed"
-                )
+        lacking = [k for k in ("metric", "dataset") if roster.meta.get(k) is None]
+        if lacking:
+            raise DataError(f"roster {name} does not record its {' and '.join(lacking)}, so it cannot be "
+                            "checked against the job's; import its scores with python run.py task=import ...")
+        key = identity_conflict(roster.meta, reference)
+        if key:
+            raise ConfigError(
+                f"roster {name} has {key}={roster.meta[key]!r} but {reference_name} has "
+                f"{key}={reference[key]!r}; rosters of different {key}s cannot be mixed"
+            )
     return dict(reference)
 
 
@@ -127,34 +202,129 @@ def merge_rosters(named: list[tuple[str, Roster]], expected: dict | None = None)
     return Roster(rows.sort_values("index").reset_index(drop=True), merged_meta)
 
 
+def overlap(old: Roster, new: Roster) -> tuple[int, int]:
+    """How many of ``new``'s cells ``old`` has too, and how many of those with another score (NaN == NaN)."""
+    both = old.rows[["index", "score"]].merge(new.rows[["index", "score"]], on="index", suffixes=("_old", "_new"))
+    a, b = both["score_old"].to_numpy(), both["score_new"].to_numpy()
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    return len(both), int((~same).sum())
+
+
+# ---------------------------------------------------------------- CSV import
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"\+?\d+(\.0*)?")  # 2 and 2.0 name architecture 2; 2.5 names none
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def parse_score(text: str) -> float:
+    """A CSV score cell: a decimal number, or nan / inf / -inf (any case) for an explicit non-finite score."""
+    value = text.strip()
+    if value.lower() in _NON_FINITE:
+        return _NON_FINITE[value.lower()]
+    return _parse_number(value, "non-finite scores are written nan, inf or -inf")
+
+
+def _parse_number(value: str, hint: str) -> float:
+    if not value:
+        raise ValueError(f"the cell is empty ({hint})")
+    if not _NUMBER.fullmatch(value):
+        raise ValueError(f"{value!r} is not a number ({hint})")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is too large for a 64-bit float")
+    return number
+
+
+def parse_index(text: str) -> int:
+    value = text.strip()
+    if not _INTEGER.fullmatch(value) or int(float(value)) >= NUM_CELLS:
+        raise ValueError(f"an architecture index must be an integer 0..{NUM_CELLS - 1}, got {value!r}")
+    return int(float(value))
+
+
+def parse_seconds(text: str) -> float:
+    seconds = _parse_number(text.strip(), "seconds must be a number >= 0")
+    if seconds < 0:
+        raise ValueError(f"seconds must be >= 0, got {text.strip()!r}")
+    return seconds
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and, per data row, its line number and cells (all text: nothing is converted here)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if not header:
+                raise DataError(f"CSV {path} is empty: it needs a header line and one line per architecture")
+            if len(set(header)) != len(header):
+                raise DataError(f"CSV {path} has two columns of the same name (header: {', '.join(header)})")
+            rows = []
+            for cells in reader:
+                if not cells:
+                    continue  # a blank line
+                if len(cells) != len(header):
+                    raise DataError(f"CSV {path}, line {reader.line_num}: {len(cells)} fields, but the header has "
+                                    f"{len(header)}")
+                rows.append((reader.line_num, dict(zip(header, cells))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"CSV {path} could not be read ({type(exc).__name__}: {exc})") from None
+    return header, rows
+
+
 def import_csv(path: str | Path, score_column: str, metric: str, dataset: str,
                seconds_column: str | None = None) -> Roster:
-    """A roster from a CSV with an ``index`` or ``arch`` column and a score column."""
+    """A roster from a CSV with an ``index`` or ``arch`` column and a score column.
+
+    Every cell must parse exactly (an error names the CSV, the line and the column): nothing is
+    rounded, and no unparsable or empty cell silently becomes NaN.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataError(f"CSV to import not found: {path}")
+        raise DataError(f"CSV to import not found: {path} (set source.path)")
+    header, rows = read_csv_rows(path)
+    columns = ", ".join(header)
+    if score_column not in header:
+        raise DataError(f"CSV {path} has no score column {score_column!r} (columns: {columns}); "
+                        "set source.score_column to one of them")
+    if seconds_column and seconds_column not in header:
+        raise DataError(f"CSV {path} has no seconds column {seconds_column!r} (columns: {columns}); "
+                        "set source.seconds_column to one of them, or to null")
+    if "index" not in header and "arch" not in header:
+        raise DataError(f"CSV {path} needs an 'index' or 'arch' column to identify architectures (columns: {columns})")
+    if not rows:
+        raise DataError(f"CSV {path} has a header but no data rows: nothing to import")
+    records, seen = [], {}
+    for line, cells in rows:
+        index = _row_index(path, line, cells)
+        if index in seen:
+            raise DataError(f"CSV {path} lists architecture {index} more than once (lines {seen[index]} and {line})")
+        seen[index] = line
+        score = _cell(path, line, score_column, lambda: parse_score(cells[score_column]))
+        seconds = 0.0
+        if seconds_column:
+            seconds = _cell(path, line, seconds_column, lambda: parse_seconds(cells[seconds_column]))
+        records.append((index, score, seconds, "imported"))
+    return Roster(make_rows(records), {"metric": metric, "dataset": dataset, "imported_from": str(path),
+                                       "score_column": score_column})
+
+
+def _row_index(path: Path, line: int, cells: dict[str, str]) -> int:
+    """The row's architecture: its index, its arch string, or both (then they must agree)."""
+    index = _cell(path, line, "index", lambda: parse_index(cells["index"])) if "index" in cells else None
+    if "arch" in cells:
+        from_arch = _cell(path, line, "arch", lambda: parse_arch(cells["arch"]).index)
+        if index is not None and from_arch != index:
+            raise DataError(f"CSV {path}, line {line}, column 'arch': {cells['arch']!r} is architecture "
+                            f"{from_arch}, but column 'index' says {index}")
+        index = from_arch
+    return index
+
+
+def _cell(path: Path, line: int, column: str, parse):
+    """``parse()``, its ValueError (ArchError included) as one line naming the CSV, line and column."""
     try:
-        frame = pd.read_csv(path)
-    except Exception as exc:
-        raise DataError(f"CSV {path} could not be read ({type(exc).__name__}: {exc})") from None
-    if score_column not in frame.columns:
-        raise DataError(f"CSV {path} has no score column {score_column!r} (columns: {', '.join(map(str, frame.columns))}); "
-                        "set import.score_column")
-    if "index" in frame.columns:
-        indices = pd.to_numeric(frame["index"], errors="coerce")
-        if indices.isna().any() or not indices.between(0, NUM_CELLS - 1).all():
-            raise DataError(f"CSV {path}: column 'index' must hold integers 0..{NUM_CELLS - 1}")
-        indices = indices.astype(int).tolist()
-    elif "arch" in frame.columns:
-        indices = [parse_arch(a).index for a in frame["arch"]]
-    else:
-        raise DataError(f"CSV {path} needs an 'index' or 'arch' column to identify architectures")
-    if seconds_column and seconds_column not in frame.columns:
-        raise DataError(f"CSV {path} has no seconds column {seconds_column!r}")
-    scores = pd.to_numeric(frame[score_column], errors="coerce").astype(float)
-    seconds = frame[seconds_column].astype(float) if seconds_column else [0.0] * len(frame)
-    rows = make_rows(zip(indices, scores, seconds, ["imported"] * len(frame)))
-    if rows["index"].duplicated().any():
-        raise DataError(f"CSV {path} lists some architectures more than once")
-    return Roster(rows, {"metric": metric, "dataset": dataset, "imported_from": str(path),
-                         "score_column": score_column})
+        return parse()
+    except ValueError as exc:
+        raise DataError(f"CSV {path}, line {line}, column {column!r}: {exc}") from None

@@ -1,16 +1,21 @@
 """Run one job: compose -> skip if already done -> run the task -> write result.json.
 
 Each job writes exactly one machine-readable result, ``result.json``, in its
-output folder (named by what the job is).  A job whose ``result.json`` says
-``ok`` is not run again unless ``force=true``.  User errors become one line;
-inside a ``-m`` sweep they are recorded in the job's result (status
-``failed``) so the rest of the sweep goes on.
+output folder (named by what the job is: ``zcnas.jobs``).  A job whose
+``result.json`` says ``ok``, for the same identity, with its outputs intact, is
+not run again unless ``force=true``.  User errors become one line; inside a
+``-m`` sweep they are recorded in the job's result (status ``failed``) so the
+rest of the sweep goes on.  A single run that fails leaves no folder behind
+that holds only Hydra's records.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
+import shutil
+import signal
 import sys
 import time
 import traceback
@@ -19,34 +24,33 @@ from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-import zcnas
-from zcnas.errors import ConfigError, ZcnasError
+from zcnas.errors import ConfigError, Interrupted, ZcnasError
 from zcnas.io import read_json, write_json
+from zcnas.jobs import RESULT_FILE, config_changes
+from zcnas.provenance import code_version
 
-RESULT_FILE = "result.json"
 #: tasks whose finished result is reused on relaunch; the others (merge, import, reports) always rerun
 RESUMABLE = ("search", "score")
+#: what Hydra writes into a job folder before the job runs
+HYDRA_RECORDS = {".hydra", "run.log"}
 
 
-def _tasks() -> dict[str, tuple[Callable[[DictConfig], dict], Callable[[dict], str]]]:
-    from zcnas.aggregate_job import run_aggregate_job, summarize_aggregate
-    from zcnas.correlate_job import run_correlate_job, summarize_correlate
-    from zcnas.ensemble_study import run_ensembles_job, summarize_ensembles
-    from zcnas.roster_jobs import run_import_job, run_merge_job, summarize_import, summarize_merge
-    from zcnas.score_job import run_score_job, summarize_score
-    from zcnas.search_job import run_search_job, summarize_search
+#: task -> the module that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
+TASKS = {"search": "search_job", "score": "score_job", "merge": "roster_jobs", "import": "roster_jobs",
+         "correlate": "correlate_job", "aggregate": "aggregate_job", "ensembles": "ensemble_study",
+         "build_table": "table_job"}
 
-    return {"search": (run_search_job, summarize_search), "score": (run_score_job, summarize_score),
-            "merge": (run_merge_job, summarize_merge), "import": (run_import_job, summarize_import),
-            "correlate": (run_correlate_job, summarize_correlate),
-            "aggregate": (run_aggregate_job, summarize_aggregate),
-            "ensembles": (run_ensembles_job, summarize_ensembles)}
+
+def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Callable[[dict], str]]:
+    """The task's run and summarize functions, imported only when the task runs."""
+    module = importlib.import_module(f"zcnas.{TASKS[task]}")
+    return getattr(module, f"run_{task}_job"), getattr(module, f"summarize_{task}")
 
 
 def versions() -> dict:
     import torch
 
-    info = {"zcnas": zcnas.__version__, "torch": torch.__version__, "python": platform.python_version(),
+    info = {**code_version(), "torch": torch.__version__, "python": platform.python_version(),
             "host": platform.node()}
     # on SLURM: which job ran it and how often it was requeued (preemption / timeout)
     for key in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT"):
@@ -55,78 +59,124 @@ def versions() -> dict:
     return info
 
 
+def outputs_problem(task: str, output_dir: Path, result: dict) -> str | None:
+    """Why a finished job's outputs cannot be trusted (missing, truncated), or None."""
+    if task == "score":
+        from zcnas.score_job import outputs_problem as score_outputs_problem
+
+        return score_outputs_problem(output_dir, result)
+    return None
+
+
+def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None:
+    """The job's earlier ``ok`` result if it still answers this job, else None.
+
+    A result of another configuration (an edited experiment file, another data file) or with
+    damaged outputs is kept aside as ``result.superseded-<time>.json`` and the job runs again.
+    """
+    result_path = output_dir / RESULT_FILE
+    if task not in RESUMABLE or not result_path.exists() or cfg.get("force", False):
+        return None
+    try:
+        previous = read_json(result_path)
+    except (OSError, ValueError):
+        previous = {}
+    if not isinstance(previous, dict) or previous.get("status") != "ok":
+        return None
+    try:
+        changed = config_changes(previous.get("config") or {}, OmegaConf.to_container(cfg, resolve=True))
+    except Exception:  # a config that does not resolve now: the finished result stands
+        changed = []
+    if changed:
+        why = f"holds a result of another configuration ({', '.join(changed[:4])} differ{'s' if len(changed) == 1 else ''})"
+    else:
+        why = outputs_problem(task, output_dir, previous)
+        if why is None:
+            return previous
+    kept = result_path.with_name(f"result.superseded-{int(time.time())}.json")
+    result_path.rename(kept)
+    print(f"[zcnas] {result_path} {why}; kept as {kept.name}, running again")
+    return None
+
+
 def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> dict:
     output_dir = Path(output_dir)
     result_path = output_dir / RESULT_FILE
-    tasks = _tasks()
     task = str(cfg.task)
-    if task not in tasks:
-        return _fail(f"unknown task {task!r}; valid: {', '.join(sorted(tasks))}", multirun, result_path, cfg)
-    run, summarize = tasks[task]
-    output_dir.mkdir(parents=True, exist_ok=True)
-
-    if task in RESUMABLE and result_path.exists() and not cfg.get("force", False):
-        try:
-            previous = read_json(result_path)
-        except (OSError, ValueError):
-            previous = {}
-        if previous.get("status") == "ok":
-            try:
-                changed = config_changes(previous.get("config") or {}, OmegaConf.to_container(cfg, resolve=True))
-            except Exception:  # a config that does not resolve now: the finished result stands
-                changed = []
-            if not changed:
-                print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
-                print(summarize(previous))
-                return previous
-            # the folder's result is of another configuration (an edited experiment file, say):
-            # keep it beside, and run this one
-            kept = result_path.with_name(f"result.superseded-{int(time.time())}.json")
-            result_path.rename(kept)
-            print(f"[zcnas] {result_path} holds a result of another configuration ({', '.join(changed[:4])} "
-                  f"differ{'s' if len(changed) == 1 else ''}); kept as {kept.name}, running again")
+    if task not in TASKS:
+        return _fail(f"unknown task {task!r}; valid: {', '.join(sorted(TASKS))}", multirun, result_path, cfg)
+    run, summarize = task_functions(task)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        previous = finished_result(task, cfg, output_dir)
+    except OSError as exc:
+        return _fail(_os_error(exc, output_dir), multirun, result_path, cfg)
+    if previous is not None:
+        print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
+        print(summarize(previous))
+        return previous
 
     started = time.time()
     try:
-        check_job_settings(cfg)
-        result = run(cfg, output_dir)
+        with _sigterm_interrupts():
+            check_job_settings(cfg)
+            result = run(cfg, output_dir)
+            result = {"status": "ok", **result, "started": started, "versions": versions(),
+                      "config": OmegaConf.to_container(cfg, resolve=True)}
+            write_json(result_path, result)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        _interrupted(exc, cfg, output_dir)
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
+    except OSError as exc:  # the output folder is a file, read-only or full
+        return _fail(_os_error(exc, output_dir), multirun, result_path, cfg)
     except Exception as exc:  # a bug or an unexpected failure: keep the sweep alive, record it
         if not multirun:
+            _remove_if_empty(output_dir)
             raise
         return _fail(f"{type(exc).__name__}: {exc}", multirun, result_path, cfg, traceback.format_exc())
-    result = {"status": "ok", **result, "started": started, "versions": versions(),
-              "config": OmegaConf.to_container(cfg, resolve=True)}
-    write_json(result_path, result)
     print(summarize(result))
     print(f"[zcnas] result written to {result_path}")
     return result
 
 
-#: settings that do not change a job's result (where it runs, how it reports, where files are)
-_NOT_RESULT = ("hardware", "progress", "force", "checkpoint_every", "paths", "sweep_name", "report_dir",
-               "sweep_dir", "rosters", "benchmark", "cluster", "hydra")
-_PATH_KEYS = ("data_path", "download", "roster", "member_rosters")
+class _sigterm_interrupts:
+    """While a job runs, SIGTERM raises ``Interrupted`` (so the job can save its work), unless some
+    other handler owns the signal (submitit on SLURM uses it for preemption and requeues the job)."""
+
+    def __enter__(self):
+        self.previous = signal.getsignal(signal.SIGTERM)
+        if self.previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_interrupted)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def config_changes(previous: dict, current: dict) -> list[str]:
-    """Dotted keys whose values differ between two resolved job configs.
+_SIGTERM_SEEN = False
 
-    Keys only one of them has are ignored (a setting added since keeps its old behaviour by
-    default), and so are settings that leave the result unchanged, and file locations.
-    """
-    def flat(node, prefix=""):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if (not prefix and key in _NOT_RESULT) or key in _PATH_KEYS:
-                    continue
-                yield from flat(value, f"{prefix}{key}.")
-        else:
-            yield prefix[:-1], node
 
-    old, new = dict(flat(previous)), dict(flat(current))
-    return sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+def _raise_interrupted(signum, frame) -> None:
+    global _SIGTERM_SEEN
+    _SIGTERM_SEEN = True
+    raise Interrupted("terminated (SIGTERM)")
+
+
+def _interrupted(exc: BaseException, cfg: DictConfig, output_dir: Path) -> None:
+    """One line for an interrupted job, then exit 130 (SIGINT) or 143 (SIGTERM)."""
+    detail = str(exc).strip()  # a scoring job says how many rows it saved
+    text = f"interrupted ({detail})" if detail else "interrupted"
+    print(f"error: {text}; relaunch the same command to resume", file=sys.stderr, flush=True)
+    _remove_if_empty(output_dir)
+    sys.exit(143 if _SIGTERM_SEEN else 130)
+
+
+def _os_error(exc: OSError, output_dir: Path) -> str:
+    where = exc.filename or output_dir
+    return (f"cannot write {where}: {exc.strerror or exc}; choose a writable folder with "
+            "paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
 
 
 def check_job_settings(cfg: DictConfig) -> None:
@@ -137,14 +187,29 @@ def check_job_settings(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
 
 
+def _remove_if_empty(output_dir: Path) -> None:
+    """Remove a job folder that holds nothing but Hydra's records (a run that failed at once)."""
+    try:
+        entries = {p.name for p in output_dir.iterdir()}
+        log = output_dir / "run.log"
+        if entries <= HYDRA_RECORDS and (not log.exists() or log.stat().st_size == 0):
+            shutil.rmtree(output_dir)
+    except OSError:
+        pass
+
+
 def _fail(message: str, multirun: bool, result_path: Path, cfg: DictConfig, trace: str | None = None) -> dict:
     record = {"status": "failed", "error": message, "versions": versions(),
               "config": OmegaConf.to_container(cfg, resolve=False)}
     if trace:
         record["traceback"] = trace
     if multirun:
-        write_json(result_path, record)
-        print(f"error: {message} (recorded in {result_path})", file=sys.stderr)
+        try:
+            write_json(result_path, record)
+            print(f"error: {message} (recorded in {result_path})", file=sys.stderr)
+        except OSError:
+            print(f"error: {message}", file=sys.stderr)
         return record
     print(f"error: {message}", file=sys.stderr)
+    _remove_if_empty(result_path.parent)
     sys.exit(2)

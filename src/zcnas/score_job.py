@@ -5,7 +5,15 @@ or an explicit ``indices`` list; then the contiguous shard ``shard`` of
 ``num_shards``.  Progress is checkpointed as small chunk files (each written
 atomically) in ``<job dir>/chunks/``; a killed job leaves at most the rows of
 one unfinished chunk unwritten, never a partial row, and a relaunch of the
-same job resumes from the chunks.  The finished roster is ``roster.parquet``.
+same job resumes from the chunks.  An interrupted job (SIGINT, or SIGTERM
+through the runner) first saves every row it computed.  The finished roster
+is ``roster.parquet``.
+
+Chunks are reused only when they were scored the way this job scores: the
+same identity (metric, dataset, seed, batch size, settings) and, for
+data-dependent metrics, the same image batch (``data_sha256``).  Otherwise,
+and always with ``force=true``, the old chunks are set aside as
+``chunks.superseded-<time>/`` (never deleted) and scoring starts afresh.
 
 With ``share_isomorphic=true`` each isomorphism class is scored once, on its
 lowest-index member in the selection, and the other members get that score
@@ -16,22 +24,25 @@ then split whole classes, so no class is scored twice.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
 from zcnas.build import build_benchmark, build_context, build_metric, configure_hardware, device_label
-from zcnas.errors import ConfigError
-from zcnas.progress import progress_bar
-from zcnas.roster import Roster, make_rows, merge_rosters, read_roster, write_roster
+from zcnas.errors import ConfigError, Interrupted
+from zcnas.progress import number, progress_bar
+from zcnas.roster import Roster, identity_conflict, make_rows, merge_rosters, read_roster, write_roster
 from zcnas.space import NUM_CELLS, arch_from_index, representatives, to_cell
 
 ROSTER_FILE = "roster.parquet"
+CHUNK_DIR = "chunks"
 
 
 def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
@@ -48,7 +59,14 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < num_shards:
         raise ConfigError(f"shard must be an integer in 0..{num_shards - 1} (num_shards={num_shards}), got {shard!r}")
     if indices is not None:
-        # NATS-Bench indices or architecture strings; bad ones raise a one-line ArchError
+        # a string is a Sequence too, but iterating it would read 'abc' as the architecture 'a'
+        if isinstance(indices, str) or not isinstance(indices, Sequence):
+            raise ConfigError("indices must be a list of NATS-Bench indices or architecture strings, "
+                              f"e.g. indices=[0,1,2], got {indices!r}")
+        if not indices:
+            raise ConfigError("indices must name at least one architecture, e.g. indices=[0,1,2] "
+                              "(or leave it null to score a sample or the whole space)")
+        # bad entries raise a one-line ArchError
         chosen = sorted(set(to_cell(i).index for i in indices))
     elif sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or not 0 < sample <= NUM_CELLS:
@@ -63,12 +81,19 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     return [int(i) for i in chosen if classes[i] in mine]
 
 
+def checkpoint_every(cfg: DictConfig) -> int:
+    every = cfg.get("checkpoint_every", 50)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"checkpoint_every must be an integer >= 1 (rows per checkpoint chunk), got {every!r}")
+    return every
+
+
 def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
     import torch
 
     import zcnas
 
-    return {
+    meta = {
         "metric": metric.name,
         "dataset": str(cfg.dataset.name),
         "seed": None if metric.needs_benchmark else int(cfg.seed),
@@ -79,6 +104,12 @@ def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
         "torch_version": torch.__version__,
         "device": device_label(device),
     }
+    if metric.needs_data:
+        # the scores are functions of the image batch: another data file gives other scores
+        from zcnas.data.batch import batch_sha256
+
+        meta["data_sha256"] = batch_sha256(*metric.context.batch)
+    return meta
 
 
 def read_chunks(chunk_dir: Path, meta: dict) -> Roster:
@@ -86,63 +117,87 @@ def read_chunks(chunk_dir: Path, meta: dict) -> Roster:
     return merge_rosters(named, expected=meta) if named else Roster.empty(meta)
 
 
+def chunk_disagreement(chunk_meta: dict, meta: dict) -> str | None:
+    """Why rows of a chunk (its metadata ``chunk_meta``) are not rows of this job, or None."""
+    meta = json.loads(json.dumps(meta))  # as a chunk stores it (tuples become lists)
+    if "data_sha256" in meta and chunk_meta.get("data_sha256") != meta["data_sha256"]:
+        if "data_sha256" not in chunk_meta:
+            return "they do not record which image batch they were scored on (written by an older zcnas)"
+        return "they were scored on another image batch (dataset.data_path or the data file changed)"
+    key = identity_conflict(chunk_meta, meta)
+    if key:
+        return f"they were scored with {key}={chunk_meta[key]!r}, this job has {key}={meta[key]!r}"
+    return None
+
+
+def set_aside(chunk_dir: Path, why: str) -> None:
+    """Move the chunks out of the way, never delete them: they are someone's computed scores."""
+    if not chunk_dir.is_dir():
+        return
+    stamp = int(time.time())
+    kept = chunk_dir.with_name(f"{CHUNK_DIR}.superseded-{stamp}")
+    n = 1
+    while kept.exists():  # twice in one second
+        kept, n = chunk_dir.with_name(f"{CHUNK_DIR}.superseded-{stamp}-{n}"), n + 1
+    chunk_dir.rename(kept)
+    print(f"[zcnas] not resuming from {chunk_dir}: {why}; kept them as {kept.name}, scoring afresh")
+
+
+def resume_chunks(chunk_dir: Path, meta: dict, force: bool) -> Roster:
+    """The rows this job already scored; chunks of other settings or another batch are set aside first."""
+    if force and chunk_dir.is_dir():
+        set_aside(chunk_dir, "force=true recomputes every row")
+    named = [(str(p), read_roster(p)) for p in sorted(chunk_dir.glob("part-*.parquet"))]
+    why = next((w for _, r in named if (w := chunk_disagreement(r.meta, meta))), None)
+    if why:
+        set_aside(chunk_dir, why)
+        return Roster.empty(meta)
+    return merge_rosters(named, expected=meta) if named else Roster.empty(meta)
+
+
+def outputs_problem(output_dir: Path, result: dict) -> str | None:
+    """Why a finished score job's outputs cannot be trusted, in one line, or None when they can.
+
+    The runner asks before it skips a job as already done: a roster that is missing, unreadable
+    (a truncated copy, say) or of another length than ``result["architectures"]`` makes the job
+    run again, which rebuilds the roster from its chunks.
+    """
+    path = Path(output_dir) / ROSTER_FILE
+    if not path.is_file():
+        return f"has no {ROSTER_FILE} beside it"
+    try:
+        rows = len(read_roster(path))
+    except Exception as exc:  # pyarrow and json raise many types for damaged files
+        return f"has an unreadable {ROSTER_FILE} ({type(exc).__name__})"
+    expected = result.get("architectures")
+    if rows != expected:
+        return f"has a {ROSTER_FILE} of {rows} rows where the job scored {expected!r}"
+    return None
+
+
 def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     start = time.perf_counter()
-    device = configure_hardware(cfg)
-    benchmark = build_benchmark(cfg)
-    metric = build_metric(cfg, build_context(cfg, benchmark, device))
-    meta = roster_meta(cfg, metric, device)
+    every = checkpoint_every(cfg)
     share = bool(cfg.get("share_isomorphic", False))
-    if share and metric.needs_benchmark:
-        raise ConfigError(f"share_isomorphic=true is not valid for {metric.name}: trained results differ between isomorphic cells")
-    every = int(cfg.get("checkpoint_every", 50))
-    if every < 1:
-        raise ConfigError(f"checkpoint_every must be >= 1, got {every}")
-
     rep = representatives() if share else {}
     indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.get("shard", 0), cfg.get("num_shards", 1),
                              cfg.get("indices"), classes=rep or None)
-    chunk_dir = Path(output_dir) / "chunks"
-    done = read_chunks(chunk_dir, meta)
+    device = configure_hardware(cfg)
+    benchmark = build_benchmark(cfg)
+    metric = build_metric(cfg, build_context(cfg, benchmark, device))
+    if share and metric.needs_benchmark:
+        raise ConfigError(f"share_isomorphic=true is not valid for {metric.name}: trained results differ between isomorphic cells")
+    meta = roster_meta(cfg, metric, device)
+
+    chunk_dir = Path(output_dir) / CHUNK_DIR
+    # a job SLURM requeued (preemption, time limit) resumes even under force=true: the chunks are its own
+    requeued = os.environ.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
+    done = resume_chunks(chunk_dir, meta, bool(cfg.get("force", False)) and not requeued)
     resumed = len(done.indices & set(indices))
     todo = [i for i in indices if i not in done.indices]
-    # class -> score of its first (lowest-index) member in this job, including resumed rows
-    computed: dict[int, float] = {}
-    if share:
-        for index, score, source in done.rows[["index", "score", "source"]].itertuples(index=False):
-            if source == "computed":
-                computed.setdefault(rep[int(index)], float(score))
-    pending: list[tuple[int, float, float, str]] = []
-    n_written = 0
-
-    def flush() -> None:
-        nonlocal pending, n_written
-        if pending:
-            name = f"part-{pending[0][0]:05d}-{socket.gethostname()}-{os.getpid()}-{n_written:06d}.parquet"
-            write_roster(chunk_dir / name, Roster(make_rows(pending), meta))
-            n_written += len(pending)
-            pending = []
-
-    label = f"score {metric.name} {meta['dataset']}"
-    with progress_bar(len(todo), label, cfg.get("progress", True)) as bar:
-        last_flush = time.monotonic()
-        for index in todo:
-            t0 = time.perf_counter()
-            source = "computed"
-            if share and rep[index] in computed:
-                score, source = computed[rep[index]], "shared"
-            else:
-                score = metric.score_cell(arch_from_index(index))
-                if share:
-                    computed[rep[index]] = score
-            recorded = metric.recorded_cost(arch_from_index(index))
-            seconds = recorded if recorded is not None else (time.perf_counter() - t0 if source == "computed" else 0.0)
-            pending.append((index, score, seconds, source))
-            bar.update(1)
-            if len(pending) >= every or time.monotonic() - last_flush > 60:
-                flush()
-                last_flush = time.monotonic()
-        flush()
+    print(f"[zcnas] scoring {len(todo)} of {len(indices)} architectures with {metric.name} "
+          f"({resumed} resumed from {chunk_dir})", flush=True)
+    score_rows(metric, todo, chunk_dir, meta, every, cfg.get("progress", True), done, rep, len(indices))
 
     roster = read_chunks(chunk_dir, meta)
     roster.rows = roster.rows[roster.rows["index"].isin(indices)].reset_index(drop=True)
@@ -170,12 +225,70 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     }
 
 
+def score_rows(metric, todo: list[int], chunk_dir: Path, meta: dict, every: int, progress: bool,
+               done: Roster, rep: dict[int, int], total: int) -> None:
+    """Score ``todo`` into chunks of ``every`` rows (and at least one a minute).
+
+    On an interruption (KeyboardInterrupt, or the runner's ``Interrupted``) every computed row
+    is saved first; the exception is then raised again, of the same type, with a message that
+    says how many rows were saved where (the runner prints it).  On any other failure the
+    computed rows are saved too, and the failure goes on unchanged.
+    """
+    # class -> score of its first (lowest-index) member in this job, including resumed rows
+    computed: dict[int, float] = {}
+    if rep:
+        for index, score, source in done.rows[["index", "score", "source"]].itertuples(index=False):
+            if source == "computed":
+                computed.setdefault(rep[int(index)], float(score))
+    pending: list[tuple[int, float, float, str]] = []
+    n_written = 0
+
+    def flush() -> None:
+        nonlocal pending, n_written
+        if pending:
+            name = f"part-{pending[0][0]:05d}-{socket.gethostname()}-{os.getpid()}-{n_written:06d}.parquet"
+            write_roster(chunk_dir / name, Roster(make_rows(pending), meta))
+            n_written += len(pending)
+            pending = []
+
+    label = f"score {metric.name} {meta['dataset']}"
+    try:
+        with progress_bar(len(todo), label, progress) as bar:
+            last_flush = time.monotonic()
+            for index in todo:
+                t0 = time.perf_counter()
+                source = "computed"
+                if rep and rep[index] in computed:
+                    score, source = computed[rep[index]], "shared"
+                else:
+                    score = metric.score_cell(arch_from_index(index))
+                    if rep:
+                        computed[rep[index]] = score
+                recorded = metric.recorded_cost(arch_from_index(index))
+                seconds = recorded if recorded is not None else (time.perf_counter() - t0 if source == "computed" else 0.0)
+                pending.append((index, score, seconds, source))
+                bar.update(1)
+                if len(pending) >= every or time.monotonic() - last_flush > 60:
+                    flush()
+                    last_flush = time.monotonic()
+    except (KeyboardInterrupt, Interrupted) as exc:
+        flush()
+        done_now = total - len(todo) + n_written
+        raise type(exc)(f"{n_written} rows scored by this run saved in {chunk_dir}, "
+                        f"{done_now} of {total} done") from None
+    except BaseException:
+        flush()  # a failing cell or a bug loses none of the rows before it: a relaunch resumes
+        raise
+    flush()
+
+
 def summarize_score(result: dict) -> str:
     return (
         f"scored {result['architectures']} architectures with {result['metric']} on {result['dataset']} "
         f"(shard {result['shard']}/{result['num_shards']}): {result['scored_now']} now, "
         f"{result['resumed_rows']} resumed, {result['shared']} shared from isomorphic cells, "
         f"{result['non_finite']} non-finite\n"
-        f"  median {result['median_seconds']:.3f} s per computed architecture, wall {result['wall_seconds']:.1f} s\n"
+        f"  median {number(result['median_seconds'], '.3f')} s per computed architecture, "
+        f"wall {number(result['wall_seconds'], '.1f')} s\n"
         f"  roster: {result['roster']}"
     )

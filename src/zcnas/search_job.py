@@ -10,8 +10,8 @@ from omegaconf import DictConfig
 
 from zcnas.benchmark import Benchmark, NoBenchmark
 from zcnas.build import as_dict, build_benchmark, build_context, build_metric, configure_hardware
-from zcnas.progress import progress_bar
-from zcnas.search import Evaluator, planned_visits, rank_value, run_search
+from zcnas.progress import number, progress_bar
+from zcnas.search import Evaluator, SearchResult, planned_cells, planned_visits, run_search
 from zcnas.space import Cell
 
 
@@ -42,30 +42,33 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
 
     params = as_dict(cfg.search)
     name = params.pop("name")
-    evaluator = Evaluator(metric.score_cell, metric.recorded_cost)
     trace: dict[str, list] = {k: [] for k in (
         "index", "score", "best_index", "best_score", "best_test_accuracy",
         "evaluations", "distinct", "wall_seconds", "recorded_seconds", "recorded_seconds_per_request")}
-    best: list = [None, float("nan")]
-
-    with progress_bar(planned_visits(name, **params), f"{name} {metric.name} {dataset}", cfg.get("progress", True)) as bar:
+    # the bar counts distinct cells scored, what costs time; its total (and so its ETA) only
+    # where that count is known ahead (random search; aging's zero-cost moves revisit cells)
+    visits = planned_visits(name, **params)
+    with progress_bar(planned_cells(name, **params), f"{name} {metric.name} {dataset}",
+                      cfg.get("progress", True)) as bar:
+        evaluator = Evaluator(metric.score_cell, metric.recorded_cost, on_scored=lambda cell: bar.update(1))
+        # the best so far, by the search's own rule (SearchResult.visit), for the trace
+        so_far = SearchResult()
 
         def on_visit(n: int, cell: Cell, score: float) -> None:
-            if best[0] is None or rank_value(score) > rank_value(best[1]):
-                best[0], best[1] = cell, score
+            so_far.visit(cell, score)
+            best = so_far.best_cell
             cost = evaluator.snapshot()
             trace["index"].append(cell.index)
             trace["score"].append(score)
-            trace["best_index"].append(best[0].index)
-            trace["best_score"].append(best[1])
-            trace["best_test_accuracy"].append(accuracy(best[0]) if accuracy else None)
+            trace["best_index"].append(best.index)
+            trace["best_score"].append(so_far.best_score)
+            trace["best_test_accuracy"].append(accuracy(best) if accuracy else None)
             trace["evaluations"].append(cost.requests)
             trace["distinct"].append(cost.distinct)
             trace["wall_seconds"].append(round(cost.wall_seconds, 6))
             trace["recorded_seconds"].append(cost.recorded_seconds)
             trace["recorded_seconds_per_request"].append(cost.recorded_seconds_per_request)
-            bar.update(1)
-            bar.set_postfix_str(f"best {best[1]:.4g}", refresh=False)
+            bar.set_postfix_str(f"visit {n}/{visits}, best {number(so_far.best_score, '.4g')}", refresh=False)
 
         result = run_search(name, evaluator, random.Random(int(cfg.seed)), on_visit, **params)
 
@@ -74,13 +77,10 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     found = {"arch": str(cell), "index": cell.index, "score": result.best_score}
     if accuracy:
         acc = accuracy(cell)
+        all_acc = benchmark.all_test_accuracies(dataset)
         found["test_accuracy"] = acc
-        try:
-            all_acc = benchmark.all_test_accuracies(dataset)
-            found["rank"] = int(1 + np.sum(all_acc > acc))
-            found["best_in_space"] = float(all_acc.max())
-        except NotImplementedError:
-            pass
+        found["rank"] = int(1 + np.sum(all_acc > acc))
+        found["best_in_space"] = float(all_acc.max())
     return {
         "task": "search",
         "dataset": dataset,
@@ -106,20 +106,22 @@ def summarize_search(result: dict) -> str:
     lines = [
         f"{result['search']} search, metric {result['metric']}, dataset {result['dataset']}, seed {result['seed']}",
         f"  best architecture: {best['arch']}",
-        f"  index {best['index']}, score {best['score']:.6g}",
+        f"  index {best['index']}, score {number(best['score'], '.6g')}",
     ]
     if "test_accuracy" in best:
-        rank = f", rank {best['rank']} of 15625 (best in space {best['best_in_space']:.2f})" if "rank" in best else ""
-        lines.append(f"  test accuracy (200 epochs): {best['test_accuracy']:.2f}%{rank}")
+        rank = (f", rank {best['rank']} of 15625 (best in space {number(best['best_in_space'], '.2f')})"
+                if "rank" in best else "")
+        lines.append(f"  test accuracy (200 epochs): {number(best['test_accuracy'], '.2f')}%{rank}")
     else:
         lines.append("  test accuracy: unavailable (no benchmark; see benchmark= options)")
     lines.append(
         f"  visited {result['visited']} models, {result['evaluations']} evaluations, "
         f"{result['distinct_scored']} distinct architectures scored"
     )
-    timing = f"  wall time {result['wall_seconds']:.1f} s (scoring {result['scoring_wall_seconds']:.1f} s)"
+    timing = (f"  wall time {number(result['wall_seconds'], '.1f')} s "
+              f"(scoring {number(result['scoring_wall_seconds'], '.1f')} s)")
     if result.get("recorded_seconds") is not None:
-        timing += (f"; recorded cost {result['recorded_seconds']:.1f} s distinct, "
-                   f"{result['recorded_seconds_per_request']:.1f} s per request (paper's accounting)")
+        timing += (f"; recorded cost {number(result['recorded_seconds'], '.1f')} s distinct, "
+                   f"{number(result['recorded_seconds_per_request'], '.1f')} s per request (paper's accounting)")
     lines.append(timing)
     return "\n".join(lines)

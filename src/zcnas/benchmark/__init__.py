@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from zcnas.benchmark.base import DATASETS, Benchmark, NoBenchmark
 from zcnas.benchmark.table import TableBenchmark
-from zcnas.errors import ConfigError
+from zcnas.errors import BenchmarkError, ConfigError
 
 KINDS = ("auto", "table", "nats_bench", "none")
 
 
 def default_nats_dir() -> Path:
-    torch_home = os.environ.get("TORCH_HOME", os.path.join(os.path.expanduser("~"), ".torch"))
-    return Path(torch_home) / "NATS-tss-v1_0-3ffb9-simple"
+    """``$TORCH_HOME/NATS-tss-v1_0-3ffb9-simple`` (``~/.torch`` without TORCH_HOME)."""
+    from zcnas.benchmark.nats_api import default_path
+
+    return Path(default_path())
 
 
 def make_benchmark(kind: str, path: str | None = None, table_path: str | None = None) -> Benchmark:
-    """``auto`` takes the table at ``table_path`` if present, else the official files, else none."""
+    """Build the backend ``kind`` (see conf/benchmark/*.yaml)."""
     if kind == "table":
         return TableBenchmark(path)
     if kind == "nats_bench":
@@ -28,15 +29,30 @@ def make_benchmark(kind: str, path: str | None = None, table_path: str | None = 
     if kind == "none":
         return NoBenchmark()
     if kind == "auto":
-        if table_path and Path(table_path).expanduser().is_file():
-            return TableBenchmark(table_path)
-        nats_dir = Path(path).expanduser() if path else default_nats_dir()
-        if nats_dir.is_dir():
-            from zcnas.benchmark.nats_api import NatsBenchBenchmark
-
-            return NatsBenchBenchmark(str(nats_dir))
-        return NoBenchmark()
+        return _auto(path, table_path)
     raise ConfigError(f"unknown benchmark kind {kind!r}; valid: {', '.join(KINDS)}")
+
+
+def _auto(path: str | None, table_path: str | None) -> Benchmark:
+    """An explicit ``path`` wins (a file: a table, a directory: the official files); without one,
+    the table at ``table_path`` if present, else the official files under $TORCH_HOME, else none."""
+    from zcnas.benchmark.nats_api import NatsBenchBenchmark
+
+    if path:
+        given = Path(path).expanduser()
+        if given.is_file():
+            return TableBenchmark(given)
+        if given.is_dir():
+            return NatsBenchBenchmark(str(given))
+        raise BenchmarkError(
+            f"benchmark.path {given} does not exist; give a benchmark table (CSV or parquet) "
+            "or an official NATS-tss-v1_0-3ffb9-simple directory"
+        )
+    if table_path and Path(table_path).expanduser().is_file():
+        return TableBenchmark(table_path)
+    if default_nats_dir().is_dir():
+        return NatsBenchBenchmark(str(default_nats_dir()))
+    return NoBenchmark()
 
 
 __all__ = ["DATASETS", "Benchmark", "NoBenchmark", "TableBenchmark", "make_benchmark", "default_nats_dir"]

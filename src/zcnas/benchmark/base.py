@@ -4,11 +4,14 @@ A benchmark answers, for an architecture index of the NATS-Bench topology
 space and a dataset (``cifar10``, ``cifar100``, ``ImageNet16-120``):
 
 * ``test_accuracy``: test accuracy (%) after 200 epochs of training;
-* ``val12``: validation accuracy (%) after 12 epochs and the seconds that
-  training took (the paper's "12val" proxy and its simulated cost).
+* ``val12``: validation accuracy (%) after 12 epochs and its simulated cost
+  in seconds (the paper's "12val" proxy): 12 epochs of training plus one
+  pass over the validation split, as NATS-Bench's ``simulate_train_eval``
+  charges it.
 
 Backends: ``TableBenchmark`` (a CSV/parquet table), ``NatsBenchBenchmark``
 (the official ``nats_bench`` API), ``NoBenchmark`` (nothing available).
+Their modules say exactly which number each source holds.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class Benchmark(ABC):
 
     @abstractmethod
     def val12(self, index: int, dataset: str) -> tuple[float, float]:
-        """(validation accuracy % after 12 epochs, training seconds of those 12 epochs)."""
+        """(validation accuracy % after 12 epochs, seconds of 12 training epochs + one validation pass)."""
 
     def all_test_accuracies(self, dataset: str) -> np.ndarray:
         """Test accuracies of all 15,625 cells, indexed by NATS-Bench index."""

@@ -3,7 +3,24 @@
 It opens the user's ``NATS-tss-v1_0-3ffb9-simple`` directory (the topology
 search space, one small file per architecture) with
 ``nats_bench.create(path, "tss", fast_mode=True, verbose=False)``, so only the
-architectures actually queried are read from disk.
+architectures actually queried are read from disk.  nats_bench unpickles those
+files; every call into it runs under ``safe_pickle.restricted_loading()``, so
+a crafted file is refused instead of running code.
+
+What the numbers are (``api.get_more_info(..., is_random=False)``: the mean
+over the architecture's training seeds):
+
+* test accuracy: ``hp="200"``, ``test-accuracy`` of the dataset itself
+  (``cifar10``: the CIFAR-10 test set after training on train+valid;
+  ``cifar100``/``ImageNet16-120``: their ``x-test`` split);
+* val12 accuracy: ``hp="12"``, ``valid-accuracy`` (the ``x-valid`` split
+  after the 12th epoch).  CIFAR-10's validation split only exists in
+  ``cifar10-valid`` (trained on the train split alone), so cifar10 reads that;
+* val12 cost: ``train-all-time + valid-per-time`` of the same record, i.e.
+  12 epochs of training and one pass over the validation split: what
+  ``api.simulate_train_eval(arch, dataset, hp="12")`` charges (it also reads
+  ``cifar10-valid`` for cifar10).  Unlike it we average the accuracy over
+  seeds instead of drawing one; NATS-Bench's times are the same for every seed.
 
 Everything ``nats_bench`` raises for a missing, corrupt or foreign directory
 (``ValueError``, ``AssertionError``, ``OSError``, unpickling errors, ...) is
@@ -13,10 +30,14 @@ to get the data.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 
-from zcnas.benchmark.base import Benchmark, check_dataset
+import numpy as np
+
+from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset
+from zcnas.benchmark.safe_pickle import UnsafePickleError, restricted_loading
 from zcnas.errors import BenchmarkError
 
 BENCH_NAME = "NATS-tss-v1_0-3ffb9-simple"
@@ -41,23 +62,20 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+@contextlib.contextmanager
+def _guarded(failure: str):
+    """Run nats_bench with restricted unpickling; its errors become one-line BenchmarkErrors."""
+    try:
+        with restricted_loading():
+            yield
+    except UnsafePickleError as e:  # a crafted file: say so, never a generic "cannot open"
+        raise BenchmarkError(str(e)) from None
+    except Exception as e:  # nats_bench fails in many ways on a bad directory or file
+        raise BenchmarkError(f"{failure} ({_one_line(e)}); {HOW_TO_GET}") from e
+
+
 class NatsBenchBenchmark(Benchmark):
-    """Accuracies from the official NATS-Bench topology benchmark (``nats_bench`` API).
-
-    Numbers come from ``api.get_more_info(index, key, hp=..., is_random=False)``,
-    i.e. averaged over the training seeds of the architecture:
-
-    * ``test_accuracy``: ``hp="200"``, field ``test-accuracy`` of the dataset
-      itself (``cifar10``: the CIFAR-10 test set after training on train+valid;
-      ``cifar100``/``ImageNet16-120``: their ``x-test`` split).
-    * ``val12``: ``hp="12"``, fields ``valid-accuracy`` (accuracy on the
-      ``x-valid`` split after the 12th epoch) and ``train-all-time`` (summed
-      training seconds of the 12 epochs).  CIFAR-10's validation split only
-      exists in the ``cifar10-valid`` dataset (trained on the train split
-      alone), so cifar10 reads ``cifar10-valid``; the others read themselves.
-      This is the dataset choice of ``api.simulate_train_eval``; unlike it we
-      leave out the time of one validation pass, as we report training time.
-    """
+    """Accuracies from the official NATS-Bench topology benchmark (see the module docstring)."""
 
     def __init__(self, path: str | None = None):
         self.path = os.path.abspath(os.path.expanduser(path or default_path()))
@@ -73,13 +91,9 @@ class NatsBenchBenchmark(Benchmark):
             raise BenchmarkError(
                 f"the nats_bench package is not installed ({e}); pip install nats_bench"
             ) from e
-        try:
+        with _guarded(f"cannot open nats_bench benchmark {self.path}"):
             self._api = nats_bench.create(self.path, "tss", fast_mode=True, verbose=False)
             size = len(self._api)
-        except Exception as e:  # nats_bench fails in many ways on a bad directory
-            raise BenchmarkError(
-                f"cannot open nats_bench benchmark {self.path} ({_one_line(e)}); {HOW_TO_GET}"
-            ) from e
         # A directory of the size space (32,768 archs) also loads as 'tss': reject it.
         if size != NUM_ARCHS:
             raise BenchmarkError(
@@ -87,15 +101,32 @@ class NatsBenchBenchmark(Benchmark):
                 f"{NUM_ARCHS} of the topology space; {HOW_TO_GET}"
             )
 
+    def arch(self, index: int) -> str:
+        """The architecture string the directory's meta file gives for ``index``."""
+        return self._api.arch(index)
+
+    def has_record(self, index: int) -> bool:
+        """Whether the directory holds the file of architecture ``index`` (both names nats_bench reads)."""
+        names = (f"{index:06d}.pickle.pbz2", f"{index}.pickle.pbz2")
+        return any(os.path.isfile(os.path.join(self.path, n)) for n in names)
+
     def test_accuracy(self, index: int, dataset: str) -> float:
-        return self._lookup(index, dataset)[0]
+        return self.record(index, dataset)[0]
 
     def val12(self, index: int, dataset: str) -> tuple[float, float]:
-        _, acc, seconds = self._lookup(index, dataset)
+        _, acc, seconds = self.record(index, dataset)
         return acc, seconds
 
-    def _lookup(self, index: int, dataset: str) -> tuple[float, float, float]:
-        """(200-epoch test acc, 12-epoch valid acc, 12-epoch train seconds), memoized."""
+    def all_test_accuracies(self, dataset: str) -> np.ndarray:
+        """Opens every architecture's file once (minutes for the full release).
+
+        Whole-space lookups are what a table is for: build one with
+        ``task=build_table`` and use ``benchmark=table benchmark.path=<it>``.
+        """
+        return np.array([self.record(i, dataset)[0] for i in range(NUM_ARCHS)], dtype=float)
+
+    def record(self, index: int, dataset: str) -> tuple[float, float, float]:
+        """(200-epoch test acc, 12-epoch valid acc, val12 seconds), memoized."""
         check_dataset(dataset)
         try:
             # nats_bench only accepts a plain int as an index (numpy ints are not).
@@ -104,20 +135,23 @@ class NatsBenchBenchmark(Benchmark):
             raise BenchmarkError(f"architecture index must be an integer, got {index!r}") from None
         if not 0 <= index < NUM_ARCHS:
             raise BenchmarkError(f"architecture index {index} out of range 0..{NUM_ARCHS - 1}")
-        key = (index, dataset)
-        if key not in self._cache:
-            try:
-                full = self._api.get_more_info(index, dataset, hp="200", is_random=False)
-                valid_key = "cifar10-valid" if dataset == "cifar10" else dataset
-                short = self._api.get_more_info(index, valid_key, hp="12", is_random=False)
-                self._cache[key] = (
-                    float(full["test-accuracy"]),
-                    float(short["valid-accuracy"]),
-                    float(short["train-all-time"]),
-                )
-            except Exception as e:  # a missing or corrupt per-architecture file
-                raise BenchmarkError(
-                    f"nats_bench benchmark {self.path} has no usable results for architecture "
-                    f"{index} on {dataset} ({_one_line(e)}); {HOW_TO_GET}"
-                ) from e
-        return self._cache[key]
+        if (index, dataset) not in self._cache:
+            self._read(index)
+        return self._cache[(index, dataset)]
+
+    def _read(self, index: int) -> None:
+        """Memoize the numbers of ``index`` on every dataset: its file is read once."""
+        try:
+            with _guarded(f"nats_bench benchmark {self.path} has no usable results for architecture {index}"):
+                for ds in DATASETS:
+                    full = self._api.get_more_info(index, ds, hp="200", is_random=False)
+                    valid_ds = "cifar10-valid" if ds == "cifar10" else ds
+                    short = self._api.get_more_info(index, valid_ds, hp="12", is_random=False)
+                    self._cache[(index, ds)] = (
+                        float(full["test-accuracy"]),
+                        float(short["valid-accuracy"]),
+                        float(short["train-all-time"]) + float(short["valid-per-time"]),
+                    )
+        finally:
+            # nats_bench keeps every file it has read in memory; we keep just these numbers
+            self._api.arch2infos_dict.pop(index, None)

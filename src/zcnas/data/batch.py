@@ -7,6 +7,7 @@ augmentation, and normalized like NATS-Bench (per-channel mean/std, 0-1 scale).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 
@@ -76,3 +77,17 @@ def load_batch(
     """``load_images`` then ``make_batch``: the batch the metrics score on."""
     x, y = load_images(name, data_path, split=split, download=download)
     return make_batch(x, y, get_spec(name), batch_size=batch_size, seed=seed)
+
+
+def batch_sha256(x: torch.Tensor, y: torch.Tensor) -> str:
+    """A fingerprint of the batch a metric scores: equal exactly when images, labels and shapes are.
+
+    Scores of data-dependent metrics are functions of this batch, so a roster records it
+    (``data_sha256``) and a resumed job refuses chunks scored on another batch.
+    """
+    digest = hashlib.sha256()
+    for tensor in (x, y):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

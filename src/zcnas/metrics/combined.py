@@ -74,9 +74,10 @@ def combine(hook: np.ndarray, syn: np.ndarray, alpha: float, hook_norm: Normaliz
     return alpha * hook_norm(hook) + (1.0 - alpha) * syn_norm(syn)
 
 
-def check_alpha(alpha) -> float:
+def check_alpha(alpha, key: str = "metric.alpha") -> float:
+    """``alpha`` as a float in [0, 1]; the error names ``key``, the setting it came from."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) <= 1.0:
-        raise ConfigError(f"metric.alpha must be a number in [0, 1] (weight of hook_logdet), got {alpha!r}")
+        raise ConfigError(f"{key} must be a number in [0, 1] (weight of hook_logdet), got {alpha!r}")
     return float(alpha)
 
 

@@ -11,6 +11,9 @@ A row copied from an isomorphic cell (``source=shared``, written with
 ``share_isomorphic=true``) recorded 0 seconds; it is charged the seconds of
 its class's computed member in the roster instead, what scoring it would
 have cost, so that search times keep the paper's accounting.
+
+A roster without a single finite score is refused: a search on it could only
+return an arbitrary architecture with a NaN "best" score.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class RosterScores(Metric):
         self.path = str(path)
         roster = read_roster(path)
         check_compatible([(self.path, roster)], {k: v for k, v in expected.items() if v is not None})
+        if not roster.rows["finite"].any():
+            raise DataError(f"roster {self.path} has no finite score (none of its {len(roster)} rows: all NaN or "
+                            "infinite, or no rows), so it cannot rank architectures; score them again "
+                            "(python run.py task=score ...)")
         self.roster_meta = roster.meta
         self._scores = roster.scores()
         self._seconds = charge_shared_rows(roster)

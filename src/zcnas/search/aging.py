@@ -11,7 +11,8 @@ parent, its child replaces the oldest member.  Two options from the paper:
   take a random neighbour instead.  With ``zero_cost_move=False`` every child
   is a random neighbour (plain regularized evolution).
 
-Choices the pseudocode leaves open, resolved as in paper-notes ("Searches"):
+Choices the pseudocode leaves open, resolved as the authors' experiments did
+(docs/paper-protocol.md, "Searches"):
 
 * Budget: M counts the P initial members plus the children, so exactly ``m``
   models are visited (the pseudocode's ``visited > M`` check would visit M+1).
@@ -102,7 +103,7 @@ def _initial_cells(evaluate: Callable[[Cell], float], rng: random.Random, p: int
 
 
 def _last_best(candidates: list[tuple[Cell, float]]) -> tuple[Cell, float]:
-    """The last of the tied maxima after a stable ascending sort by score (paper-notes)."""
+    """The last of the tied maxima after a stable ascending sort by score (docs/paper-protocol.md)."""
     return sorted(candidates, key=lambda cs: rank_value(cs[1]))[-1]
 
 

@@ -37,10 +37,14 @@ class CostSnapshot:
 
 @dataclass
 class Evaluator:
-    """Wraps ``score(cell)`` (and optionally ``recorded_cost(cell)``) with a memo and clocks."""
+    """Wraps ``score(cell)`` (and optionally ``recorded_cost(cell)``) with a memo and clocks.
+
+    ``on_scored`` is called after each distinct cell is scored (progress bars count these).
+    """
 
     score: Callable[[Cell], float]
     recorded_cost: Callable[[Cell], float | None] | None = None
+    on_scored: Callable[[Cell], None] | None = None
     memo: dict[Cell, tuple[float, float | None]] = field(default_factory=dict)
     requests: int = 0
     wall_seconds: float = 0.0
@@ -59,6 +63,8 @@ class Evaluator:
                 self.has_recorded_cost = True
                 self.recorded_seconds += cost
             self.memo[cell] = (value, cost)
+            if self.on_scored is not None:
+                self.on_scored(cell)
         value, cost = self.memo[cell]
         if cost is not None:
             self.recorded_seconds_per_request += cost

@@ -1,0 +1,157 @@
+"""The command line around Hydra: every mistake is one line and exit status 2.
+
+``run.py`` hands its Hydra entry point to ``main``, which
+
+1. moves ``-m`` before the overrides (Hydra's parser wants it there) and rewrites overrides Hydra's grammar would reject although their meaning is plain: a value
+   starting with ``~`` (a home folder) is expanded, and a value holding ``=`` (a file name) is
+   quoted;
+2. checks what Hydra reports over many lines: unknown group options, ``hardware=slurm`` where
+   SLURM is not installed;
+3. runs Hydra with its own error printing off, so a composition error, an unknown key or an
+   unwritable output folder reaches us and is said in one line;
+4. exits non-zero when a sweep had failed jobs (after its summary).
+
+Exit status: 0 done, 1 a sweep with failed jobs (or a bug: then the traceback is shown),
+2 bad input, 130/143 interrupted (SIGINT/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+from zcnas.config import GROUPS, group_options
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def normalize_override(arg: str) -> str:
+    """``key=~/x`` -> ``key=/home/me/x``; ``key=a=b`` -> ``key='a=b'``; anything else unchanged."""
+    key, sep, value = arg.partition("=")
+    if not sep or arg.startswith("-") or key.lstrip("+~") in GROUPS or value[:1] in ("'", '"'):
+        return arg
+    if value.startswith("~"):
+        value = os.path.expanduser(value)
+    if "=" in value or value.startswith("~"):
+        value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return f"{key}={value}"
+
+
+def check_overrides(args: list[str], config_dir: Path) -> str | None:
+    """A one-line problem with the command line that Hydra would report at length, or None."""
+    multirun = any(a in MULTIRUN_FLAGS for a in args)
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if not sep or key not in GROUPS:
+            continue
+        for option in value.split(","):
+            option = option.strip()
+            if option and option != "null" and not (config_dir / key / f"{option}.yaml").is_file():
+                return f"unknown {key} {option!r}; valid: {', '.join(group_options(key, config_dir))}"
+            if key == "hardware" and option.startswith("slurm") and multirun:
+                missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+                if missing:
+                    return (f"hardware={option} needs SLURM, but {' and '.join(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not on PATH; run the sweep's jobs "
+                            "as local processes with hardware=submitit_local, or see docs/slurm.md")
+    return None
+
+
+def explain(exc: BaseException, args: list[str]) -> str:
+    """One line for an error Hydra or OmegaConf raised while composing or preparing a job."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from zcnas.errors import ZcnasError
+
+    text = str(exc).strip()
+    cause = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None:  # raised by one of our resolvers, wrapped by OmegaConf
+        if isinstance(link, ZcnasError):
+            return str(link)
+        link = link.__cause__ or link.__context__
+    match = re.search(r"Could not override '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        return f"unknown setting {key}{valid_keys(key, args)}; to add a new key write +{key}=..."
+    match = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
+    if match:
+        return f"{match.group(1)} already exists: set it without the leading '+'"
+    if isinstance(exc, OverrideParseException):
+        first = text.splitlines()[0] if text else "unparsable"
+        return (f"cannot parse the command line ({first}); quote a value with special characters, "
+                "e.g. key='value with ( ) [ ] , or spaces'")
+    if isinstance(exc, MissingConfigException):
+        return text.splitlines()[0]
+    if isinstance(exc, OSError):
+        return (f"cannot write {exc.filename or 'the output folder'}: {exc.strerror or exc}; choose a "
+                "writable folder with paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
+    if isinstance(exc, OmegaConfBaseException) or isinstance(cause, OmegaConfBaseException):
+        lines = [line for line in text.splitlines() if line.strip()]
+        return f"invalid configuration: {lines[0] if lines else type(exc).__name__}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def valid_keys(key: str, args: list[str]) -> str:
+    """``" (valid keys of search: m, n, name, ...)"`` for an unknown ``search.nn``; empty if unknown."""
+    parent, _, _ = key.rpartition(".")
+    try:
+        from hydra import compose, initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
+        from omegaconf import DictConfig, OmegaConf
+
+        from zcnas.config import CONFIG_DIR
+
+        choices = [a for a in args if a.partition("=")[0].lstrip("+~") in GROUPS and "," not in a]
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=choices)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        GlobalHydra.instance().clear()
+    except Exception:
+        return ""
+    if not isinstance(node, DictConfig):
+        return ""
+    return f" (valid keys of {parent or 'the top level'}: {', '.join(sorted(str(k) for k in node.keys()))})"
+
+
+def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
+    """Run ``hydra_main`` (run.py's ``@hydra.main`` function) over ``sys.argv``, see module doc."""
+    from zcnas import callbacks
+
+    args = [normalize_override(a) for a in sys.argv[1:]]
+    # Hydra's parser takes -m only before the overrides; users write it anywhere
+    args = [a for a in args if a in MULTIRUN_FLAGS] + [a for a in args if a not in MULTIRUN_FLAGS]
+    problem = check_overrides(args, config_dir)
+    if problem:
+        _exit(problem)
+    sys.argv[1:] = args
+    debug = os.environ.get("ZCNAS_DEBUG") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing; we say it in one line
+    try:
+        hydra_main()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _exit("interrupted; relaunch the same command to resume (finished jobs are kept)", status=130)
+    except Exception as exc:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        if debug or not isinstance(exc, (HydraException, OmegaConfBaseException, OSError)):
+            raise  # a bug: the traceback helps to report it
+        _exit(explain(exc, args))
+    if callbacks.FAILED_JOBS:
+        sys.exit(1)
+
+
+def _exit(message: str, status: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(status)
