@@ -212,3 +212,26 @@ def test_cells_off_the_papers_budget_or_repeats_are_marked(tmp_path):
     assert "‡" in text and "not comparable" in text
     cells = cell_summary(collect(tmp_path / "s"))
     assert cells.loc[0, "n"] == 3
+
+
+@pytest.mark.integration
+def test_import_never_overwrites_a_roster_silently(tmp_path):
+    csv = tmp_path / "scores.csv"
+    csv.write_text("index,score\n0,1.5\n1,2.5\n")
+    out = tmp_path / "imported.parquet"
+    args = ["task=import", f"source.path={csv}", "source.score_column=score", f"source.output={out}", "metric=synflow"]
+    run_cli(tmp_path, *args)
+    before = out.read_bytes()
+    line = one_line_error(run_cli(tmp_path, *args, check=False))
+    assert "already exists" in line and "source.replace=true" in line and out.read_bytes() == before
+    run_cli(tmp_path, *args, "source.replace=true")
+
+
+@pytest.mark.integration
+def test_rosters_name_the_git_commit(tmp_path, benchmark_csv):
+    from zcnas.provenance import code_version
+    from zcnas.roster import read_roster
+
+    run_cli(tmp_path, "task=score", "metric=val12", "benchmark=table", f"benchmark.path={benchmark_csv}", "indices=[0,1]")
+    (path,) = (tmp_path / "outputs").rglob("roster.parquet")
+    assert read_roster(path).meta["code"] == code_version()

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig
 
 from zcnas.errors import ConfigError, DataError
+from zcnas.jobs import ROSTER_FILE
 from zcnas.filelock import locked
 from zcnas.roster import Roster, identity_conflict, import_csv, merge_rosters, overlap, read_roster, write_roster
 
@@ -130,8 +131,16 @@ def run_import_job(cfg: DictConfig, output_dir: Path) -> dict:
         raise ConfigError("task=import needs source.path=<file.csv> and source.score_column=<column>")
     roster = import_csv(str(src.path), str(src.score_column), str(cfg.metric.name), str(cfg.dataset.name),
                         src.get("seconds_column"))
-    output = Path(str(src.output)).expanduser() if src.get("output") else Path(output_dir) / "roster.parquet"
-    write_roster(output, roster)
+    output = Path(str(src.output)).expanduser() if src.get("output") else Path(output_dir) / ROSTER_FILE
+    replace = src.get("replace", False)
+    if not isinstance(replace, bool):
+        raise ConfigError(f"source.replace must be true or false, got {replace!r}")
+    with locked(output):
+        # an import never overwrites a roster elsewhere silently (its own job folder's is its own)
+        if src.get("output") and output.exists() and not replace:
+            raise ConfigError(f"{output} already exists; import into another source.output=..., merge the "
+                              "imported roster into it with task=merge, or set source.replace=true to overwrite it")
+        write_roster(output, roster)
     return {"task": "import", "output": str(output), "rows": len(roster), "metric": roster.meta["metric"],
             "dataset": roster.meta["dataset"], "non_finite": int((~roster.rows["finite"]).sum())}
 

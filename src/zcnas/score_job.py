@@ -37,12 +37,12 @@ from omegaconf import DictConfig
 
 from zcnas.build import build_benchmark, build_context, build_metric, configure_hardware, device_label
 from zcnas.errors import ConfigError, Interrupted
+from zcnas.jobs import CHUNK_DIR, ROSTER_FILE
+from zcnas.provenance import code_version
 from zcnas.progress import number, progress_bar
 from zcnas.roster import Roster, identity_conflict, make_rows, merge_rosters, read_roster, write_roster
 from zcnas.space import NUM_CELLS, arch_from_index, representatives, to_cell
 
-ROSTER_FILE = "roster.parquet"
-CHUNK_DIR = "chunks"
 
 
 def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
@@ -101,6 +101,7 @@ def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
         "settings": metric.describe(),
         "share_isomorphic": bool(cfg.get("share_isomorphic", False)),
         "zcnas_version": zcnas.__version__,
+        "code": code_version(),  # git commit and whether the tree was dirty
         "torch_version": torch.__version__,
         "device": device_label(device),
     }

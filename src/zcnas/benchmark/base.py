@@ -16,6 +16,7 @@ Their modules say exactly which number each source holds.
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -23,6 +24,17 @@ import numpy as np
 from zcnas.errors import BenchmarkError
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def check_index(index) -> int:
+    """A plain int in 0..15624 (numpy ints included), or a one-line error."""
+    try:
+        index = operator.index(index)
+    except TypeError:
+        raise BenchmarkError(f"architecture index must be an integer, got {index!r}") from None
+    if not 0 <= index < 15625:
+        raise BenchmarkError(f"architecture index {index} out of range 0..15624")
+    return index
 
 
 def check_dataset(dataset: str) -> str:

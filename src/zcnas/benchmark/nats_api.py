@@ -31,12 +31,11 @@ to get the data.
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 
 import numpy as np
 
-from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset
+from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index
 from zcnas.benchmark.safe_pickle import UnsafePickleError, restricted_loading
 from zcnas.errors import BenchmarkError
 
@@ -128,13 +127,8 @@ class NatsBenchBenchmark(Benchmark):
     def record(self, index: int, dataset: str) -> tuple[float, float, float]:
         """(200-epoch test acc, 12-epoch valid acc, val12 seconds), memoized."""
         check_dataset(dataset)
-        try:
-            # nats_bench only accepts a plain int as an index (numpy ints are not).
-            index = operator.index(index)
-        except TypeError:
-            raise BenchmarkError(f"architecture index must be an integer, got {index!r}") from None
-        if not 0 <= index < NUM_ARCHS:
-            raise BenchmarkError(f"architecture index {index} out of range 0..{NUM_ARCHS - 1}")
+        # nats_bench only accepts a plain int as an index (numpy ints are not)
+        index = check_index(index)
         if (index, dataset) not in self._cache:
             self._read(index)
         return self._cache[(index, dataset)]

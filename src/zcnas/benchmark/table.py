@@ -18,13 +18,12 @@ An empty value cell means the source had no record of that architecture
 
 from __future__ import annotations
 
-import operator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset
+from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index
 from zcnas.errors import BenchmarkError
 from zcnas.space import NUM_CELLS, all_cells, format_arch
 
@@ -85,12 +84,7 @@ class TableBenchmark(Benchmark):
         return self._columns[f"{check_dataset(dataset)}_{what}"]
 
     def _value(self, index: int, dataset: str, what: str) -> float:
-        try:
-            index = operator.index(index)
-        except TypeError:
-            raise BenchmarkError(f"architecture index must be an integer, got {index!r}") from None
-        if not 0 <= index < NUM_CELLS:
-            raise BenchmarkError(f"architecture index {index} out of range 0..{NUM_CELLS - 1}")
+        index = check_index(index)
         value = float(self._column(dataset, what)[index])
         if np.isnan(value):
             raise BenchmarkError(

@@ -31,7 +31,7 @@ def make_batch(
     Returns a float tensor B×3×H×W and a long tensor of B labels.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ConfigError(f"dataset batch size must be a positive integer, got {batch_size!r}")
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     size = spec.input_size
     if x.dtype != np.uint8 or x.shape[1:] != (size, size, 3) or len(x) != len(y):
         raise DataError(
@@ -40,8 +40,8 @@ def make_batch(
         )
     if batch_size > len(x):
         raise ConfigError(
-            f"dataset batch size {batch_size} is larger than the {len(x)} images available; "
-            "lower dataset.batch_size or point dataset.data_path at more data"
+            f"batch_size={batch_size} is larger than the {len(x)} images available; "
+            "lower batch_size or point dataset.data_path at more data"
         )
 
     # Without replacement: the indices are distinct, so only duplicates
