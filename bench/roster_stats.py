@@ -2,7 +2,7 @@
 
 synflow_<dataset>.parquet (every cell computed): rows, disconnected cells (score
 exactly 0), per-architecture seconds, and what sharing scores across isomorphism
-classes (score_job's share_isomorphic) would have given instead of computing every
+classes (task=score's share_isomorphic) would have given instead of computing every
 cell: each cell takes the score of its class's lowest-index member, compared with
 its own computed score.
 
@@ -73,7 +73,7 @@ def main() -> int:
 def shared_roster_stats(path: Path, rep_of: np.ndarray, member: np.ndarray) -> dict:
     """A share_isomorphic roster against the same cells' own scores in the sample roster."""
     from zcnas.benchmark import TableBenchmark
-    from zcnas.correlation import correlations
+    from zcnas.analysis.correlation import correlations
 
     roster = read_roster(path)
     rows = roster.rows.set_index("index").sort_index()

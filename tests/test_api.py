@@ -12,12 +12,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 import zcnas
-from zcnas.api import NEEDS
+from zcnas.api import MODEL_METRICS
+from zcnas.config import CONFIG_DIR
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics import METRICS, snip_score
+from zcnas.metrics import METRICS, SPECS, snip_score
+from zcnas.metrics.base import Metric, register
+
+# metrics that only make sense on NATS cells: zcnas.score refuses them in one line
+CELLS_ONLY = {"combined", "ensemble", "val12"}
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 
@@ -64,7 +70,7 @@ def batch(n: int = 8):
     return torch.randn(n, 3, 8, 8, generator=g), torch.tensor([0, 1, 2, 3] * (n // 4))
 
 
-@pytest.mark.parametrize("metric", sorted(NEEDS))
+@pytest.mark.parametrize("metric", sorted(MODEL_METRICS))
 def test_every_metric_leaves_the_model_as_it_was(metric):
     model = small_model()
     model.eval()
@@ -85,13 +91,48 @@ def test_every_metric_leaves_the_model_as_it_was(metric):
 def test_same_implementation_as_the_metrics():
     model, (x, y) = small_model(), batch()
     assert zcnas.score(model, (x, y), metric="snip") == snip_score(model, x, y)
-    assert set(NEEDS) | {"combined", "ensemble", "val12"} == set(METRICS)
+
+
+def test_registry_score_and_config_group_name_the_same_metrics():
+    configs = {path.stem: OmegaConf.load(path).name for path in (CONFIG_DIR / "metric").glob("*.yaml")}
+    assert all(stem == name for stem, name in configs.items()), configs
+    assert set(configs) == set(SPECS) == set(METRICS)
+    assert set(MODEL_METRICS) == set(SPECS) - CELLS_ONLY
+    for name, spec in SPECS.items():
+        assert METRICS[name] is spec.metric and spec.metric.name == name and spec.higher_is_better
+        assert spec.metric.needs_data == (spec.needs in ("data", "labels")), name
+        assert spec.metric.needs_benchmark == (spec.needs == "benchmark"), name
+    model, (x, y) = small_model(), batch()
+    for name in CELLS_ONLY:
+        with pytest.raises(ConfigError, match=f"metric '{name}' cannot score an arbitrary model") as info:
+            zcnas.score(model, (x, y), metric=name)
+        assert "\n" not in str(info.value)
+
+
+def test_declarations_are_checked():
+    class Dummy(Metric):
+        def score_cell(self, cell):
+            return 0.0
+
+    with pytest.raises(ValueError, match="ranks higher scores first"):
+        register("lower", needs="shape", higher_is_better=False, model_score=len)
+    with pytest.raises(ValueError, match="registered twice"):
+        register("snip", needs="labels", higher_is_better=True, model_score=snip_score)
+    with pytest.raises(ValueError, match="either model_score or cells_only"):
+        register("neither", needs="shape", higher_is_better=True)
+    with pytest.raises(ValueError, match="needs must be one of"):
+        register("odd", needs="images", higher_is_better=True, model_score=len)
+    Dummy.needs_data = True  # a class stating its own attributes must agree with its declaration
+    with pytest.raises(ValueError, match="Dummy.needs_data = True, but its declaration gives False"):
+        register("dummy", needs="shape", higher_is_better=True, model_score=len)(Dummy)
+    assert "dummy" not in SPECS
 
 
 def test_data_free_metrics_use_only_the_shape():
     model, (x, y) = small_model(), batch()
-    for metric in ("synflow", "zen", "params", "flops", "l2_norm"):
-        assert NEEDS[metric] == "shape"
+    shape_only = {name for name, spec in MODEL_METRICS.items() if spec.needs == "shape"}
+    assert shape_only == {"synflow", "zen", "params", "flops", "l2_norm"}
+    for metric in sorted(shape_only):
         assert zcnas.score(model, x, metric=metric) == zcnas.score(model, (3 * x + 1, y), metric=metric)
     assert zcnas.score(model, x, metric="flops") == 8 * 8 * 8 * 27 + 4 * 4 * 8 * 72 + 8 * 4
     assert zcnas.score(model, x, metric="params") == sum(p.numel() for p in model.parameters())
@@ -100,7 +141,9 @@ def test_data_free_metrics_use_only_the_shape():
 
 def test_labels_are_required_where_needed():
     model, (x, _) = small_model(), batch()
-    for metric in ("snip", "grad_norm", "grasp", "fisher", "plain", "epe_nas", "zico"):
+    labelled = {name for name, spec in MODEL_METRICS.items() if spec.needs == "labels"}
+    assert labelled == {"snip", "grad_norm", "grasp", "fisher", "plain", "epe_nas", "zico"}
+    for metric in sorted(labelled):
         with pytest.raises(MetricError, match=f"metric '{metric}' needs labels"):
             zcnas.score(model, x, metric=metric)
         with pytest.raises(MetricError, match="needs labels"):

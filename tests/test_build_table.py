@@ -9,7 +9,7 @@ from zcnas.benchmark import TableBenchmark, make_benchmark
 from zcnas.benchmark.base import DATASETS
 from zcnas.benchmark.nats_api import BENCH_NAME, NatsBenchBenchmark
 from zcnas.errors import BenchmarkError, ConfigError
-from zcnas.table_job import TABLE_NAME, run_build_table_job, summarize_build_table
+from zcnas.tasks.build_table import TABLE_NAME, run_build_table_job, summarize_build_table
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from cli import ROOT, run_cli
-from zcnas.aggregate import cell_summary, collect, render_markdown
-from zcnas.aggregate_job import aggregate_into
+from zcnas.analysis.search_tables import cell_summary, collect
+from zcnas.reports.search_tables import render_markdown
+from zcnas.tasks.aggregate import aggregate_into
 from zcnas.errors import ConfigError
 from zcnas.io import read_json, write_json
 from zcnas.jobs import config_changes, folder_name, safe_part
@@ -235,3 +236,20 @@ def test_rosters_name_the_git_commit(tmp_path, benchmark_csv):
     run_cli(tmp_path, "task=score", "metric=val12", "benchmark=table", f"benchmark.path={benchmark_csv}", "indices=[0,1]")
     (path,) = (tmp_path / "outputs").rglob("roster.parquet")
     assert read_roster(path).meta["code"] == code_version()
+
+
+def test_overrides_are_rewritten_only_where_hydra_would_misread_them():
+    from zcnas.cli import normalize_override
+
+    home = os.path.expanduser("~")
+    assert normalize_override("dataset.data_path=~/data") == f"dataset.data_path={home}/data"
+    assert normalize_override("metric.roster=/x/a=b.parquet") == "metric.roster='/x/a=b.parquet'"
+    # lists, dicts, quotes and group choices are the user's Hydra syntax: untouched
+    for arg in ("merge.inputs=['/x/a=1/*.parquet']", "metric.roster='/x/a=b'", "metric=synflow", "-m", "seed=3"):
+        assert normalize_override(arg) == arg
+
+
+@pytest.mark.integration
+def test_a_value_of_the_wrong_type_is_one_line_and_says_why(tmp_path):
+    line = one_line_error(run_cli(tmp_path, *FAST, "dataset.download=maybe", check=False))
+    assert "dataset.download=maybe" in line and "not a valid bool" in line

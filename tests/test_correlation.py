@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from cli import run_cli
-from zcnas.correlate_job import PAPER_TABLE1, load_groups, merge_group, run_correlate_job
-from zcnas.correlation import combined_from_rosters, correlations, top_count, val12_correlations
+from zcnas.analysis.correlation import correlations, top_count
+from zcnas.analysis.correlation_study import PAPER_TABLE1, benchmark_val12, combined_from_rosters
 from zcnas.errors import ConfigError
-from zcnas.roster import Roster, make_rows, write_roster
+from zcnas.roster import Roster, make_rows, merge_rosters, write_roster
+from zcnas.tasks.correlate import run_correlate_job
+from zcnas.tasks.inputs import load_groups
 
 
 def roster(metric: str, dataset: str, scores: dict[int, float], seed: int = 0) -> Roster:
@@ -74,7 +76,8 @@ def test_top_subset_ranks_non_finite_last_and_counts_them():
 
 def test_val12_correlation_over_the_whole_table(table_benchmark, benchmark_csv):
     table = pd.read_csv(benchmark_csv)
-    res = val12_correlations(table_benchmark, "cifar100")
+    # as the study computes it: val12 over the benchmark's whole table against its test accuracy
+    res = correlations(benchmark_val12(table_benchmark, "cifar100"), table_benchmark.all_test_accuracies("cifar100"))
     expected = table["cifar100_val12_acc"].rank().corr(table["cifar100_test_acc"].rank())
     assert res["n"] == 15625 and res["spearman"] == pytest.approx(expected)
 
@@ -105,7 +108,7 @@ def test_cifar100_roster_in_a_cifar10_group_is_a_one_line_error():
     c10 = roster("synflow", "cifar10", {0: 1.0, 1: 2.0})
     c100 = roster("synflow", "cifar100", {2: 1.0, 3: 2.0})
     with pytest.raises(ConfigError) as err:
-        merge_group([("synflow_cifar10.parquet", c10), ("synflow_cifar100.parquet", c100)])
+        merge_rosters([("synflow_cifar10.parquet", c10), ("synflow_cifar100.parquet", c100)])
     assert "dataset='cifar100'" in str(err.value) and "\n" not in str(err.value)
 
 

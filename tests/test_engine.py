@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch import nn
 
-from shared_data import shared_data_dir
+from nats_samples import cifar10_sample
 from zcnas.metrics import ScoringContext, hook_logdet_score, make_metric, naswot_kernel, synflow_score
 from zcnas.metrics.reference import (
     reference_hook_logdet,
@@ -53,9 +53,7 @@ def sample(k: int, seed: int) -> list:
 
 @pytest.fixture(scope="module")
 def batch():
-    from zcnas.data import load_batch
-
-    x, y = load_batch("cifar10", str(shared_data_dir() / "samples" / "cifar10_sample.npz"), 128, 0)
+    x, y = cifar10_sample()
     return x[:32], y[:32]
 
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from cli import run_cli
-from zcnas.correlation import correlations
-from zcnas.ensemble_study import Candidate, candidate_scores, candidates, common_pool, study
+from zcnas.analysis.correlation import correlations
+from zcnas.analysis.ensemble_study import Candidate, candidate_scores, candidates, common_pool, study
+from zcnas.analysis.normalization import ensemble_scores
 from zcnas.errors import ConfigError, DataError
-from zcnas.metrics.ensemble import ensemble_scores
 from zcnas.roster import Roster, make_rows, write_roster
 
 
@@ -114,7 +114,11 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
 
 
 def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path, table_benchmark):
-    from zcnas.ensemble_study import load_sample_scores
+    from zcnas.analysis.ensemble_study import sample_scores
+    from zcnas.tasks.inputs import load_groups
+
+    def load_sample_scores(paths, benchmark, datasets):
+        return sample_scores(load_groups(paths), benchmark, datasets)
 
     sample = list(range(0, 400, 20))
     for ds in ("cifar10", "cifar100"):

@@ -271,7 +271,7 @@ def test_status_lines_replace_the_bar_when_stderr_is_not_a_terminal(monkeypatch,
 
 def test_aging_progress_counts_the_cells_it_scores(compose_cfg, monkeypatch, capsys):
     """A zero-cost move scores up to 24 neighbours per visit: the progress counts scored cells, not visits."""
-    from zcnas.search_job import run_search_job
+    from zcnas.tasks.search import run_search_job
 
     monkeypatch.setenv("ZCNAS_STATUS_SECONDS", "0")
     cfg = compose_cfg("search=aging", "search.p=4", "search.t=2", "search.m=6", "metric=synflow", "benchmark=none",
@@ -301,8 +301,8 @@ def test_a_search_whose_best_score_is_minus_inf_is_reported_again_on_relaunch(tm
 
 
 def test_summaries_show_non_finite_and_missing_numbers():
-    from zcnas.score_job import summarize_score
-    from zcnas.search_job import summarize_search
+    from zcnas.tasks.score import summarize_score
+    from zcnas.tasks.search import summarize_search
 
     search = {"search": "random", "metric": "hook_logdet", "dataset": "cifar10", "seed": 0,
               "best": {"arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "index": 1, "score": "-inf",

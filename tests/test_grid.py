@@ -8,11 +8,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from cli import run_cli
-from zcnas.aggregate import PAPER, cell_summary, collect, render_markdown, search_tables
-from zcnas.aggregate_job import run_aggregate_job
+from zcnas.analysis.search_tables import PAPER, cell_summary, collect
 from zcnas.errors import ConfigError
-from zcnas.figures import figure2
 from zcnas.io import write_json
+from zcnas.reports.figures import figure2_png
+from zcnas.reports.search_tables import render_markdown
+from zcnas.tasks.aggregate import run_aggregate_job
 
 
 def job(folder, *, dataset="cifar10", metric="val12", search="random", seed=0, acc=94.0, per_request=100.0,
@@ -55,18 +56,18 @@ def test_collect_gives_one_tidy_row_per_search_job(sweep):
     assert list(live["search_seconds"]) == [2.0, 4.0] and set(live["time_source"]) == {"wall"}
 
 
-def test_tables_mean_population_std_and_time_are_exact(sweep):
-    tables = search_tables(collect(sweep))
-    table = tables["cifar10"]
-    assert list(table.index) == ["val12", "synflow", "zz_new"]  # paper order, unknown metrics last
-    val12 = table.loc["val12", "random"]
+def test_cells_mean_population_std_and_time_are_exact(sweep):
+    cells = cell_summary(collect(sweep))
+    assert list(cells["metric"].unique()) == ["val12", "synflow", "zz_new"]  # paper order, unknown metrics last
+    table = cells.set_index(["metric", "search"])
+    val12 = table.loc[("val12", "random")]
     assert val12["test_mean"] == pytest.approx(statistics.mean([93.0, 94.0, 95.5]))
     assert val12["test_std"] == pytest.approx(statistics.pstdev([93.0, 94.0, 95.5]))  # ddof=0
     assert val12["search_seconds"] == pytest.approx(200.0) and val12["n"] == 3
     assert val12["distinct_scored"] == 490
-    synflow = table.loc["synflow", "aging"]
+    synflow = table.loc[("synflow", "aging")]
     assert synflow["search_seconds"] == pytest.approx(3.0) and synflow["test_std"] == pytest.approx(0.5)
-    assert pd.isna(table.loc["synflow", ("random", "test_mean")])  # a cell nobody ran
+    assert ("synflow", "random") not in table.index  # a cell nobody ran
 
 
 def test_markdown_puts_paper_and_protocol_beside_ours_and_lists_failures(sweep):
@@ -95,12 +96,11 @@ def test_figure2_writes_a_png(tmp_path):
     for seed in range(2):
         job(tmp_path / "s", seed=seed, trace=[90.0, 91.0 + seed, 92.0])
         job(tmp_path / "s", search="aging", metric="synflow", seed=seed, trace=[None, 90.0])  # no accuracy yet
-    figure2(collect(tmp_path / "s", traces=True), tmp_path / "fig.png")
-    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert figure2_png(collect(tmp_path / "s", traces=True))[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_aggregate_job_writes_the_reports(sweep, tmp_path):
-    result = run_aggregate_job(OmegaConf.create({"sweep_dir": str(sweep), "report_dir": str(tmp_path / "r")}))
+    result = run_aggregate_job(OmegaConf.create({"sweep_dir": str(sweep), "report_dir": str(tmp_path / "r"), "overwrite": False}))
     assert (result["jobs"], result["ok"], result["failed"]) == (7, 6, 1)
     jobs = pd.read_csv(tmp_path / "r" / "jobs.csv")
     assert len(jobs) == 7 and "trace" not in jobs.columns
@@ -112,7 +112,7 @@ def test_aggregate_job_writes_the_reports(sweep, tmp_path):
 @pytest.mark.parametrize("make", [lambda p: None, lambda p: p.mkdir()])
 def test_empty_or_missing_sweep_is_a_config_error(tmp_path, make):
     make(tmp_path / "none")
-    cfg = OmegaConf.create({"sweep_dir": str(tmp_path / "none"), "report_dir": str(tmp_path / "r")})
+    cfg = OmegaConf.create({"sweep_dir": str(tmp_path / "none"), "report_dir": str(tmp_path / "r"), "overwrite": False})
     with pytest.raises(ConfigError, match="no search results under sweep_dir="):
         run_aggregate_job(cfg)
 
@@ -136,7 +136,7 @@ def test_tiny_grid_end_to_end_then_resumed(tmp_path):
     assert all(json.loads(t)["status"] == "ok" for t in first.values())
 
     report = tmp_path / "report"
-    result = run_aggregate_job(OmegaConf.create({"sweep_dir": str(sweep), "report_dir": str(report)}))
+    result = run_aggregate_job(OmegaConf.create({"sweep_dir": str(sweep), "report_dir": str(report), "overwrite": False}))
     assert (result["ok"], result["failed"]) == (12, 0)
     jobs = pd.read_csv(report / "jobs.csv")
     assert sorted(jobs["seed"].unique()) == [0, 1] and set(jobs["search"]) == {"random", "aging", "aging_warmup"}
@@ -152,7 +152,7 @@ def test_tiny_grid_end_to_end_then_resumed(tmp_path):
 
 
 def test_tables_say_where_the_scores_came_from(tmp_path):
-    from zcnas.aggregate import scores_from
+    from zcnas.analysis.search_tables import scores_from
     shared = {"name": "hook_logdet", "roster": "/r/hook_logdet_cifar10.parquet", "roster_share_isomorphic": True}
     plain = {"name": "synflow", "roster": "/r/synflow_cifar10.parquet", "roster_share_isomorphic": False}
     combined = {"name": "combined", "roster": "/r/combined_cifar10.parquet",

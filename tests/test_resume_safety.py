@@ -17,7 +17,7 @@ from cli import run_cli
 from shared_data import shared_data_dir
 from test_faults import start_cli, wait_for
 from zcnas.roster import Roster, make_rows, read_roster, write_roster
-from zcnas.score_job import outputs_problem
+from zcnas.tasks.score import outputs_problem
 
 
 def job_dir(tmp_path: Path) -> Path:

@@ -30,7 +30,7 @@ from zcnas.metrics import metric_class
 from zcnas.metrics.base import ScoringContext
 from zcnas.metrics.from_roster import RosterScores
 from zcnas.roster import (Roster, check_compatible, import_csv, make_rows, read_roster, write_roster)
-from zcnas.roster_jobs import merge_into
+from zcnas.tasks.rosters import merge_into
 from zcnas.space import arch_from_index
 
 COMMITTED = ROOT / "results" / "rosters"
@@ -144,7 +144,7 @@ def test_a_conflict_in_one_group_writes_no_group(tmp_path):
 
 
 def test_merge_replace_must_be_a_boolean(tmp_path, compose_cfg):
-    from zcnas.roster_jobs import run_merge_job
+    from zcnas.tasks.rosters import run_merge_job
 
     roster_file(tmp_path / "in" / "a.parquet", [(1, 1.0, 0.1, "computed")])
     cfg = compose_cfg("task=merge", f"merge.inputs=[{tmp_path}/in/*.parquet]", f"merge.output_dir={tmp_path}/out",

@@ -10,22 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared_data import shared_data_dir
+from nats_samples import CONV_CELL, DISCONNECTED_CELL, POOL_CELL, cifar10_sample
 from zcnas.errors import MetricError
 from zcnas.metrics import METRICS, ScoringContext, make_metric, snip_score
 from zcnas.network import build_network
 from zcnas.space import to_cell
 
-CONV_CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-POOL_CELL = "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
-DISCONNECTED_CELL = "|none~0|+|nor_conv_1x1~0|none~1|+|none~0|avg_pool_3x3~1|none~2|"
-
 
 @pytest.fixture(scope="module")
 def cifar_batch():
-    from zcnas.data import load_batch
-
-    return load_batch("cifar10", str(shared_data_dir() / "samples" / "cifar10_sample.npz"), 128, 0)
+    return cifar10_sample()
 
 
 W = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])

@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared_data import shared_data_dir
+from nats_samples import CONV_CELL, POOL_CELL, cifar10_sample
 from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics import (
     METRICS,
+    SPECS,
     ScoringContext,
     epe_nas_score,
     fisher_score,
@@ -68,6 +69,7 @@ def tx(a: np.ndarray) -> torch.Tensor:
 def test_registered_with_direction_and_data_needs():
     for name in ZOO:
         assert name in METRICS, name
+        assert SPECS[name].higher_is_better, name
     needs = {n for n in ZOO if METRICS[n].needs_data}
     assert needs == {"grad_norm", "grasp", "fisher", "jacov", "plain", "epe_nas", "zico", "meco"}
 
@@ -372,15 +374,10 @@ def test_meco_dependent_channels_and_models_without_feature_maps():
 
 # ---------------------------------------------------------------- every proxy on NATS cells
 
-CONV_CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-POOL_CELL = "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
-
 
 @pytest.fixture(scope="module")
 def cifar_batch():
-    from zcnas.data import load_batch
-
-    x, y = load_batch("cifar10", str(shared_data_dir() / "samples" / "cifar10_sample.npz"), 32, 0)
+    x, y = cifar10_sample(32)
     # 16 real images keep the test light on a shared CPU; epe_nas needs a class seen twice,
     # which 16 images of 10 classes always have
     return x[:16], y[:16]

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from zcnas.benchmark import Benchmark, make_benchmark
 from zcnas.errors import ConfigError
 from zcnas.metrics import Metric, ScoringContext, make_metric
+from zcnas.schema import dataset_spec
 
 
 def as_dict(node: Any) -> dict:
@@ -21,7 +22,7 @@ def configure_hardware(cfg: DictConfig) -> str:
     import torch
 
     hw = cfg.hardware
-    device = str(hw.get("device", "cpu"))
+    device = str(hw.device)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(
             "hardware asks for a CUDA device but torch sees none (CPU-only torch build or no GPU); "
@@ -32,7 +33,7 @@ def configure_hardware(cfg: DictConfig) -> str:
         # activations to 10-bit mantissas and move scores away from their CPU values
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-    threads = hw.get("threads")
+    threads = hw.threads
     if threads:
         torch.set_num_threads(int(threads))
     return device
@@ -54,6 +55,8 @@ def build_benchmark(cfg: DictConfig) -> Benchmark:
 
 def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str) -> ScoringContext:
     ds = cfg.dataset
+    # classes and image size are facts of the dataset: from its spec, as the batch's normalization is
+    spec = dataset_spec(ds)
 
     def load() -> Any:
         from zcnas.data import load_batch
@@ -63,14 +66,14 @@ def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str) -> 
             os.path.expanduser(str(ds.data_path)),
             batch_size=int(cfg.batch_size),
             seed=int(cfg.seed),
-            split=str(ds.get("split", "train")),
-            download=bool(ds.get("download", False)),
+            split=str(ds.split),
+            download=bool(ds.download),
         )
 
     return ScoringContext(
         dataset=str(ds.name),
-        num_classes=int(ds.num_classes),
-        input_size=int(ds.input_size),
+        num_classes=spec.num_classes,
+        input_size=spec.input_size,
         seed=int(cfg.seed),
         device=device,
         batch_loader=load,

@@ -124,7 +124,7 @@ def summary_lines(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
 
 def merge_sweep_rosters(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
     """Merge the rosters of the sweep's scoring jobs into ``<sweep_dir>/rosters/``; one line per roster."""
-    from zcnas.roster_jobs import group_rosters, merge_into
+    from zcnas.tasks.rosters import group_rosters, merge_into
 
     paths = [j.path / ROSTER_FILE for j in jobs
              if j.task == "score" and j.state in ("ok", "skipped") and (j.path / ROSTER_FILE).is_file()]
@@ -146,7 +146,7 @@ def merge_sweep_rosters(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
 
 def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
     """Tables of the sweep's searches in ``<sweep_dir>/tables/`` (what ``task=aggregate`` writes)."""
-    from zcnas.aggregate_job import aggregate_into, summarize_aggregate
+    from zcnas.tasks.aggregate import aggregate_into, summarize_aggregate
 
     if not any(j.task == "search" and j.state in ("ok", "skipped") for j in jobs):
         return []

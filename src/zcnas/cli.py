@@ -32,7 +32,8 @@ MULTIRUN_FLAGS = ("-m", "--multirun")
 def normalize_override(arg: str) -> str:
     """``key=~/x`` -> ``key=/home/me/x``; ``key=a=b`` -> ``key='a=b'``; anything else unchanged."""
     key, sep, value = arg.partition("=")
-    if not sep or arg.startswith("-") or key.lstrip("+~") in GROUPS or value[:1] in ("'", '"'):
+    # quotes, lists and dicts are Hydra syntax the user wrote on purpose: leave them to Hydra
+    if not sep or arg.startswith("-") or key.lstrip("+~") in GROUPS or value[:1] in ("'", '"', "[", "{"):
         return arg
     if value.startswith("~"):
         value = os.path.expanduser(value)
@@ -94,7 +95,9 @@ def explain(exc: BaseException, args: list[str]) -> str:
                 "writable folder with paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
     if isinstance(exc, OmegaConfBaseException) or isinstance(cause, OmegaConfBaseException):
         lines = [line for line in text.splitlines() if line.strip()]
-        return f"invalid configuration: {lines[0] if lines else type(exc).__name__}"
+        first = lines[0] if lines else type(exc).__name__
+        why = [line for line in str(cause or "").splitlines() if line.strip()]
+        return f"invalid configuration: {first}" + (f" ({why[0].strip()})" if why and why[0] not in first else "")
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 

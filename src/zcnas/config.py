@@ -1,4 +1,4 @@
-"""Hydra/OmegaConf glue: resolvers used by ``conf/`` and the project root."""
+"""Hydra/OmegaConf glue: resolvers and schemas used by ``conf/``, and the project root."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ CONFIG_DIR = PROJECT_ROOT / "conf"
 
 
 def register_resolvers() -> None:
+    """Register what ``conf/`` needs before Hydra composes it: the resolvers below and the typed
+    schemas (``zcnas.schema``).  run.py and the tests call this once."""
+    from zcnas.schema import register_schemas
+
+    register_schemas()
     # ${zcnas_or:a,b}: a unless empty, else b (a single run with no overrides goes to ".../default").
     if not OmegaConf.has_resolver("zcnas_or"):
         OmegaConf.register_new_resolver("zcnas_or", lambda value, fallback: value if value else fallback)

@@ -362,14 +362,6 @@ def _batchnorm_at_zero(bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor | No
     return value if shift is None else value + shift
 
 
-def set_pruning(model: nn.Module, prune: bool) -> nn.Module:
-    """Turn the pruned forward pass on or off for every TinyNetwork / CellModule in ``model``."""
-    for m in model.modules():
-        if isinstance(m, (TinyNetwork, CellModule)):
-            m.prune = prune
-    return model
-
-
 def build_network(cell: Cell | str | int, num_classes: int, seed: int | None = None,
                   prune: bool = False) -> TinyNetwork:
     """A freshly initialized network; with ``seed`` its weights are reproducible.

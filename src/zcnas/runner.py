@@ -24,10 +24,11 @@ from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-from zcnas.errors import ConfigError, Interrupted, ZcnasError
+from zcnas.errors import Interrupted, ZcnasError
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
 from zcnas.provenance import code_version
+from zcnas.schema import check_settings
 
 #: tasks whose finished result is reused on relaunch; the others (merge, import, reports) always rerun
 RESUMABLE = ("search", "score")
@@ -35,10 +36,10 @@ RESUMABLE = ("search", "score")
 HYDRA_RECORDS = {".hydra", "run.log"}
 
 
-#: task -> the module that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
-TASKS = {"search": "search_job", "score": "score_job", "merge": "roster_jobs", "import": "roster_jobs",
-         "correlate": "correlate_job", "aggregate": "aggregate_job", "ensembles": "ensemble_study",
-         "build_table": "table_job"}
+#: task -> the module under zcnas that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
+TASKS = {"search": "tasks.search", "score": "tasks.score", "merge": "tasks.rosters", "import": "tasks.rosters",
+         "correlate": "tasks.correlate", "aggregate": "tasks.aggregate", "ensembles": "tasks.ensembles",
+         "build_table": "tasks.build_table"}
 
 
 def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Callable[[dict], str]]:
@@ -62,7 +63,7 @@ def versions() -> dict:
 def outputs_problem(task: str, output_dir: Path, result: dict) -> str | None:
     """Why a finished job's outputs cannot be trusted (missing, truncated), or None."""
     if task == "score":
-        from zcnas.score_job import outputs_problem as score_outputs_problem
+        from zcnas.tasks.score import outputs_problem as score_outputs_problem
 
         return score_outputs_problem(output_dir, result)
     return None
@@ -75,7 +76,7 @@ def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None
     damaged outputs is kept aside as ``result.superseded-<time>.json`` and the job runs again.
     """
     result_path = output_dir / RESULT_FILE
-    if task not in RESUMABLE or not result_path.exists() or cfg.get("force", False):
+    if task not in RESUMABLE or not result_path.exists() or cfg.force:
         return None
     try:
         previous = read_json(result_path)
@@ -107,8 +108,11 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
         return _fail(f"unknown task {task!r}; valid: {', '.join(sorted(TASKS))}", multirun, result_path, cfg)
     run, summarize = task_functions(task)
     try:
+        check_settings(cfg)  # before force= is read below
         output_dir.mkdir(parents=True, exist_ok=True)
         previous = finished_result(task, cfg, output_dir)
+    except ZcnasError as exc:
+        return _fail(str(exc), multirun, result_path, cfg)
     except OSError as exc:
         return _fail(_os_error(exc, output_dir), multirun, result_path, cfg)
     if previous is not None:
@@ -119,7 +123,6 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     started = time.time()
     try:
         with _sigterm_interrupts():
-            check_job_settings(cfg)
             result = run(cfg, output_dir)
             result = {"status": "ok", **result, "started": started, "versions": versions(),
                       "config": OmegaConf.to_container(cfg, resolve=True)}
@@ -177,14 +180,6 @@ def _os_error(exc: OSError, output_dir: Path) -> str:
     where = exc.filename or output_dir
     return (f"cannot write {where}: {exc.strerror or exc}; choose a writable folder with "
             "paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
-
-
-def check_job_settings(cfg: DictConfig) -> None:
-    """Settings every task shares; task-specific ones are checked where they are used."""
-    for key, low in (("seed", 0), ("batch_size", 1)):
-        value = cfg.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
 
 
 def _remove_if_empty(output_dir: Path) -> None:

@@ -1,5 +1,10 @@
 """The three NATS-Bench datasets: classes, image size and normalization.
 
+This is the one home of these facts.  The config's dataset group
+(``conf/dataset/*.yaml``) only says which dataset and where its images are;
+the networks' classes and input size and the batch's normalization all come
+from the spec here (``zcnas.schema.dataset_spec``).
+
 Mean and std are per channel (R, G, B) on the 0-1 scale, the constants the
 NATS-Bench / NASWOT code normalizes with (written there on the 0-255 scale).
 """

@@ -1,55 +1,53 @@
-"""Metrics: the registry maps a metric name to its class."""
+"""Metrics: each is declared once (``register`` in ``zcnas.metrics.base``);
+the registry below and ``zcnas.score`` are derived from the declarations.
+
+Importing a metric module registers it, so every metric module is imported
+here.  ``combined`` and ``ensemble`` state their own class attributes and are
+declared here: both only make sense on NATS cells.
+"""
 
 from __future__ import annotations
 
 from zcnas.errors import ConfigError
-from zcnas.metrics.base import Metric, ScoringContext
+from zcnas.metrics.base import DATA, MEMBERS, SPECS, Metric, MetricSpec, ScoringContext, register
 from zcnas.metrics.combined import Combined
-from zcnas.metrics.counts import Flops, Params, flops_score, params_score
+from zcnas.metrics.counts import flops_score, params_score
 from zcnas.metrics.ensemble import Ensemble, ensemble_scores
-from zcnas.metrics.epe_nas import EpeNas, epe_nas_score
-from zcnas.metrics.fisher import Fisher, fisher_score
-from zcnas.metrics.grad_norm import GradNorm, grad_norm_score
-from zcnas.metrics.grasp import Grasp, grasp_score
-from zcnas.metrics.jacov import Jacov, jacov_score
-from zcnas.metrics.l2_norm import L2Norm, l2_norm_score
-from zcnas.metrics.meco import Meco, meco_score
-from zcnas.metrics.naswot import HookLogdet, hook_logdet_score, naswot_kernel
-from zcnas.metrics.plain import Plain, plain_score
-from zcnas.metrics.snip import Snip, snip_score
-from zcnas.metrics.synflow import Synflow, synflow_score
-from zcnas.metrics.val12 import Val12
-from zcnas.metrics.zen import Zen, zen_score
-from zcnas.metrics.zico import Zico, zico_score
+from zcnas.metrics.epe_nas import epe_nas_score
+from zcnas.metrics.fisher import fisher_score
+from zcnas.metrics.grad_norm import grad_norm_score
+from zcnas.metrics.grasp import grasp_score
+from zcnas.metrics.jacov import jacov_score
+from zcnas.metrics.l2_norm import l2_norm_score
+from zcnas.metrics.meco import meco_score
+from zcnas.metrics.naswot import hook_logdet_score, naswot_kernel
+from zcnas.metrics.plain import plain_score
+from zcnas.metrics.snip import snip_score
+from zcnas.metrics.synflow import synflow_score
+from zcnas.metrics.val12 import Val12  # noqa: F401  (registers val12)
+from zcnas.metrics.zen import zen_score
+from zcnas.metrics.zico import zico_score
 
-METRICS: dict[str, type[Metric]] = {
-    HookLogdet.name: HookLogdet,
-    Snip.name: Snip,
-    Synflow.name: Synflow,
-    Combined.name: Combined,
-    Val12.name: Val12,
-    # the proxy zoo (issue 7)
-    GradNorm.name: GradNorm,
-    Grasp.name: Grasp,
-    Fisher.name: Fisher,
-    Jacov.name: Jacov,
-    L2Norm.name: L2Norm,
-    Plain.name: Plain,
-    Params.name: Params,
-    Flops.name: Flops,
-    Zen.name: Zen,
-    EpeNas.name: EpeNas,
-    Zico.name: Zico,
-    Meco.name: Meco,
-    Ensemble.name: Ensemble,
-}
+_MEMBERS_HINT = "score its members one by one instead (see zcnas.metrics.ensemble.ensemble_scores)"
+register("combined", needs=DATA, higher_is_better=True,
+         cells_only=f"it normalizes hook_logdet and synflow against a reference set of NATS-Bench cells; "
+                    f"{_MEMBERS_HINT}")(Combined)
+register("ensemble", needs=MEMBERS, higher_is_better=True,
+         cells_only=f"it normalizes its members against a reference set of NATS-Bench cells; {_MEMBERS_HINT}")(Ensemble)
+
+#: name -> the cell-level class the jobs build
+METRICS: dict[str, type[Metric]] = {name: spec.metric for name, spec in SPECS.items()}
+
+
+def metric_spec(name: str) -> MetricSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ConfigError(f"unknown metric {name!r}; valid: {', '.join(sorted(SPECS))}") from None
 
 
 def metric_class(name: str) -> type[Metric]:
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise ConfigError(f"unknown metric {name!r}; valid: {', '.join(sorted(METRICS))}") from None
+    return metric_spec(name).metric
 
 
 def make_metric(name: str, context: ScoringContext, **params) -> Metric:
@@ -62,7 +60,9 @@ def make_metric(name: str, context: ScoringContext, **params) -> Metric:
 
 __all__ = [
     "METRICS",
+    "SPECS",
     "Metric",
+    "MetricSpec",
     "ScoringContext",
     "ensemble_scores",
     "epe_nas_score",
@@ -75,6 +75,8 @@ __all__ = [
     "l2_norm_score",
     "make_metric",
     "meco_score",
+    "metric_class",
+    "metric_spec",
     "naswot_kernel",
     "params_score",
     "plain_score",

@@ -1,12 +1,18 @@
-"""The metric interface: a score of an untrained (or benchmark-trained) cell.
+"""The metric interface: how a metric is declared, and how it scores a cell.
+
+Each metric is declared once, with ``register`` on its cell-level class:
+its name, what it needs, its direction and its model-level function.  The
+registry (``zcnas.metrics.METRICS``) and ``zcnas.score`` are derived from
+these declarations.
 
 Every metric is "higher is better".  ``score_cell`` returns a float that may
 be non-finite (e.g. a singular NASWOT kernel gives -inf); searches and rosters
-rank non-finite scores lowest (see ``zcnas.scores.rank_key``).
+rank non-finite scores lowest (see ``zcnas.search.evaluator.rank_value``).
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
@@ -47,9 +53,11 @@ class ScoringContext:
 class Metric(ABC):
     """Scores cells of the NATS-Bench topology space."""
 
+    # set by ``register`` from the declaration
     name: str = ""
     needs_data: bool = False  # uses the image batch
     needs_benchmark: bool = False  # reads trained results instead of computing
+    spec: MetricSpec | None = None
 
     def __init__(self, context: ScoringContext):
         self.context = context
@@ -65,3 +73,70 @@ class Metric(ABC):
     def describe(self) -> dict:
         """Settings that identify how scores were produced (stored with rosters and results)."""
         return {"name": self.name}
+
+
+# What a metric needs: ``SHAPE`` data-free (only the input's shape and device),
+# ``DATA`` images, ``LABELS`` images and labels, ``BENCHMARK`` trained results
+# of NATS cells, ``MEMBERS`` whatever its member metrics need.
+SHAPE, DATA, LABELS, BENCHMARK, MEMBERS = "shape", "data", "labels", "benchmark", "members"
+NEEDS = (SHAPE, DATA, LABELS, BENCHMARK, MEMBERS)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric's declaration.
+
+    ``model_score`` scores any ``nn.Module`` (``zcnas.score``) and is called
+    as ``(model, x, y, **params)`` for a metric that needs labels and
+    ``(model, x, **params)`` otherwise (a data-free one uses only x's shape
+    and device).  A metric that only makes sense on NATS cells has none and
+    says why in ``cells_only``.
+    """
+
+    name: str
+    needs: str
+    higher_is_better: bool
+    metric: type[Metric]  # scores NATS cells (the jobs)
+    model_score: Callable[..., float] | None = None
+    cells_only: str = ""
+
+    def score_model(self, model, x, y=None, **params) -> float:
+        if self.needs == LABELS:
+            return self.model_score(model, x, y, **params)
+        return self.model_score(model, x, **params)
+
+    def param_names(self) -> list[str]:
+        """The names of the model-level function's own parameters (after the model and the batch)."""
+        batch = 2 if self.needs == LABELS else 1
+        return list(inspect.signature(self.model_score).parameters)[1 + batch:]
+
+
+SPECS: dict[str, MetricSpec] = {}  # filled by ``register`` as zcnas.metrics imports the metric modules
+
+
+def register(name: str, *, needs: str, higher_is_better: bool, model_score: Callable[..., float] | None = None,
+             cells_only: str = ""):
+    """Class decorator: declare a metric; sets the class's ``name``, ``needs_*`` and ``spec``."""
+    if needs not in NEEDS:
+        raise ValueError(f"metric {name!r}: needs must be one of {', '.join(NEEDS)}, got {needs!r}")
+    if not higher_is_better:
+        # searches, rosters, ensembles and the correlation study all rank higher scores first
+        raise ValueError(f"metric {name!r}: every consumer ranks higher scores first; negate the score instead")
+    if (model_score is None) == (not cells_only):
+        raise ValueError(f"metric {name!r}: give either model_score or cells_only (why it scores only NATS cells)")
+    if name in SPECS:
+        raise ValueError(f"metric {name!r} is registered twice")
+
+    def declare(cls: type[Metric]) -> type[Metric]:
+        spec = MetricSpec(name, needs, higher_is_better, cls, model_score, cells_only)
+        derived = {"name": name, "needs_data": needs in (DATA, LABELS), "needs_benchmark": needs == BENCHMARK}
+        for attr, value in derived.items():
+            # a class that states these itself (combined, ensemble) must agree with its declaration
+            if attr in vars(cls) and vars(cls)[attr] != value:
+                raise ValueError(f"{cls.__name__}.{attr} = {vars(cls)[attr]!r}, but its declaration gives {value!r}")
+            setattr(cls, attr, value)
+        cls.spec = spec
+        SPECS[name] = spec
+        return cls
+
+    return declare

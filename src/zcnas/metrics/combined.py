@@ -16,6 +16,10 @@ Normalization statistics come from a *reference set* of scores:
 * otherwise a seeded random sample of ``reference_sample`` cells
   (``reference_seed``) scored live when the metric is created, so the same
   settings always give the same statistics.
+
+The normalization and the combination are ``zcnas.analysis.normalization``'s
+(``combined_normalizers``, ``combined_scores``): combined is a preset of the
+ensemble rules there, the same code as ``metric=ensemble`` and the studies.
 """
 
 from __future__ import annotations
@@ -25,60 +29,10 @@ import random
 
 import numpy as np
 
+from zcnas.analysis.normalization import check_alpha, check_normalization, combined_normalizers, combined_scores
 from zcnas.errors import ConfigError
 from zcnas.metrics.base import Metric
 from zcnas.space import Cell, sample_cell
-
-NORMALIZATIONS = ("minmax", "log_minmax", "rank")
-
-
-def _clean(values: np.ndarray, metric: str, normalization: str) -> np.ndarray:
-    """Map raw scores to the values normalized: -inf hook_logdet -> 0 (paper), log10 synflow if asked."""
-    v = np.asarray(values, dtype=float).copy()
-    if metric == "hook_logdet":
-        v[~np.isfinite(v)] = 0.0
-    if metric == "synflow" and normalization == "log_minmax":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.log10(v)
-    return v
-
-
-class Normalizer:
-    """Maps a metric's raw scores to [0, 1] using statistics of a reference set."""
-
-    def __init__(self, reference: np.ndarray, metric: str, normalization: str):
-        if normalization not in NORMALIZATIONS:
-            raise ConfigError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
-        self.metric, self.normalization = metric, normalization
-        ref = _clean(reference, metric, normalization)
-        ref = ref[np.isfinite(ref)]
-        if ref.size == 0:
-            raise ConfigError(f"no finite {metric} scores in the reference set: cannot normalize")
-        self.sorted = np.sort(ref)
-        self.low, self.high = float(self.sorted[0]), float(self.sorted[-1])
-
-    def __call__(self, values) -> np.ndarray:
-        v = _clean(np.atleast_1d(values), self.metric, self.normalization)
-        if self.normalization == "rank":
-            out = np.searchsorted(self.sorted, v, side="right") / self.sorted.size
-        else:
-            span = self.high - self.low
-            out = (v - self.low) / span if span > 0 else np.zeros_like(v)
-        return np.where(np.isfinite(v), out, 0.0)  # non-finite (NaN synflow, log of 0) count as lowest
-
-    def stats(self) -> dict:
-        return {"min": self.low, "max": self.high, "n": int(self.sorted.size)}
-
-
-def combine(hook: np.ndarray, syn: np.ndarray, alpha: float, hook_norm: Normalizer, syn_norm: Normalizer) -> np.ndarray:
-    return alpha * hook_norm(hook) + (1.0 - alpha) * syn_norm(syn)
-
-
-def check_alpha(alpha, key: str = "metric.alpha") -> float:
-    """``alpha`` as a float in [0, 1]; the error names ``key``, the setting it came from."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) <= 1.0:
-        raise ConfigError(f"{key} must be a number in [0, 1] (weight of hook_logdet), got {alpha!r}")
-    return float(alpha)
 
 
 class Combined(Metric):
@@ -93,9 +47,7 @@ class Combined(Metric):
         from zcnas.metrics.from_roster import RosterScores
 
         self.alpha = check_alpha(alpha)
-        if normalization not in NORMALIZATIONS:
-            raise ConfigError(f"metric.normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}")
-        self.normalization = normalization
+        self.normalization = check_normalization(normalization)
         self.hook = make_metric("hook_logdet", context)
         self.syn = make_metric("synflow", context)
         self.rosters = (hook_roster, synflow_roster)
@@ -116,12 +68,12 @@ class Combined(Metric):
             ref_h = np.array([self.hook.score_cell(c) for c in cells])
             ref_s = np.array([self.syn.score_cell(c) for c in cells])
             self.reference = f"random sample of {reference_sample} cells (seed {reference_seed})"
-        self.hook_norm = Normalizer(ref_h, "hook_logdet", normalization)
-        self.syn_norm = Normalizer(ref_s, "synflow", normalization)
+        self.norms = combined_normalizers(ref_h, ref_s, normalization)
+        self.hook_norm, self.syn_norm = self.norms["hook_logdet"], self.norms["synflow"]
 
     def score_cell(self, cell: Cell) -> float:
         h, s = self.hook.score_cell(cell), self.syn.score_cell(cell)
-        value = float(combine(np.array([h]), np.array([s]), self.alpha, self.hook_norm, self.syn_norm)[0])
+        value = float(combined_scores(np.array([h]), np.array([s]), self.alpha, self.norms)[0])
         return value if math.isfinite(value) else -math.inf
 
     def recorded_cost(self, cell: Cell) -> float | None:

@@ -45,7 +45,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from zcnas.metrics.base import Metric
+from zcnas.metrics.base import SHAPE, Metric, register
 from zcnas.network import build_network
 from zcnas.space import OPS, Cell
 
@@ -115,16 +115,15 @@ def cell_count(kind: str, cell: Cell, num_classes: int, input_shape: tuple[int, 
     return float(base + sum(per_edge[op] for op in cell.ops))
 
 
+@register("params", needs=SHAPE, higher_is_better=True, model_score=lambda model, x: params_score(model))
 class Params(Metric):
-    name = "params"
-
     def score_cell(self, cell: Cell) -> float:
         # the input size does not change the parameter count; any shape gives the same table
         return cell_count("params", cell, self.context.num_classes, self.context.input_shape)
 
 
+@register("flops", needs=SHAPE, higher_is_better=True,
+          model_score=lambda model, x: flops_score(model, tuple(x.shape[1:]), x.device))
 class Flops(Metric):
-    name = "flops"
-
     def score_cell(self, cell: Cell) -> float:
         return cell_count("flops", cell, self.context.num_classes, self.context.input_shape)

@@ -33,11 +33,9 @@ import torch
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.metrics.base import Metric
-from zcnas.metrics.grad_norm import check_labels
+from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.engine import EngineMetric, check_labels
 from zcnas.metrics.jacov import K, correlation, input_jacobian
-from zcnas.metrics.naswot import engine_inputs
-from zcnas.space import Cell
 
 
 def epe_nas_from_jacobian(jac: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
@@ -73,11 +71,6 @@ def epe_nas_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classe
     return epe_nas_from_jacobian(jac.to(torch.float64).cpu().numpy(), y.detach().cpu().numpy(), num_classes)
 
 
-class EpeNas(Metric):
-    name = "epe_nas"
-    needs_data = True
-
-    def score_cell(self, cell: Cell) -> float:
-        # the pruned network: same score as the full one (tests/test_engine.py)
-        net, x, y = engine_inputs(cell, self.context)
-        return epe_nas_score(net, x, y, self.context.num_classes)
+@register("epe_nas", needs=LABELS, higher_is_better=True, model_score=epe_nas_score)
+class EpeNas(EngineMetric):
+    """num_classes is epe_nas_score's default, the width of the network's output: the dataset's classes."""

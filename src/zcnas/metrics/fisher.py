@@ -28,11 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.metrics.base import Metric
-from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, trainable
-from zcnas.metrics.naswot import scratch_train_mode
-from zcnas.network import build_network
-from zcnas.space import Cell
+from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.engine import EngineMetric, check_labels, conv_linear_weights, hooked, scratch_train_mode, trainable
 
 
 def _channel_saliency(a: torch.Tensor, g: torch.Tensor, linear: bool) -> torch.Tensor:
@@ -58,14 +55,9 @@ def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return output.clone()
 
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    handles = [m.register_forward_hook(capture) for m in layers]
-    try:
-        with trainable(weights), scratch_train_mode(model), torch.enable_grad():
-            loss = F.cross_entropy(model(x), y)
-            grads = torch.autograd.grad(loss, [a for a, _ in acts], allow_unused=True)
-    finally:
-        for h in handles:
-            h.remove()
+    with hooked(layers, capture), trainable(weights), scratch_train_mode(model), torch.enable_grad():
+        loss = F.cross_entropy(model(x), y)
+        grads = torch.autograd.grad(loss, [a for a, _ in acts], allow_unused=True)
     total = torch.zeros((), dtype=torch.float64, device=x.device)
     for (a, linear), g in zip(acts, grads):
         if g is not None:
@@ -73,12 +65,6 @@ def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(total)
 
 
-class Fisher(Metric):
-    name = "fisher"
-    needs_data = True
-
-    def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
-        x, y = ctx.batch
-        return fisher_score(net, x, y)
+@register("fisher", needs=LABELS, higher_is_better=True, model_score=fisher_score)
+class Fisher(EngineMetric):
+    prune = False  # it hooks every conv and linear layer: the full forward pass

@@ -31,10 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.metrics.base import Metric
-from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, trainable
-from zcnas.metrics.naswot import engine_inputs, scratch_train_mode
-from zcnas.space import Cell
+from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.engine import EngineMetric, check_labels, conv_linear_weights, scratch_train_mode, trainable
 
 
 def grasp_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -58,11 +56,6 @@ def grasp_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(total)
 
 
-class Grasp(Metric):
-    name = "grasp"
-    needs_data = True
-
-    def score_cell(self, cell: Cell) -> float:
-        # the pruned network: same score as the full one (tests/test_engine.py)
-        net, x, y = engine_inputs(cell, self.context)
-        return grasp_score(net, x, y)
+@register("grasp", needs=LABELS, higher_is_better=True, model_score=grasp_score)
+class Grasp(EngineMetric):
+    pass

@@ -32,9 +32,8 @@ import torch
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.metrics.base import Metric
-from zcnas.metrics.naswot import engine_inputs, scratch_train_mode
-from zcnas.space import Cell
+from zcnas.metrics.base import DATA, register
+from zcnas.metrics.engine import EngineMetric, scratch_train_mode
 
 K = 1e-5
 
@@ -83,11 +82,6 @@ def jacov_score(model: nn.Module, x: torch.Tensor) -> float:
     return jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
 
 
-class Jacov(Metric):
-    name = "jacov"
-    needs_data = True
-
-    def score_cell(self, cell: Cell) -> float:
-        # the pruned network: same score as the full one (tests/test_engine.py)
-        net, x, y = engine_inputs(cell, self.context)
-        return jacov_score(net, x)
+@register("jacov", needs=DATA, higher_is_better=True, model_score=jacov_score)
+class Jacov(EngineMetric):
+    pass

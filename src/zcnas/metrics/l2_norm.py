@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.metrics.base import Metric
-from zcnas.metrics.grad_norm import conv_linear_weights
+from zcnas.metrics.base import SHAPE, Metric, register
+from zcnas.metrics.engine import conv_linear_weights
 from zcnas.network import build_network
 from zcnas.space import Cell
 
@@ -30,9 +30,8 @@ def l2_norm_score(model: nn.Module) -> float:
                          for w in conv_linear_weights(model, "l2_norm")))
 
 
+@register("l2_norm", needs=SHAPE, higher_is_better=True, model_score=lambda model, x: l2_norm_score(model))
 class L2Norm(Metric):
-    name = "l2_norm"
-
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
         return l2_norm_score(build_network(cell, ctx.num_classes, seed=ctx.seed))

@@ -31,10 +31,8 @@ import torch
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import Metric
-from zcnas.metrics.naswot import scratch_train_mode
-from zcnas.network import build_network
-from zcnas.space import Cell
+from zcnas.metrics.base import DATA, register
+from zcnas.metrics.engine import EngineMetric, observe
 
 LAYERS = ("modules", "leaves")
 
@@ -63,31 +61,17 @@ def meco_score(model: nn.Module, x: torch.Tensor, layers: str = "modules") -> fl
             values.append(min_eigen_correlation(output[0]))
 
     modules = [m for m in model.modules() if layers == "modules" or not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in modules]
-    try:
-        with scratch_train_mode(model), torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    observe(model, x, modules, hook)
     if not values:
         raise MetricError(f"meco needs convolutional feature maps (outputs with channels and at least 2 spatial "
                           f"positions), and {type(model).__name__} produces none")
     return float(sum(values))
 
 
-class Meco(Metric):
-    name = "meco"
-    needs_data = True
+@register("meco", needs=DATA, higher_is_better=True, model_score=meco_score)
+class Meco(EngineMetric):
+    prune = False  # it hooks every module: the full forward pass
 
     def __init__(self, context, layers: str = "modules"):
         super().__init__(context)
-        self.layers = check_layers(layers)
-
-    def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed).to(ctx.device)
-        return meco_score(net, ctx.batch[0], self.layers)
-
-    def describe(self) -> dict:
-        return {"name": self.name, "layers": self.layers}
+        self.settings["layers"] = check_layers(layers)

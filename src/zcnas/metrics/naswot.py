@@ -17,43 +17,19 @@ from __future__ import annotations
 
 import math
 import weakref
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
 
-from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.network import build_network
-from zcnas.space import Cell
+from zcnas.errors import MetricError
+from zcnas.metrics.base import DATA, register
+from zcnas.metrics.engine import LayoutMetric, observe
 
 # float32 holds every integer up to 2**24 exactly, so a float32 product of
 # 0/1 matrices is exact while a layer has at most this many units per image;
 # the int8 product accumulates in int32, exact below 2**31.
 _FLOAT32_EXACT = 2**24
 _INT32_EXACT = 2**31 - 1
-
-
-@contextmanager
-def scratch_train_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in training mode, then restore its mode and buffers.
-
-    A training-mode forward pass updates BatchNorm's running statistics; a
-    score must not change the caller's model, so every buffer is put back.
-    """
-    modes = {m: m.training for m in model.modules()}
-    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-    model.train()
-    try:
-        yield model
-    finally:
-        for module, mode in modes.items():
-            module.train(mode)
-        with torch.no_grad():
-            for name, b in model.named_buffers():
-                if name in buffers:
-                    b.copy_(buffers[name])
 
 
 def _agreement(codes: torch.Tensor) -> torch.Tensor:
@@ -145,13 +121,7 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         # (its version has changed, so the shortcut above never reuses stale codes).
         acc.add(inputs[0])
 
-    handles = [m.register_forward_hook(accumulate) for m in relus]
-    try:
-        with scratch_train_mode(model), torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    observe(model, x, relus, accumulate)
     return acc.kernel()
 
 
@@ -163,52 +133,6 @@ def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:
     return float(logabsdet.item())
 
 
-#: memory layouts of the engine's network and batch: "contiguous" (NCHW, the default) gives the
-#: straightforward computation's arithmetic exactly; "channels_last" is faster on CPUs (measured
-#: 1.25x for hook_logdet, 1.4x for snip), but BatchNorm's statistics are then summed in another
-#: order: scores move by up to ~2e-7 (hook_logdet) and ~1e-3 (snip) relative, Spearman 1.0 on the
-#: ablation sample (results/bench/ablations.csv).  Opt in with +metric.layout=channels_last (the key is
-#: not in conf/metric/*.yaml, whose owners may add it).
-LAYOUTS = ("contiguous", "channels_last")
-
-
-def check_layout(layout: str) -> str:
-    if layout not in LAYOUTS:
-        raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    return layout
-
-
-def engine_inputs(cell: Cell, context: ScoringContext, layout: str = "contiguous"):
-    """The seeded network of ``cell`` with the pruned forward pass, and the job's batch, in ``layout``."""
-    net = build_network(cell, context.num_classes, seed=context.seed, prune=True).to(context.device)
-    x, y = context.batch
-    if layout == "channels_last":
-        net = net.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    return net, x, y
-
-
-class LayoutMetric(Metric):
-    """A batch metric run by the engine, with an optional memory layout (shared by hook_logdet and snip)."""
-
-    needs_data = True
-
-    def __init__(self, context: ScoringContext, layout: str = "contiguous"):
-        super().__init__(context)
-        self.layout = check_layout(layout)
-
-    def describe(self) -> dict:
-        d = super().describe()
-        if self.layout != "contiguous":  # the default leaves the identity of existing rosters as it was
-            d["layout"] = self.layout
-        return d
-
-
+@register("hook_logdet", needs=DATA, higher_is_better=True, model_score=hook_logdet_score)
 class HookLogdet(LayoutMetric):
     """Engine: the pruned network (zcnas.network) and the kernel above; K equals the full computation's."""
-
-    name = "hook_logdet"
-
-    def score_cell(self, cell: Cell) -> float:
-        net, x, _ = engine_inputs(cell, self.context, self.layout)
-        return hook_logdet_score(net, x)

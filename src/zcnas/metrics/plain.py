@@ -20,28 +20,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.metrics.base import Metric
-from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, loss_gradients
-from zcnas.metrics.naswot import engine_inputs
-from zcnas.space import Cell
+from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.engine import EngineMetric, weight_gradient_sum
 
 
 def plain_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Σ over conv/linear weights of θ · ∂L/∂θ (signed), L = mean cross-entropy of (x, y)."""
-    y = check_labels(x, y, "plain")
-    weights = conv_linear_weights(model, "plain")
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
-    for w, g in zip(weights, loss_gradients(model, x, y, weights)):
-        if g is not None:
-            total += (w.detach() * g).sum(dtype=torch.float64)
-    return float(total)
+    return weight_gradient_sum(model, x, y, "plain", lambda w, g: (w * g).sum(dtype=torch.float64))
 
 
-class Plain(Metric):
-    name = "plain"
-    needs_data = True
-
-    def score_cell(self, cell: Cell) -> float:
-        # the pruned network: same score as the full one (tests/test_engine.py)
-        net, x, y = engine_inputs(cell, self.context)
-        return plain_score(net, x, y)
+@register("plain", needs=LABELS, higher_is_better=True, model_score=plain_score)
+class Plain(EngineMetric):
+    pass

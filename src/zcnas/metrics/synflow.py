@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.metrics.base import Metric
+from zcnas.metrics.base import SHAPE, Metric, register
 from zcnas.network import _avg_pool, cell_plan, draw_weights, weight_layout
 from zcnas.space import EDGES, NUM_NODES, Cell, is_disconnected
 
@@ -125,9 +125,9 @@ def synflow_cell(cell: Cell, num_classes: int, input_shape: tuple[int, int, int]
     return float(total.detach())
 
 
+@register("synflow", needs=SHAPE, higher_is_better=True,
+          model_score=lambda model, x: synflow_score(model, tuple(x.shape[1:]), x.device))
 class Synflow(Metric):
-    name = "synflow"
-
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
         return synflow_cell(cell, ctx.num_classes, ctx.input_shape, ctx.seed, ctx.device)

@@ -8,14 +8,13 @@ recorded seconds of those 12 epochs.
 from __future__ import annotations
 
 from zcnas.errors import ConfigError
-from zcnas.metrics.base import Metric
+from zcnas.metrics.base import BENCHMARK, Metric, register
 from zcnas.space import Cell
 
 
+@register("val12", needs=BENCHMARK, higher_is_better=True,
+          cells_only="it reads trained accuracies of NATS-Bench cells from the benchmark")
 class Val12(Metric):
-    name = "val12"
-    needs_benchmark = True
-
     def __init__(self, context):
         super().__init__(context)
         bench = context.benchmark

@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import Metric
+from zcnas.metrics.base import SHAPE, Metric, register
 from zcnas.network import build_network
 from zcnas.space import Cell
 
@@ -148,9 +148,14 @@ def zen_score(model: nn.Module, input_shape: tuple[int, ...], alpha: float = 0.0
     return float(sum(scores) / len(scores))
 
 
-class Zen(Metric):
-    name = "zen"
+def zen_of_batch(model: nn.Module, x: torch.Tensor, alpha: float = 0.01, repeat: int = 1, seed: int = 0,
+                 norm: str = "fro") -> float:
+    """zcnas.score's zen: Gaussian inputs of x's shape (batch included), on x's device."""
+    return zen_score(model, tuple(x.shape), alpha=alpha, repeat=repeat, seed=seed, norm=norm, device=x.device)
 
+
+@register("zen", needs=SHAPE, higher_is_better=True, model_score=zen_of_batch)
+class Zen(Metric):
     def __init__(self, context, alpha: float = 0.01, batch_size: int = 64, repeat: int = 1, norm: str = "fro"):
         super().__init__(context)
         check_zen_params(alpha, repeat, norm)

@@ -29,10 +29,8 @@ import torch
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import Metric
-from zcnas.metrics.grad_norm import check_labels, conv_linear_weights, loss_gradients
-from zcnas.metrics.naswot import engine_inputs
-from zcnas.space import Cell
+from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.engine import EngineMetric, check_labels, conv_linear_weights, loss_gradients
 
 
 def check_num_batches(num_batches) -> int:
@@ -71,18 +69,8 @@ def zico_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_batches: 
     return zico_from_gradients([torch.stack(s) for s in stacks])
 
 
-class Zico(Metric):
-    name = "zico"
-    needs_data = True
-
+@register("zico", needs=LABELS, higher_is_better=True, model_score=zico_score)
+class Zico(EngineMetric):
     def __init__(self, context, num_batches: int = 2):
         super().__init__(context)
-        self.num_batches = check_num_batches(num_batches)
-
-    def score_cell(self, cell: Cell) -> float:
-        # the pruned network: same score as the full one (tests/test_engine.py)
-        net, x, y = engine_inputs(cell, self.context)
-        return zico_score(net, x, y, self.num_batches)
-
-    def describe(self) -> dict:
-        return {"name": self.name, "num_batches": self.num_batches}
+        self.settings["num_batches"] = check_num_batches(num_batches)

@@ -82,7 +82,7 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
 
 
 def checkpoint_every(cfg: DictConfig) -> int:
-    every = cfg.get("checkpoint_every", 50)
+    every = cfg.checkpoint_every
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ConfigError(f"checkpoint_every must be an integer >= 1 (rows per checkpoint chunk), got {every!r}")
     return every
@@ -99,7 +99,7 @@ def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
         "seed": None if metric.needs_benchmark else int(cfg.seed),
         "batch_size": int(cfg.batch_size) if metric.needs_data else None,
         "settings": metric.describe(),
-        "share_isomorphic": bool(cfg.get("share_isomorphic", False)),
+        "share_isomorphic": bool(cfg.share_isomorphic),
         "zcnas_version": zcnas.__version__,
         "code": code_version(),  # git commit and whether the tree was dirty
         "torch_version": torch.__version__,
@@ -179,9 +179,9 @@ def outputs_problem(output_dir: Path, result: dict) -> str | None:
 def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     start = time.perf_counter()
     every = checkpoint_every(cfg)
-    share = bool(cfg.get("share_isomorphic", False))
+    share = bool(cfg.share_isomorphic)
     rep = representatives() if share else {}
-    indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.get("shard", 0), cfg.get("num_shards", 1),
+    indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.shard, cfg.num_shards,
                              cfg.get("indices"), classes=rep or None)
     device = configure_hardware(cfg)
     benchmark = build_benchmark(cfg)
@@ -193,12 +193,12 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     chunk_dir = Path(output_dir) / CHUNK_DIR
     # a job SLURM requeued (preemption, time limit) resumes even under force=true: the chunks are its own
     requeued = os.environ.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
-    done = resume_chunks(chunk_dir, meta, bool(cfg.get("force", False)) and not requeued)
+    done = resume_chunks(chunk_dir, meta, cfg.force and not requeued)
     resumed = len(done.indices & set(indices))
     todo = [i for i in indices if i not in done.indices]
     print(f"[zcnas] scoring {len(todo)} of {len(indices)} architectures with {metric.name} "
           f"({resumed} resumed from {chunk_dir})", flush=True)
-    score_rows(metric, todo, chunk_dir, meta, every, cfg.get("progress", True), done, rep, len(indices))
+    score_rows(metric, todo, chunk_dir, meta, every, cfg.progress, done, rep, len(indices))
 
     roster = read_chunks(chunk_dir, meta)
     roster.rows = roster.rows[roster.rows["index"].isin(indices)].reset_index(drop=True)
@@ -210,8 +210,8 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
         "dataset": meta["dataset"],
         "metric": metric.name,
         "seed": int(cfg.seed),
-        "shard": int(cfg.get("shard", 0)),
-        "num_shards": int(cfg.get("num_shards", 1)),
+        "shard": int(cfg.shard),
+        "num_shards": int(cfg.num_shards),
         "architectures": len(indices),
         "scored_now": len(todo),
         "resumed_rows": resumed,

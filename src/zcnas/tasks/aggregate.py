@@ -1,4 +1,4 @@
-"""The ``task=aggregate`` job: a sweep folder -> tables.md, jobs.csv, cells.csv, figure2.png.
+"""``task=aggregate``: a sweep folder -> tables.md, jobs.csv, cells.csv, figure2.png.
 
 Re-runnable at any time (also on a sweep still running): it only reads the
 jobs' result.json files and rewrites the reports.
@@ -11,17 +11,18 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from zcnas.aggregate import cell_summary, collect, render_markdown
+from zcnas.analysis.search_tables import cell_summary, collect
 from zcnas.errors import ConfigError
-from zcnas.figures import figure2
 from zcnas.io import atomic_write_bytes, write_table
+from zcnas.reports.figures import figure2_png
+from zcnas.reports.search_tables import render_markdown
 
 FILES = ("tables.md", "jobs.csv", "cells.csv", "figure2.png")
 
 
 def run_aggregate_job(cfg: DictConfig, output_dir=None) -> dict:
     return aggregate_into(Path(str(cfg.sweep_dir)).expanduser(), Path(str(cfg.report_dir)).expanduser(),
-                          overwrite=bool(cfg.get("overwrite", False)))
+                          overwrite=cfg.overwrite)
 
 
 def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False) -> dict:
@@ -37,7 +38,7 @@ def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False) -
     atomic_write_bytes(report_dir / "tables.md", render_markdown(jobs, str(sweep_dir)).encode())
     write_table(report_dir / "jobs.csv", jobs)
     write_table(report_dir / "cells.csv", cells)
-    figure2(frame, report_dir / "figure2.png")
+    atomic_write_bytes(report_dir / "figure2.png", figure2_png(frame))
     checked = cells[cells["protocol_test_mean"].notna()] if not cells.empty else cells
     return {
         "task": "aggregate",

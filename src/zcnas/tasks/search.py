@@ -49,7 +49,7 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     # where that count is known ahead (random search; aging's zero-cost moves revisit cells)
     visits = planned_visits(name, **params)
     with progress_bar(planned_cells(name, **params), f"{name} {metric.name} {dataset}",
-                      cfg.get("progress", True)) as bar:
+                      cfg.progress) as bar:
         evaluator = Evaluator(metric.score_cell, metric.recorded_cost, on_scored=lambda cell: bar.update(1))
         # the best so far, by the search's own rule (SearchResult.visit), for the trace
         so_far = SearchResult()

@@ -93,7 +93,7 @@ def run_merge_job(cfg: DictConfig, output_dir: Path) -> dict:
     paths = expand(cfg.merge.inputs)
     if not paths:
         raise ConfigError(f"no roster files match merge.inputs={list(cfg.merge.inputs)}")
-    replace = cfg.merge.get("replace", False)
+    replace = cfg.merge.replace
     if not isinstance(replace, bool):
         raise ConfigError(f"merge.replace must be true or false, got {replace!r}")
     out_dir = Path(str(cfg.merge.output_dir)).expanduser()
@@ -132,7 +132,7 @@ def run_import_job(cfg: DictConfig, output_dir: Path) -> dict:
     roster = import_csv(str(src.path), str(src.score_column), str(cfg.metric.name), str(cfg.dataset.name),
                         src.get("seconds_column"))
     output = Path(str(src.output)).expanduser() if src.get("output") else Path(output_dir) / ROSTER_FILE
-    replace = src.get("replace", False)
+    replace = src.replace
     if not isinstance(replace, bool):
         raise ConfigError(f"source.replace must be true or false, got {replace!r}")
     with locked(output):

@@ -1,10 +1,10 @@
-"""A sweep's result.json files read back into one tidy table, and the paper's Tables III-V from it.
+"""A sweep's result.json files read back into one tidy table, and the statistics of Tables III-V.
 
 ``collect`` makes one row per search job (failed jobs included, with their
 error); ``cell_summary`` reduces the repeats of each (dataset, metric,
-search) cell; ``search_tables`` lays the cells out as the paper does (rows =
-metrics, columns = algorithms); ``render_markdown`` prints them beside the
-paper's values and, for val12, the protocol's (docs/paper-protocol.md).
+search) cell, beside the paper's values and, for val12, the protocol's
+(docs/paper-protocol.md); ``mean_trace`` averages the best-so-far traces of
+Figure 2.  ``zcnas.reports`` lays them out as markdown and PNG.
 
 Statistics follow the paper's protocol: test accuracy is the mean and the
 population standard deviation (ddof=0) over repeats; search time is the mean
@@ -15,19 +15,16 @@ reuse -- where the job has recorded costs, else its wall-clock seconds.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from zcnas.benchmark.base import DATASETS
 from zcnas.io import parse_float, read_json
 from zcnas.jobs import RESULT_FILE, job_folders
-
-METRICS = ("val12", "hook_logdet", "synflow", "snip", "combined")
-SEARCHES = ("random", "aging", "aging_warmup")
-SEARCH_TITLES = {"random": "Random Search", "aging": "Aging Evolutionary", "aging_warmup": "AE with Warmup"}
-DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
-PAPER_TABLE = {"cifar10": "III", "cifar100": "IV", "ImageNet16-120": "V"}
+from zcnas.names import PAPER_METRICS, SEARCHES, order_key
 
 # The paper's Tables III-V: (test mean, test std, mean time in s) for random, aging, aging_warmup.
 PAPER = {
@@ -57,8 +54,6 @@ PAPER = {
 #: models visited by every search of the paper (N = M = 500), and its repeats per cell
 PAPER_VISITS = 500
 PAPER_REPEATS = 30
-#: marks a cell whose budget or repeat count differs from the paper's (not comparable to its value)
-OFF_PROTOCOL = "‡"
 
 # What the paper's protocol gives for val12 on the shared table (docs/paper-protocol.md): (mean, std) for
 # random, aging, aging_warmup.  Where the paper's cell disagrees, this is the value to match.
@@ -86,7 +81,7 @@ def protocol_cell(dataset: str, metric: str, search: str) -> tuple[float, float]
     return row[SEARCHES.index(search)] if row and search in SEARCHES else None
 
 
-# --- reading a sweep -----------------------------------------------------------------------------
+# --- reading a sweep ---------------------------------------------------------------------------------
 
 def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
     """One row per search job under ``sweep_dir`` (any depth); ``traces`` adds a ``trace`` column
@@ -190,10 +185,10 @@ def _job_overrides(folder: Path) -> dict:
 
 def _order_key(column: pd.Series) -> pd.Series:
     """Sort datasets, metrics and searches in the paper's order, unknown names after."""
-    order = {"dataset": DATASETS, "metric": METRICS, "search": SEARCHES}.get(column.name)
+    order = {"dataset": DATASETS, "metric": PAPER_METRICS, "search": SEARCHES}.get(column.name)
     if order is None:
         return column
-    return column.map(lambda v: (order.index(v), "") if v in order else (len(order), str(v)))
+    return column.map(lambda v: order_key(v, order))
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -239,139 +234,16 @@ def tolerance(std: float, n: int) -> float:
     return max(0.3, 2 * std / math.sqrt(n)) if n else math.nan
 
 
-def search_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per dataset, the paper's layout: rows = metrics, columns = (search, statistic)."""
-    cells = cell_summary(frame)
-    stats = ["test_mean", "test_std", "search_seconds", "recorded_seconds_per_request", "wall_seconds",
-             "distinct_scored", "n"]
-    tables: dict[str, pd.DataFrame] = {}
-    if cells.empty:
-        return tables
-    for dataset, group in cells.groupby("dataset", sort=False):
-        table = group.pivot(index="metric", columns="search", values=stats).swaplevel(axis=1)
-        metrics = _ordered(group["metric"].unique(), METRICS)
-        searches = _ordered(group["search"].unique(), SEARCHES)
-        tables[dataset] = table.reindex(index=metrics, columns=pd.MultiIndex.from_product([searches, stats]))
-    return tables
-
-
-def _ordered(names, order) -> list[str]:
-    return [n for n in order if n in set(names)] + sorted(n for n in names if n not in order)
-
-
-# --- markdown ------------------------------------------------------------------------------------
-
-def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
-    """Tables III-V shaped as in the paper, ours beside the paper's, then the val12 check and failures."""
-    cells = cell_summary(frame)
-    ok, failed = (frame["status"] == "ok").sum(), (frame["status"] != "ok").sum()
-    lines = ["# Searches: the paper's Tables III-V", ""]
-    if source:
-        lines.append(f"Sweep `{source}`: {len(frame)} jobs, {ok} ok, {failed} failed.")
-    lines += [
-        "Test accuracy (%) of the architecture found: mean ± std (population, ddof=0) over the repeats;",
-        "the paper's value in brackets. Time: mean seconds per search in the paper's accounting (recorded",
-        "scoring seconds charged on every request, no reuse); † marks wall-clock seconds (no recorded cost).",
-        "",
-    ]
-    datasets = cells.groupby("dataset", sort=False) if len(cells) else []  # no ok job: no columns
-    for dataset, group in datasets:
-        table = f" (paper Table {PAPER_TABLE[dataset]})" if dataset in PAPER_TABLE else ""
-        lines += [f"## {DATASET_NAMES.get(dataset, dataset)}{table}", ""]
-        metrics = _ordered(group["metric"].unique(), METRICS)
-        searches = _ordered(group["search"].unique(), SEARCHES)
-        header = [f"{SEARCH_TITLES.get(s, s)} {column}" for s in searches for column in ("test", "time (s)")]
-        lines += _md_table(["metric", *header],
-                           [[m] + [v for s in searches for v in _main_cells(cells, dataset, m, s)] for m in metrics])
-        lines += ["", "Distinct architectures scored / evaluations requested / repeats:", ""]
-        lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
-                           [[m] + [_detail_cell(cells, dataset, m, s) for s in searches] for m in metrics])
-        lines.append("")
-    if len(cells) and cells.apply(off_protocol, axis=1).any():
-        lines += [f"{OFF_PROTOCOL} ran with another budget or repeat count than the paper's {PAPER_VISITS} visited "
-                  f"models and {PAPER_REPEATS} repeats (see the table above): not comparable to the value in brackets.", ""]
-    lines += _protocol_section(cells) + _sources_section(frame) + _failures_section(frame)
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _cell(cells: pd.DataFrame, dataset: str, metric: str, search: str) -> pd.Series | None:
-    match = cells[(cells["dataset"] == dataset) & (cells["metric"] == metric) & (cells["search"] == search)]
-    return match.iloc[0] if len(match) else None
-
-
 def off_protocol(c: pd.Series) -> bool:
     """Whether a cell ran with another budget or repeat count than the paper's."""
     return c["n"] != PAPER_REPEATS or c["visited"] != PAPER_VISITS
 
 
-def _main_cells(cells, dataset, metric, search) -> list[str]:
-    c = _cell(cells, dataset, metric, search)
-    paper = paper_cell(dataset, metric, search)
-    test = "—" if c is None else _pm(c["test_mean"], c["test_std"]) + (OFF_PROTOCOL if off_protocol(c) else "")
-    time = "—"
-    if c is not None:
-        time = _seconds(c["search_seconds"]) + ("" if c["time_source"] == "recorded/request" else "†")
-    if paper:
-        test += f" [{_pm(paper[0], paper[1])}]"
-        time += f" [{_seconds(paper[2])}]"
-    return [test, time]
-
-
-def _detail_cell(cells, dataset, metric, search) -> str:
-    c = _cell(cells, dataset, metric, search)
-    return "—" if c is None else f"{c['distinct_scored']:.0f} / {c['evaluations']:.0f} / {c['n']}"
-
-
-def _protocol_section(cells: pd.DataFrame) -> list[str]:
-    if cells.empty or cells["protocol_test_mean"].isna().all():
-        return []
-    lines = ["## val12 against the protocol (docs/paper-protocol.md)", "",
-             "Cells run at the paper's budget (500 visited models) only. Tolerance: max(0.3, 2·std/√n),",
-             "std the protocol's, n our repeats.", ""]
-    rows = []
-    for _, c in cells[cells["protocol_test_mean"].notna()].iterrows():
-        rows.append([c["dataset"], c["search"], _pm(c["test_mean"], c["test_std"]),
-                     _pm(c["protocol_test_mean"], c["protocol_test_std"]), f"{c['paper_test_mean']:.2f}",
-                     f"{c['test_mean'] - c['protocol_test_mean']:+.2f}", f"{c['protocol_tolerance']:.2f}",
-                     "yes" if c["protocol_ok"] else "**no**"])
-    lines += _md_table(["dataset", "search", "ours", "protocol", "paper", "ours − protocol", "tolerance",
-                        "within"], rows)
-    return lines + [""]
-
-
-def _sources_section(frame: pd.DataFrame) -> list[str]:
-    ok = frame[frame["status"] == "ok"]
-    if ok.empty or "scores_from" not in ok:
-        return []
-    pairs = ok.groupby(["metric", "dataset"], sort=False)["scores_from"].agg(lambda v: "; ".join(sorted(set(v))))
-    rows = [[m, DATASET_NAMES.get(d, d), src] for (m, d), src in pairs.items()]
-    return ["## Where the scores came from", ""] + _md_table(["metric", "dataset", "scores"], rows) + [""]
-
-
-def _failures_section(frame: pd.DataFrame) -> list[str]:
-    failed = frame[frame["status"] != "ok"]
-    if failed.empty:
-        return []
-    lines = [f"## Failures ({len(failed)} jobs; relaunch the sweep to rerun them)", ""]
-    for _, job in failed.iterrows():
-        error = str(job["error"] or "no error recorded").strip().splitlines()[0]
-        lines.append(f"- {job['dataset']} / {job['metric']} / {job['search']} / seed {job['seed']}: {error}")
-    return lines + [""]
-
-
-def _md_table(header: list[str], rows: list[list]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-
-
-def _pm(mean: float, std: float) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "n/a"
-    # the paper prints zero spreads as e.g. 4e-14; two decimals say the same
-    return f"{mean:.2f} ± {std:.2f}"
-
-
-def _seconds(value: float) -> str:
-    if value is None or math.isnan(value):
-        return "n/a"
-    return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
+def mean_trace(traces: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population std per visit over repeats; a shorter trace counts only where it exists."""
+    stacked = np.full((len(traces), max(len(t) for t in traces)), np.nan)
+    for i, trace in enumerate(traces):
+        stacked[i, : len(trace)] = trace
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # visits without accuracies stay NaN
+        return np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)

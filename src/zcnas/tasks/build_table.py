@@ -86,7 +86,7 @@ def run_build_table_job(cfg: DictConfig, output_dir) -> dict:
     bench = NatsBenchBenchmark(str(source) if source else None)
     _check_order(bench)
     missing = _missing(bench, bool(params.get("allow_missing", False)))
-    frame = official_table(bench, missing, bool(cfg.get("progress", True)))
+    frame = official_table(bench, missing, cfg.progress)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_table(output, frame)
     return {"task": "build_table", "source": bench.path, "output": str(output), "rows": len(frame),

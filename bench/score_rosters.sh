@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Whole-space rosters of one metric, dataset after dataset, with the project's own task=score job:
+# SHARDS shards side by side (one per core, 1 torch thread each), then merged with task=merge into
+# $ROSTERS/<metric>_<dataset>.parquet.  Appends each dataset's command, wall time and load to
+# $ROSTERS/<metric>_times.log.  bench/hook_rosters.sh and bench/synflow_rosters.sh run it.
+# Usage (from the repository root):  bash bench/score_rosters.sh METRIC [task=score override ...]
+#   PY (.venv/bin/python)  OUT (outputs/<metric>_rosters)  SHARDS (1)
+#   DATASETS (cifar10 cifar100 ImageNet16-120)  ROSTERS (results/rosters)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+METRIC=${1:?usage: bash bench/score_rosters.sh METRIC [task=score override ...]}
+shift
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-outputs/${METRIC}_rosters}
+SHARDS=${SHARDS:-1}
+ROSTERS=${ROSTERS:-results/rosters}
+LOG=$ROSTERS/${METRIC}_times.log
+mkdir -p "$ROSTERS"
+
+# the folder run.py writes a job with these overrides to (zcnas.jobs.folder_name owns the rule)
+folder() { "$PY" -c 'import sys; from zcnas.jobs import folder_name; print(folder_name(sys.argv[1:]))' "$@"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+for ds in ${DATASETS:-cifar10 cifar100 ImageNet16-120}; do
+  job=(task=score "metric=$METRIC" "dataset=$ds" "$@")
+  # one shard is the plain job: no shard overrides, so its folder name is the plain job's
+  ((SHARDS > 1)) && job+=("num_shards=$SHARDS")
+  cmd=("$PY" run.py "${job[@]}" hardware.threads=1 progress=false "paths.output_dir=$OUT")
+  shards=""
+  ((SHARDS > 1)) && shards=" shard=<0..$((SHARDS - 1))> (in parallel)"
+  echo "$(date -Is) start $ds: ${cmd[*]}$shards | load: $(load)" | tee -a "$LOG"
+  start=$(date +%s.%N)
+  if ((SHARDS > 1)); then
+    pids=()
+    for ((s = 0; s < SHARDS; s++)); do "${cmd[@]}" "shard=$s" & pids+=($!); done
+    for p in "${pids[@]}"; do wait "$p"; done
+    name=$(folder "${job[@]}" shard=0)
+    name=${name/,shard=0,/,shard=*,}  # every shard's folder
+  else
+    "${cmd[@]}"
+    name=$(folder "${job[@]}")
+  fi
+  end=$(date +%s.%N)
+  # one quoted glob, not a list: run.py would read a list value holding '=' as one string
+  "$PY" run.py task=merge "merge.inputs='$OUT/score/$name/roster.parquet'" "merge.output_dir=$ROSTERS" \
+    progress=false "paths.output_dir=$OUT"
+  echo "$(date -Is) done $ds: wall $(echo "$end - $start" | bc) s | load: $(load) | roster $ROSTERS/${METRIC}_$ds.parquet" | tee -a "$LOG"
+done

@@ -1,0 +1,127 @@
+"""Tables III-V as markdown (``tables.md``): the statistics of ``zcnas.analysis.search_tables``, laid out
+as the paper does (rows = metrics, columns = searches), ours beside the paper's values, then the val12
+check against the protocol, where the scores came from, and the failures."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from zcnas.analysis.search_tables import PAPER_REPEATS, PAPER_VISITS, cell_summary, off_protocol, paper_cell
+from zcnas.names import DATASET_NAMES, SEARCH_TITLES, SEARCHES, ordered
+
+PAPER_TABLE = {"cifar10": "III", "cifar100": "IV", "ImageNet16-120": "V"}
+#: marks a cell whose budget or repeat count differs from the paper's (not comparable to its value)
+OFF_PROTOCOL = "‡"
+
+
+def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
+    """Tables III-V shaped as in the paper, ours beside the paper's, then the val12 check and failures."""
+    cells = cell_summary(frame)
+    ok, failed = (frame["status"] == "ok").sum(), (frame["status"] != "ok").sum()
+    lines = ["# Searches: the paper's Tables III-V", ""]
+    if source:
+        lines.append(f"Sweep `{source}`: {len(frame)} jobs, {ok} ok, {failed} failed.")
+    lines += [
+        "Test accuracy (%) of the architecture found: mean ± std (population, ddof=0) over the repeats;",
+        "the paper's value in brackets. Time: mean seconds per search in the paper's accounting (recorded",
+        "scoring seconds charged on every request, no reuse); † marks wall-clock seconds (no recorded cost).",
+        "",
+    ]
+    datasets = cells.groupby("dataset", sort=False) if len(cells) else []  # no ok job: no columns
+    for dataset, group in datasets:
+        table = f" (paper Table {PAPER_TABLE[dataset]})" if dataset in PAPER_TABLE else ""
+        lines += [f"## {DATASET_NAMES.get(dataset, dataset)}{table}", ""]
+        metrics = ordered(group["metric"].unique())
+        searches = ordered(group["search"].unique(), SEARCHES)
+        header = [f"{SEARCH_TITLES.get(s, s)} {column}" for s in searches for column in ("test", "time (s)")]
+        lines += _md_table(["metric", *header],
+                           [[m] + [v for s in searches for v in _main_cells(cells, dataset, m, s)] for m in metrics])
+        lines += ["", "Distinct architectures scored / evaluations requested / repeats:", ""]
+        lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
+                           [[m] + [_detail_cell(cells, dataset, m, s) for s in searches] for m in metrics])
+        lines.append("")
+    if len(cells) and cells.apply(off_protocol, axis=1).any():
+        lines += [f"{OFF_PROTOCOL} ran with another budget or repeat count than the paper's {PAPER_VISITS} visited "
+                  f"models and {PAPER_REPEATS} repeats (see the table above): not comparable to the value in brackets.", ""]
+    lines += _protocol_section(cells) + _sources_section(frame) + _failures_section(frame)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(cells: pd.DataFrame, dataset: str, metric: str, search: str) -> pd.Series | None:
+    match = cells[(cells["dataset"] == dataset) & (cells["metric"] == metric) & (cells["search"] == search)]
+    return match.iloc[0] if len(match) else None
+
+
+def _main_cells(cells, dataset, metric, search) -> list[str]:
+    c = _cell(cells, dataset, metric, search)
+    paper = paper_cell(dataset, metric, search)
+    test = "—" if c is None else _pm(c["test_mean"], c["test_std"]) + (OFF_PROTOCOL if off_protocol(c) else "")
+    time = "—"
+    if c is not None:
+        time = _seconds(c["search_seconds"]) + ("" if c["time_source"] == "recorded/request" else "†")
+    if paper:
+        test += f" [{_pm(paper[0], paper[1])}]"
+        time += f" [{_seconds(paper[2])}]"
+    return [test, time]
+
+
+def _detail_cell(cells, dataset, metric, search) -> str:
+    c = _cell(cells, dataset, metric, search)
+    return "—" if c is None else f"{c['distinct_scored']:.0f} / {c['evaluations']:.0f} / {c['n']}"
+
+
+def _protocol_section(cells: pd.DataFrame) -> list[str]:
+    if cells.empty or cells["protocol_test_mean"].isna().all():
+        return []
+    lines = ["## val12 against the protocol (docs/paper-protocol.md)", "",
+             "Cells run at the paper's budget (500 visited models) only. Tolerance: max(0.3, 2·std/√n),",
+             "std the protocol's, n our repeats.", ""]
+    rows = []
+    for _, c in cells[cells["protocol_test_mean"].notna()].iterrows():
+        rows.append([c["dataset"], c["search"], _pm(c["test_mean"], c["test_std"]),
+                     _pm(c["protocol_test_mean"], c["protocol_test_std"]), f"{c['paper_test_mean']:.2f}",
+                     f"{c['test_mean'] - c['protocol_test_mean']:+.2f}", f"{c['protocol_tolerance']:.2f}",
+                     "yes" if c["protocol_ok"] else "**no**"])
+    lines += _md_table(["dataset", "search", "ours", "protocol", "paper", "ours − protocol", "tolerance",
+                        "within"], rows)
+    return lines + [""]
+
+
+def _sources_section(frame: pd.DataFrame) -> list[str]:
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty or "scores_from" not in ok:
+        return []
+    pairs = ok.groupby(["metric", "dataset"], sort=False)["scores_from"].agg(lambda v: "; ".join(sorted(set(v))))
+    rows = [[m, DATASET_NAMES.get(d, d), src] for (m, d), src in pairs.items()]
+    return ["## Where the scores came from", ""] + _md_table(["metric", "dataset", "scores"], rows) + [""]
+
+
+def _failures_section(frame: pd.DataFrame) -> list[str]:
+    failed = frame[frame["status"] != "ok"]
+    if failed.empty:
+        return []
+    lines = [f"## Failures ({len(failed)} jobs; relaunch the sweep to rerun them)", ""]
+    for _, job in failed.iterrows():
+        error = str(job["error"] or "no error recorded").strip().splitlines()[0]
+        lines.append(f"- {job['dataset']} / {job['metric']} / {job['search']} / seed {job['seed']}: {error}")
+    return lines + [""]
+
+
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+
+
+def _pm(mean: float, std: float) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "n/a"
+    # the paper prints zero spreads as e.g. 4e-14; two decimals say the same
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _seconds(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"

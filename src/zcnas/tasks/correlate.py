@@ -1,0 +1,96 @@
+"""``task=correlate``: the paper's Tables I and II from rosters and the benchmark.
+
+Reads every roster named by ``rosters`` (paths or glob patterns), groups them
+by the (dataset, metric) their metadata state, merges each group (an error if
+their seed, batch size or settings differ), and runs the correlation study
+(``zcnas.analysis.correlation_study``): every roster's metric, ``val12`` over
+the benchmark's whole table, and ``combined`` from the hook_logdet and
+synflow rosters of a dataset under every normalization, plus the paper's
+alpha sweep.  A roster whose metric is ``val12`` or ``combined`` is shown as
+``<metric> (roster)`` so it does not collide with these.
+
+Writes to ``report_dir``: ``table1.md`` (Tables I and II beside the paper's
+values, the combined comparisons), ``correlations.csv`` (tidy, signed
+values), ``alpha_sweep.csv`` and ``scatter_<dataset>.png``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, ListConfig
+
+from zcnas.analysis.correlation import check_non_finite, check_top_fraction
+from zcnas.analysis.correlation_study import PAPER_TABLE1, Settings, spearman_tables, study
+from zcnas.analysis.normalization import NORMALIZATIONS, check_alpha, check_normalization
+from zcnas.errors import ConfigError
+from zcnas.io import atomic_write_bytes, write_table
+from zcnas.names import DATASET_NAMES
+from zcnas.reports.correlation import fmt, render_markdown
+from zcnas.reports.figures import scatter_png
+from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, load_groups
+
+
+def settings(cfg: DictConfig) -> Settings:
+    alphas = cfg.alphas
+    if not isinstance(alphas, (list, tuple, ListConfig)) or not alphas:
+        raise ConfigError(f"alphas must be a non-empty list of numbers in [0, 1], got {alphas!r}")
+    normalization = check_normalization(str(cfg.combined_normalization), "combined_normalization")
+    return Settings(
+        non_finite=check_non_finite(str(cfg.non_finite)),
+        top_fraction=check_top_fraction(cfg.top_fraction),
+        alpha=check_alpha(cfg.alpha, "alpha"),
+        alphas=tuple(check_alpha(a, "alphas") for a in alphas),
+        normalization=normalization,
+        normalizations=NORMALIZATIONS,
+    )
+
+
+def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
+    s = settings(cfg)
+    out = Path(os.path.expanduser(str(cfg.report_dir)))
+    paths = expand_rosters(cfg.get("rosters"))
+    groups = load_groups(paths)
+    benchmark = benchmark_with_accuracies(cfg, "correlate")
+    tidy, sweep, panels = study(groups, benchmark, s)
+
+    files = [out / "table1.md", out / "correlations.csv", out / "alpha_sweep.csv"]
+    atomic_write_bytes(files[0], render_markdown(tidy, sweep, s, benchmark.description).encode())
+    write_table(files[1], tidy)
+    write_table(files[2], sweep)
+    for ds, ps in panels.items():
+        files.append(out / f"scatter_{ds}.png")
+        atomic_write_bytes(files[-1], scatter_png(ds, ps))
+    return {
+        "task": "correlate",
+        "rosters": paths,
+        "groups": [{"dataset": g.dataset, "metric": g.label, "rows": len(g.roster),
+                    "non_finite": int((~g.roster.rows["finite"]).sum()), "rosters": g.paths} for g in groups],
+        "non_finite": s.non_finite, "top_fraction": s.top_fraction, "alpha": s.alpha,
+        "combined_normalization": s.normalization,
+        **spearman_tables(tidy, s),
+        "rows": tidy.to_dict("records"),
+        "report_dir": str(out),
+        "files": [str(f) for f in files],
+    }
+
+
+def summarize_correlate(result: dict) -> str:
+    lines = [f"correlation study: {len(result['rosters'])} rosters in {len(result['groups'])} (dataset, metric) "
+             f"groups; non-finite scores: {result['non_finite']}",
+             "  Table I, Spearman ρ with test accuracy (paper's value in brackets):"]
+    for row in result["table1"]:
+        ds = row["dataset"]
+        cells = []
+        for metric, rho in row.items():
+            if metric == "dataset":
+                continue
+            rho = float(rho) if not isinstance(rho, str) else math.nan  # result.json writes NaN as "nan"
+            paper = PAPER_TABLE1.get(ds, {}).get(metric)
+            cells.append(f"{metric} {fmt(rho, 3)}" + (f" [{paper:.3f}]" if paper else ""))
+        lines.append(f"    {DATASET_NAMES.get(ds, ds)}: " + ", ".join(cells))
+    lines.append(f"  report: {Path(result['report_dir']) / 'table1.md'} (+ correlations.csv, alpha_sweep.csv, "
+                 "scatter_<dataset>.png)")
+    return "\n".join(lines)
