@@ -42,13 +42,17 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import torch
-from scipy.stats import spearmanr
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from zcnas.threads import set_omp_defaults  # noqa: E402
+
+set_omp_defaults()  # as run.py: before torch loads its OpenMP runtime
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
 from zcnas.data import get_spec, load_batch  # noqa: E402
 from zcnas.io import write_json, write_table  # noqa: E402
@@ -112,6 +116,27 @@ class PeakRSS:
         finally:
             self.sample()
             self.label = None
+
+
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8")
+
+
+def cpu_info() -> dict:
+    """The CPU model and the vector features that decide kernel speeds (from /proc/cpuinfo)."""
+    model, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine()
+    return {"cpu": model, "vector_features": [f for f in VECTOR_FLAGS if f in flags],
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
 
 def load() -> list[float]:
@@ -292,7 +317,9 @@ def table_rows(report: dict) -> list[dict]:
 
 def print_report(report: dict) -> None:
     m = report["meta"]
-    print(f"\nzcnas bench -- {m['device']} ({m['cpu']}), torch {m['torch']}, {m['threads']} thread(s), "
+    print(f"\nzcnas bench -- {m['device']} ({m['cpu']}; {' '.join(m['vector_features']) or 'no AVX2'}), "
+          f"torch {m['torch']}, {m['threads']} thread(s), OMP_WAIT_POLICY={m['omp_wait_policy']}, "
+          f"C Cᵀ kernel {m.get('naswot_kernel', '-')}, "
           f"engine layout {m['layout']}, "
           f"batch {m['batch_size']}, {m['dataset']}, sample of {m['sample']} cells (seed {m['seed']})")
     print(f"load average at start {m['load_start']}, at end {m['load_end']} (1, 5, 15 min)")
@@ -336,9 +363,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="network seed and batch seed")
     ap.add_argument("--sample-seed", type=int, default=2024)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1,
+    ap.add_argument("--threads", default="1",
                     help="torch threads for both implementations (default 1: on a shared 2-core machine a "
-                         "second thread waits on the other processes; 0 = torch's choice)")
+                         "second thread waits on the other processes; 0 = torch's choice; auto = zcnas's "
+                         "policy, the cores other processes leave free)")
     ap.add_argument("--layout", default="contiguous", choices=("contiguous", "channels_last"),
                     help="engine layout for hook_logdet and snip (channels_last: faster, scores move ~1e-7)")
     ap.add_argument("--data-dir", default=os.environ.get("ZCNAS_SHARED_DATA", str(ROOT.parent / "shared" / "data")) )
@@ -350,8 +378,12 @@ def main(argv=None) -> int:
         args.sample, args.n, args.m = min(args.sample, 8), 60, 80
         if args.baseline_search == "auto":
             args.baseline_search = "estimate"
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads == "auto":
+        from zcnas.threads import resolve_threads
+
+        torch.set_num_threads(resolve_threads("auto")[0])
+    elif int(args.threads):
+        torch.set_num_threads(int(args.threads))
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no GPU")
 
@@ -364,17 +396,13 @@ def main(argv=None) -> int:
     scorers = Scorers(args.dataset, args.batch_size, args.seed, args.device, Path(args.data_dir) / "samples",
                       args.layout)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
-    meta = {"device": args.device, "device_name": device_name, "cpu": platform.processor() or platform.machine(),
+    meta = {"device": args.device, "device_name": device_name, **cpu_info(),
             "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(), "dataset": args.dataset, "batch_size": args.batch_size,
             "seed": args.seed, "sample": args.sample, "layout": args.layout, "sample_seed": args.sample_seed, "load_start": load(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:]}
-    try:
-        with open("/proc/cpuinfo") as f:
-            meta["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    log(f"zcnas bench: {meta['cpu']}, {meta['threads']} torch thread(s), load {meta['load_start']}")
+    log(f"zcnas bench: {meta['cpu']} ({' '.join(meta['vector_features']) or 'no AVX2'}), {meta['threads']} torch "
+        f"thread(s), OMP_WAIT_POLICY={meta['omp_wait_policy']}, load {meta['load_start']}")
     report = {"meta": meta, "per_arch": [], "searches": []}
     arch_rows: list[dict] = []
     with PeakRSS() as peak:
@@ -395,6 +423,11 @@ def main(argv=None) -> int:
                                                        args.estimate_cells, peak, args.seed, log))
     meta["load_end"] = load()
     meta["ru_maxrss_mib"] = maxrss_mib()
+    from zcnas import kernels
+
+    if kernels.choice_info:  # hook_logdet ran on the CPU: which C Cᵀ kernel, and how it was chosen
+        meta["naswot_kernel"] = f"{kernels.choose_kernel()} ({kernels.choice_info['how']})"
+        meta["naswot_kernel_choice"] = dict(kernels.choice_info)
     layout = "" if args.layout == "contiguous" else f"_{args.layout}"
     tag = args.tag or f"bench_{args.device.replace(':', '')}{layout}{'_quick' if args.quick else ''}"
     out = Path(args.out)

@@ -187,3 +187,88 @@ def test_correlates_with_cifar10_test_accuracy(cifar_batch, table_benchmark):
     accuracy = [table_benchmark.test_accuracy(c.index, "cifar10") for c in cells]
     rho = spearmanr(scores, accuracy)[0]
     assert rho > 0.5, rho
+
+
+# --- the C Cᵀ kernel (zcnas.kernels): int8 or float32, chosen by measuring; both exact ----------
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 13), (128, 16384), (33, 1000), (128, 4097), (9, 8)])
+def test_both_kernels_give_identical_exact_counts(shape):
+    from zcnas.kernels import code_product, int8_available
+
+    codes = torch.rand(shape, generator=torch.Generator().manual_seed(sum(shape))) > 0.5
+    c = codes.numpy().astype(np.int64)
+    expected = c @ c.T  # exact integer counts
+    f32 = code_product(codes, kernel="float32")
+    assert f32.dtype == torch.float64
+    np.testing.assert_array_equal(f32.numpy(), expected)
+    if int8_available():
+        i8 = code_product(codes, kernel="int8")
+        assert i8.dtype == torch.float64 and torch.equal(i8, f32)
+    chosen = code_product(codes)  # the process's measured choice
+    assert torch.equal(chosen, f32)
+
+
+def test_kernels_agree_on_all_ones_and_all_zeros():
+    from zcnas.kernels import code_product, int8_available
+
+    for codes in (torch.ones((5, 300), dtype=torch.bool), torch.zeros((5, 300), dtype=torch.bool)):
+        expected = code_product(codes, kernel="float32")
+        assert (expected == float(codes[0].sum())).all()
+        if int8_available():
+            assert torch.equal(code_product(codes, kernel="int8"), expected)
+
+
+def test_the_choice_is_a_valid_kernel_measured_once(monkeypatch):
+    from zcnas import kernels
+
+    monkeypatch.delenv(kernels.ENV, raising=False)
+    kernels.reset_choice()
+    try:
+        chosen = kernels.choose_kernel()
+        assert chosen in kernels.KERNELS
+        if kernels.int8_available():
+            info = dict(kernels.choice_info)
+            assert info["how"] == "measured" and info["int8"] > 0 and info["float32"] > 0
+            assert chosen == min(kernels.KERNELS, key=lambda k: info[k])
+        monkeypatch.setattr(kernels, "measure", lambda *a, **k: pytest.fail("measured twice"))
+        assert kernels.choose_kernel() == chosen  # cached for the process
+    finally:
+        kernels.reset_choice()
+
+
+@pytest.mark.parametrize("value", ["float32", "int8", "FLOAT32", "auto", "bogus"])
+def test_the_environment_fixes_the_kernel(monkeypatch, value):
+    from zcnas import kernels
+    from zcnas.errors import ConfigError
+
+    monkeypatch.setenv(kernels.ENV, value)
+    kernels.reset_choice()
+    try:
+        if value == "bogus":
+            with pytest.raises(ConfigError, match=kernels.ENV):
+                kernels.choose_kernel()
+        elif value == "int8" and not kernels.int8_available():
+            with pytest.raises(ConfigError, match="no CPU int8"):
+                kernels.choose_kernel()
+        elif value == "auto":
+            assert kernels.choose_kernel() in kernels.KERNELS
+        else:
+            assert kernels.choose_kernel() == value.lower()
+            assert kernels.choice_info["how"] == value.lower()
+    finally:
+        kernels.reset_choice()
+
+
+def test_hook_logdet_kernel_is_the_same_with_either_kernel(cifar_batch, monkeypatch):
+    from zcnas import kernels
+
+    x = cifar_batch[0][:32]
+    net = build_network(to_cell(CONV_CELL).index, 10, seed=0)
+    results = []
+    for kernel in kernels.KERNELS if kernels.int8_available() else ("float32",):
+        monkeypatch.setenv(kernels.ENV, kernel)
+        kernels.reset_choice()
+        results.append(naswot_kernel(net, x))
+    kernels.reset_choice()
+    assert all(torch.equal(k, results[0]) for k in results)

@@ -11,6 +11,7 @@ from zcnas.benchmark import Benchmark, make_benchmark
 from zcnas.errors import ConfigError
 from zcnas.metrics import Metric, ScoringContext, make_metric
 from zcnas.schema import dataset_spec
+from zcnas.threads import resolve_threads
 
 
 def as_dict(node: Any) -> dict:
@@ -18,7 +19,7 @@ def as_dict(node: Any) -> dict:
 
 
 def configure_hardware(cfg: DictConfig) -> str:
-    """Apply thread settings; return the torch device string."""
+    """Apply the thread setting (``hardware.threads``: a number, or auto); return the torch device string."""
     import torch
 
     hw = cfg.hardware
@@ -33,9 +34,11 @@ def configure_hardware(cfg: DictConfig) -> str:
         # activations to 10-bit mantissas and move scores away from their CPU values
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-    threads = hw.threads
-    if threads:
-        torch.set_num_threads(int(threads))
+    # a number as given; auto (or null): the cores other processes leave free (zcnas.threads)
+    threads, why = resolve_threads(hw.get("threads"))
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    print(f"[zcnas] torch threads: {threads} ({why})", flush=True)
     return device
 
 

@@ -51,7 +51,8 @@ def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Calla
 def versions() -> dict:
     import torch
 
-    info = {**code_version(), "torch": torch.__version__, "python": platform.python_version(),
+    info = {**code_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
             "host": platform.node()}
     # on SLURM: which job ran it and how often it was requeued (preemption / timeout)
     for key in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT"):

@@ -22,28 +22,18 @@ import torch
 from torch import nn
 
 from zcnas.errors import MetricError
+from zcnas.kernels import code_product
 from zcnas.metrics.base import DATA, register
 from zcnas.metrics.engine import LayoutMetric, observe
 
-# float32 holds every integer up to 2**24 exactly, so a float32 product of
-# 0/1 matrices is exact while a layer has at most this many units per image;
-# the int8 product accumulates in int32, exact below 2**31.
-_FLOAT32_EXACT = 2**24
-_INT32_EXACT = 2**31 - 1
 
-
+# C Cᵀ on the CPU: an int8 product (int32 accumulation, exact below 2**31 units) or a
+# float32 BLAS product (exact up to 2**24 units, float64 above), whichever this machine
+# runs faster, measured once per process (zcnas.kernels: the CPU's flags do not predict
+# it); both give the same integers, so the choice never changes K.
 def _agreement(codes: torch.Tensor) -> torch.Tensor:
-    """C Cᵀ (float64, exact) for a B×N boolean code matrix C."""
-    units = codes.shape[1]
-    if units <= _INT32_EXACT and codes.device.type == "cpu" and hasattr(torch, "_int_mm"):
-        c8 = codes.view(torch.int8)  # bool is one byte 0/1: a free reinterpretation
-        try:
-            return torch._int_mm(c8, c8.t()).to(torch.float64)
-        except RuntimeError:  # a build without the int8 kernel: fall through
-            pass
-    dtype = torch.float32 if units <= _FLOAT32_EXACT else torch.float64
-    c = codes.to(dtype)
-    return (c @ c.T).to(torch.float64)
+    """C Cᵀ (float64, exact) for a B×N boolean code matrix C, with this process's faster kernel."""
+    return code_product(codes)
 
 
 class _KernelAccumulator:
@@ -105,7 +95,7 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         C Cᵀ + (1−C)(1−C)ᵀ = N_l − s_i − s_j + 2·C Cᵀ,   s = row sums of C,
     i.e. N_l minus the Hamming distance of the layer's codes; summed over the
     layers this is N_A − d_H(c_i, c_j).  One matrix product per layer suffices
-    (an int8 product where available), accumulated on the batch's device.
+    (int8 or float32, whichever is faster here; both exact), accumulated on the batch's device.
     """
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     if not relus:

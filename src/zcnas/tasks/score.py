@@ -104,6 +104,8 @@ def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
         "code": code_version(),  # git commit and whether the tree was dirty
         "torch_version": torch.__version__,
         "device": device_label(device),
+        # floating-point sums can round differently with another thread count (zico by up to 0.3 %)
+        "torch_threads": torch.get_num_threads(),
     }
     if metric.needs_data:
         # the scores are functions of the image batch: another data file gives other scores

@@ -1,0 +1,123 @@
+"""How many CPU threads a job uses: the cores not already busy, decided once at job start.
+
+torch's default is one thread per core, and its OpenMP threads wait for each other
+at the end of every operation.  On a machine where other processes compete for the
+cores, one of those threads is descheduled and the others wait for it: with one
+other CPU-bound process on 2 cores, scoring 60 synflow cells took 9.2 s with 2
+threads against 3.2 s with 1, and at load 3-7 41-55 s against 2.9-4.0 s.  So:
+
+* ``hardware.threads: auto`` (the default of ``hardware=local`` and ``gpu``) takes
+  the CPUs this process may run on (its affinity mask, capped by a cgroup CPU quota),
+  minus those other processes keep busy (the 1-minute load average or the number of
+  processes running right now, whichever is higher, scaled to this process's share of
+  the machine), at least 1.  An idle machine's cores are all used; a loaded one gets
+  1 thread, never slower than the 1-thread figure.  An explicit number wins, and so
+  does ``OMP_NUM_THREADS`` when it is set and the config says ``auto``.
+* ``OMP_WAIT_POLICY=PASSIVE`` (set by run.py before torch loads, unless already set):
+  an OpenMP thread that waits sleeps instead of spinning, so that a waiting thread
+  does not take CPU time from the thread it waits for or from other processes.
+
+No torch import here: run.py uses it before torch loads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+#: environment defaults run.py sets before torch (and its OpenMP runtime) loads
+OMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def set_omp_defaults(environ=os.environ) -> None:
+    """Set :data:`OMP_DEFAULTS` where the user has not set them (before torch is imported)."""
+    for key, value in OMP_DEFAULTS.items():
+        environ.setdefault(key, value)
+
+
+def usable_cpus() -> float:
+    """The CPUs this process may use: its affinity mask, capped by a cgroup v2/v1 CPU quota."""
+    try:
+        cpus: float = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return min(cpus, quota) if quota else cpus
+
+
+def _cgroup_quota() -> float | None:
+    try:  # cgroup v2: "max 100000" or "<quota> <period>"
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:
+            quota = int(f.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+            period = int(f.read())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def other_load() -> float:
+    """CPUs kept busy by other processes, machine-wide: the 1-minute load average, or the
+    processes running right now less this one, whichever is higher (the load average lags:
+    shards started together see each other only in the second figure)."""
+    try:
+        load1 = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load1 = 0.0
+    running = 0
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0]) - 1  # "3/112": running/total; less this one
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(load1, float(running), 0.0)
+
+
+def auto_threads(cpus: float | None = None, load: float | None = None, total: int | None = None) -> int:
+    """Threads for a job: the usable CPUs not busy with other work, at least 1.
+
+    ``load`` (other processes' CPUs, machine-wide) is scaled by the share of the
+    machine's ``total`` CPUs this process may use, assuming the load is spread evenly.
+    """
+    cpus = usable_cpus() if cpus is None else cpus
+    load = other_load() if load is None else load
+    total = (os.cpu_count() or 1) if total is None else total
+    busy = load * min(1.0, cpus / max(total, 1))
+    return max(1, min(int(cpus), math.floor(cpus - busy + 0.5)))
+
+
+def resolve_threads(setting, environ=os.environ) -> tuple[int, str]:
+    """The thread count for ``hardware.threads`` (a number, ``auto`` or null) and why.
+
+    A positive number is used as given.  ``auto`` and null: ``OMP_NUM_THREADS`` when set,
+    else :func:`auto_threads`.
+    """
+    if setting is not None and str(setting).strip().lower() not in ("auto", "", "none", "null"):
+        try:
+            threads = int(setting)
+        except (TypeError, ValueError):
+            threads = 0
+        if threads < 1:
+            from zcnas.errors import ConfigError
+
+            raise ConfigError(f"hardware.threads must be a positive integer or auto, got {setting!r}")
+        return threads, "hardware.threads"
+    env = environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env), "OMP_NUM_THREADS"
+    global _auto
+    if _auto is None:
+        # once per process: in a sweep run in one process, later jobs would otherwise count
+        # the load of this very process's earlier jobs as other work
+        cpus, load, total = usable_cpus(), other_load(), os.cpu_count() or 1
+        _auto = auto_threads(cpus, load, total), f"load {load:.1f} on {cpus:g} of {total} cores"
+    return _auto
+
+
+_auto: tuple[int, str] | None = None

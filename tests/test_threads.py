@@ -1,0 +1,97 @@
+"""The thread policy (zcnas.threads): the cores other processes leave free, at least 1; explicit settings win."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from zcnas import threads
+from zcnas.errors import ConfigError
+
+
+@pytest.mark.parametrize("cpus, load, total, expected", [
+    (2, 0.0, 2, 2),     # idle: every core
+    (2, 0.3, 2, 2),
+    (2, 0.9, 2, 1),     # one core mostly busy
+    (2, 2.0, 2, 1),     # one competing process per core: never more than 1
+    (2, 7.0, 2, 1),     # heavily loaded: still 1
+    (16, 0.0, 16, 16),
+    (16, 4.0, 16, 12),
+    (16, 40.0, 64, 6),  # a 16-CPU affinity on a 64-core node loaded with 40: a quarter of it is ours
+    (1, 0.0, 8, 1),
+    (2.5, 0.0, 8, 2),   # a fractional cgroup quota
+])
+def test_auto_threads(cpus, load, total, expected):
+    assert threads.auto_threads(cpus, load, total) == expected
+
+
+def test_auto_threads_stays_within_the_usable_cpus():
+    for load in (0.0, 0.5, 1.0, 3.0, 100.0):
+        n = threads.auto_threads(None, load, None)
+        assert 1 <= n <= max(1, int(threads.usable_cpus()))
+
+
+def test_explicit_settings_win(monkeypatch):
+    monkeypatch.setattr(threads, "_auto", None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.resolve_threads(5) == (5, "hardware.threads")
+    assert threads.resolve_threads("4") == (4, "hardware.threads")
+    assert threads.resolve_threads("auto") == (3, "OMP_NUM_THREADS")
+    assert threads.resolve_threads(None) == (3, "OMP_NUM_THREADS")
+    for bad in (0, -2, "many"):
+        with pytest.raises(ConfigError, match="hardware.threads"):
+            threads.resolve_threads(bad)
+
+
+def test_auto_is_decided_once_per_process(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "_auto", None)
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "other_load", lambda: 0.0)
+    n, why = threads.resolve_threads("auto")
+    assert n == 2 and why.startswith("load 0.0 on 2 ")
+    monkeypatch.setattr(threads, "other_load", lambda: 5.0)  # this process's own earlier jobs
+    assert threads.resolve_threads("auto")[0] == 2
+
+
+def test_other_load_is_a_non_negative_number():
+    assert threads.other_load() >= 0.0
+
+
+def test_omp_defaults_do_not_override_the_user():
+    env = {"OMP_WAIT_POLICY": "ACTIVE"}
+    threads.set_omp_defaults(env)
+    assert env == {"OMP_WAIT_POLICY": "ACTIVE"}
+    env = {}
+    threads.set_omp_defaults(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_run_py_sets_the_wait_policy_before_torch_loads():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import os, runpy, sys\nsys.argv = ['run.py', '--help']\n"
+            "os.environ.pop('OMP_WAIT_POLICY', None)\n"
+            "try:\n    runpy.run_path('run.py', run_name='not_main')\nexcept SystemExit:\n    pass\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert proc.stdout.split()[-2:] == ["PASSIVE", "False"]
+
+
+def test_configure_hardware_logs_and_sets_the_threads(compose_cfg, capsys):
+    import torch
+
+    from zcnas.build import configure_hardware
+
+    before = torch.get_num_threads()
+    try:
+        assert configure_hardware(compose_cfg("hardware.threads=1")) == "cpu"
+        assert torch.get_num_threads() == 1
+        assert "[zcnas] torch threads: 1 (hardware.threads)" in capsys.readouterr().out
+        configure_hardware(compose_cfg())  # the default, auto
+        out = capsys.readouterr().out
+        assert "[zcnas] torch threads: " in out and 1 <= torch.get_num_threads() <= (os.cpu_count() or 1)
+    finally:
+        torch.set_num_threads(before)
