@@ -11,12 +11,6 @@ from omegaconf import DictConfig
 # results go to the checkout this file is in (not the one an editable install points at)
 os.environ.setdefault("ZCNAS_ROOT", str(Path(__file__).resolve().parent))
 
-# OpenMP settings must be in the environment before torch loads its OpenMP runtime:
-# OMP_WAIT_POLICY=PASSIVE unless set (waiting threads sleep instead of spinning; zcnas.threads)
-from zcnas.threads import set_omp_defaults  # noqa: E402
-
-set_omp_defaults()
-
 from zcnas.config import register_resolvers  # noqa: E402
 
 register_resolvers()

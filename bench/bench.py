@@ -45,10 +45,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from zcnas.threads import set_omp_defaults  # noqa: E402
-
-set_omp_defaults()  # as run.py: before torch loads its OpenMP runtime
-
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402

@@ -85,9 +85,6 @@ def main(argv=None) -> int:
     if args.worker:
         return worker(args)
 
-    from zcnas.threads import set_omp_defaults
-
-    set_omp_defaults()
     import torch
 
     from bench import Scorers, cpu_info, load

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -60,24 +58,6 @@ def test_auto_is_decided_once_per_process(monkeypatch):
 def test_other_load_is_a_non_negative_number():
     assert threads.other_load() >= 0.0
 
-
-def test_omp_defaults_do_not_override_the_user():
-    env = {"OMP_WAIT_POLICY": "ACTIVE"}
-    threads.set_omp_defaults(env)
-    assert env == {"OMP_WAIT_POLICY": "ACTIVE"}
-    env = {}
-    threads.set_omp_defaults(env)
-    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
-def test_run_py_sets_the_wait_policy_before_torch_loads():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = ("import os, runpy, sys\nsys.argv = ['run.py', '--help']\n"
-            "os.environ.pop('OMP_WAIT_POLICY', None)\n"
-            "try:\n    runpy.run_path('run.py', run_name='not_main')\nexcept SystemExit:\n    pass\n"
-            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
-    assert proc.stdout.split()[-2:] == ["PASSIVE", "False"]
 
 
 def test_configure_hardware_logs_and_sets_the_threads(compose_cfg, capsys):

@@ -13,27 +13,19 @@ threads against 3.2 s with 1, and at load 3-7 41-55 s against 2.9-4.0 s.  So:
   the machine), at least 1.  An idle machine's cores are all used; a loaded one gets
   1 thread, never slower than the 1-thread figure.  An explicit number wins, and so
   does ``OMP_NUM_THREADS`` when it is set and the config says ``auto``.
-* ``OMP_WAIT_POLICY=PASSIVE`` (set by run.py before torch loads, unless already set):
-  an OpenMP thread that waits sleeps instead of spinning, so that a waiting thread
-  does not take CPU time from the thread it waits for or from other processes.
+* OpenMP's wait policy is left as it is (spinning, unless you set ``OMP_WAIT_POLICY``).
+  ``PASSIVE`` rescues 2 threads on a loaded machine, but costs 2x at idle: on 2 idle
+  cores, synflow on 30 cells took 0.42-0.55 s with 2 spinning threads, 0.92-1.24 s with
+  2 passive ones and 0.54-0.67 s with 1 (``results/bench/cpu_policy_idle.out``).  ``auto``
+  already gives a loaded machine 1 thread, where the wait policy does not matter.
 
-No torch import here: run.py uses it before torch loads.
+No torch import here: plain Python, testable without torch.
 """
 
 from __future__ import annotations
 
 import math
 import os
-
-#: environment defaults run.py sets before torch (and its OpenMP runtime) loads
-OMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
-def set_omp_defaults(environ=os.environ) -> None:
-    """Set :data:`OMP_DEFAULTS` where the user has not set them (before torch is imported)."""
-    for key, value in OMP_DEFAULTS.items():
-        environ.setdefault(key, value)
-
 
 def usable_cpus() -> float:
     """The CPUs this process may use: its affinity mask, capped by a cgroup v2/v1 CPU quota."""
