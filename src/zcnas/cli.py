@@ -68,7 +68,7 @@ def explain(exc: BaseException, args: list[str]) -> str:
     from hydra.errors import MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
-    from zcnas.errors import ZcnasError
+    from zcnas.errors import ZcnasError, write_error
 
     text = str(exc).strip()
     cause = exc.__cause__ or exc.__context__
@@ -91,8 +91,7 @@ def explain(exc: BaseException, args: list[str]) -> str:
     if isinstance(exc, MissingConfigException):
         return text.splitlines()[0]
     if isinstance(exc, OSError):
-        return (f"cannot write {exc.filename or 'the output folder'}: {exc.strerror or exc}; choose a "
-                "writable folder with paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
+        return write_error(exc)
     if isinstance(exc, OmegaConfBaseException) or isinstance(cause, OmegaConfBaseException):
         lines = [line for line in text.splitlines() if line.strip()]
         first = lines[0] if lines else type(exc).__name__

@@ -45,3 +45,9 @@ class Interrupted(BaseException):
     "12 rows scored by this run saved in <job>/chunks, 40 of 100 done"; the
     runner puts ``str(exc)`` in its line.
     """
+
+
+def write_error(exc: OSError, where: object = "the output folder") -> str:
+    """One line for an OSError while writing outputs (a folder that is a file, read-only, full)."""
+    return (f"cannot write {exc.filename or where}: {exc.strerror or exc}; choose a writable folder with "
+            "paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")

@@ -24,7 +24,7 @@ from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-from zcnas.errors import Interrupted, ZcnasError
+from zcnas.errors import Interrupted, ZcnasError, write_error
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
 from zcnas.provenance import code_version
@@ -115,7 +115,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
     except OSError as exc:
-        return _fail(_os_error(exc, output_dir), multirun, result_path, cfg)
+        return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
     if previous is not None:
         print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
         print(summarize(previous))
@@ -133,7 +133,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
     except OSError as exc:  # the output folder is a file, read-only or full
-        return _fail(_os_error(exc, output_dir), multirun, result_path, cfg)
+        return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
     except Exception as exc:  # a bug or an unexpected failure: keep the sweep alive, record it
         if not multirun:
             _remove_if_empty(output_dir)
@@ -175,12 +175,6 @@ def _interrupted(exc: BaseException, cfg: DictConfig, output_dir: Path) -> None:
     print(f"error: {text}; relaunch the same command to resume", file=sys.stderr, flush=True)
     _remove_if_empty(output_dir)
     sys.exit(143 if _SIGTERM_SEEN else 130)
-
-
-def _os_error(exc: OSError, output_dir: Path) -> str:
-    where = exc.filename or output_dir
-    return (f"cannot write {where}: {exc.strerror or exc}; choose a writable folder with "
-            "paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
 
 
 def _remove_if_empty(output_dir: Path) -> None:
