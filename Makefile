@@ -69,3 +69,7 @@ bench: $(STAMP) ## scoring engine vs the straightforward implementation, side by
 .PHONY: table-ensembles
 table-ensembles: $(STAMP) ## single proxies and ensembles, rho and tau, chosen on CIFAR-10 (results/rosters/sample1000 -> results/ensembles/)
 	$(PY) run.py task=ensembles $(ARGS)
+
+.PHONY: hw-study
+hw-study: $(STAMP) ## hardware-aware search: accuracy-latency Pareto fronts (HW-NAS-Bench) and searches under latency budgets -> results/hw/
+	$(PY) run.py task=hw_study $(ARGS)

@@ -316,5 +316,7 @@ def test_config_files_match_signature():
     for name, w in (("aging", 0), ("aging_warmup", 128)):
         cfg = yaml.safe_load((conf / f"{name}.yaml").read_text())
         assert cfg.pop("name") == name
+        # the budget is the job's (a feasibility constraint), not a parameter of the search function
+        assert set(cfg.pop("max_cost").values()) == {None}
         assert cfg == dict(p=64, t=10, m=500, w=w, zero_cost_move=True, random_move_prob=0.25)
         assert planned_visits(name, **cfg) == 500

@@ -11,6 +11,7 @@ from zcnas.benchmark import Benchmark, make_benchmark
 from zcnas.errors import ConfigError
 from zcnas.metrics import Metric, ScoringContext, make_metric
 from zcnas.schema import dataset_spec
+from zcnas.spaces import DEFAULT, SearchSpace, make_space
 from zcnas.threads import resolve_threads
 
 
@@ -51,12 +52,43 @@ def device_label(device: str) -> str:
     return device
 
 
-def build_benchmark(cfg: DictConfig) -> Benchmark:
+def build_space(cfg: DictConfig) -> SearchSpace:
+    """The job's search space (``space`` group; NATS-Bench TSS when the config has none)."""
+    node = cfg.get("space")
+    if node is None:
+        return make_space(DEFAULT)
+    name = str(node.get("name"))
+    options = as_dict(node.get("options")) if name == "custom" else {}
+    return make_space(name, node.get("target") if name == "custom" else None, **options)
+
+
+def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchmark:
+    """The job's ground truth: NATS-Bench's backends (``benchmark`` group) or, in another space, its table."""
     b = cfg.benchmark
-    return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"))
+    space = space or build_space(cfg)
+    if space.name == DEFAULT:
+        return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"))
+    kind = str(b.kind)
+    if kind == "none":
+        return make_benchmark("none")
+    if kind == "nats_bench":
+        raise ConfigError(f"benchmark=nats_bench reads NATS-Bench's files; space {space.name} takes its "
+                          "ground truth from a table (space.table, or benchmark.path=<table>)")
+    from zcnas.benchmark.space_table import SpaceTableBenchmark, table_settings
+
+    table = cfg.space.get("table")
+    path = b.get("path") if b.get("path") else (table.get("path") if table else None)
+    if not table or not path:
+        if kind == "table":
+            raise ConfigError(f"space {space.name} has no ground-truth table: set space.table "
+                              "(path, arch, accuracy) or use benchmark=none")
+        return make_benchmark("none")
+    arch, accuracy, label = table_settings(table)
+    return SpaceTableBenchmark(space, os.path.expanduser(str(path)), arch, accuracy, label)
 
 
-def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str) -> ScoringContext:
+def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str,
+                  space: SearchSpace | None = None) -> ScoringContext:
     ds = cfg.dataset
     # classes and image size are facts of the dataset: from its spec, as the batch's normalization is
     spec = dataset_spec(ds)
@@ -81,6 +113,7 @@ def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str) -> 
         device=device,
         batch_loader=load,
         benchmark=benchmark,
+        space=space or build_space(cfg),
     )
 
 
@@ -93,5 +126,5 @@ def build_metric(cfg: DictConfig, context: ScoringContext) -> Metric:
         from zcnas.metrics.from_roster import RosterScores
 
         return RosterScores(metric_class(name), context, os.path.expanduser(str(roster)),
-                            {"metric": name, "dataset": context.dataset})
+                            {"metric": name, "dataset": context.dataset, "space": context.space.name})
     return make_metric(name, context, **params)

@@ -1,6 +1,7 @@
 """Rosters: a persistent table of scores, one row per architecture.
 
-Columns: ``index`` (NATS-Bench index), ``arch``, ``score`` (float64, may be
+Columns: ``index`` (the space's integer index; -1 in a space without one, such as
+NAS-Bench-101, where ``arch`` alone names the architecture), ``arch`` (canonical string), ``score`` (float64, may be
 non-finite), ``finite`` (False for NaN/inf scores), ``seconds`` (time spent
 scoring that row, or the recorded cost for benchmark-backed metrics) and
 ``source`` (``computed``, ``shared`` when copied from an isomorphic cell,
@@ -8,9 +9,13 @@ scoring that row, or the recorded cost for benchmark-backed metrics) and
 produced the scores is stored in the parquet file's metadata (key ``zcnas``),
 so a roster is self-describing.  Files are written atomically; never pickle.
 
+The search space is recorded as ``space`` (absent: NATS-Bench TSS, as every roster
+written before spaces became a plug-in); rosters of different spaces never mix.
+
 Every roster read is checked (``read_roster``): it must carry that metadata
-with its metric and dataset, list each architecture once, by an index in
-0..15624 whose ``arch`` string matches, with numeric scores and seconds.  A
+with its metric and dataset, list each architecture once, by an index of its
+space whose ``arch`` string matches (or, without an index, by a canonical
+``arch`` string of its space), with numeric scores and seconds.  A
 damaged or foreign file is refused with one line instead of being used
 differently by different readers.
 """
@@ -33,11 +38,36 @@ import pyarrow.parquet as pq
 
 from zcnas.errors import ConfigError, DataError
 from zcnas.io import atomic_write_bytes
-from zcnas.space import NUM_CELLS, arch_from_index, format_arch, parse_arch
+from zcnas.space import NUM_CELLS, arch_from_index, format_arch
+from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
 COLUMNS = ("index", "arch", "score", "finite", "seconds", "source")
 #: metadata keys that must agree for rosters to be merged or used together
-IDENTITY_KEYS = ("metric", "dataset", "seed", "batch_size", "settings", "data_sha256")
+IDENTITY_KEYS = ("space", "metric", "dataset", "seed", "batch_size", "settings", "data_sha256")
+#: the index column of a space without an integer index
+NO_INDEX = -1
+
+
+def space_meta(space: SearchSpace) -> dict:
+    """What a roster records about its space: nothing for NATS-Bench TSS (older rosters stay as they were)."""
+    if space.name == DEFAULT:
+        return {}
+    meta = {"space": space.name}
+    if space.__class__.__module__.split(".")[0] != "zcnas":  # a user's space: how to rebuild it
+        meta["space_target"] = f"{space.__class__.__module__}.{space.__class__.__qualname__}"
+    return meta
+
+
+def space_of(meta: dict) -> SearchSpace:
+    """The space a roster's metadata names (NATS-Bench TSS when it names none)."""
+    name = meta.get("space", DEFAULT)
+    if meta.get("space_target"):
+        return make_space("custom", meta["space_target"])
+    try:
+        return make_space(name)
+    except ConfigError:
+        raise DataError(f"a roster names space {name!r}, which zcnas does not know; was it written for a custom "
+                        "space? (it should record space_target)") from None
 
 
 @dataclass
@@ -56,17 +86,37 @@ class Roster:
     def indices(self) -> set[int]:
         return set(int(i) for i in self.rows["index"])
 
+    @property
+    def keys(self) -> set[int | str]:
+        """What names a row: the index, or the arch string in a space without an index."""
+        return self.indices if self.space.indexed else set(self.rows["arch"].astype(str))
+
     def scores(self) -> dict[int, float]:
         return dict(zip(self.rows["index"].astype(int), self.rows["score"].astype(float)))
 
     def seconds(self) -> dict[int, float]:
         return dict(zip(self.rows["index"].astype(int), self.rows["seconds"].astype(float)))
 
+    @property
+    def space(self) -> SearchSpace:
+        return space_of(self.meta)
+
     def score_array(self) -> np.ndarray:
-        """Scores by NATS-Bench index (NaN where a cell is missing)."""
-        out = np.full(NUM_CELLS, np.nan)
+        """Scores by the space's index (NaN where an architecture is missing); spaces with an index only."""
+        size = self.space.size
+        if size is None:
+            raise DataError(f"space {self.space.name} has no index: align scores by architecture (scores_by_arch)")
+        out = np.full(size, np.nan)
         out[self.rows["index"].to_numpy(dtype=int)] = self.rows["score"].to_numpy(dtype=float)
         return out
+
+    def scores_by_arch(self) -> dict[str, float]:
+        return dict(zip(self.rows["arch"].astype(str), self.rows["score"].astype(float)))
+
+    def scores_for(self, archs: list[str]) -> np.ndarray:
+        """Scores aligned with ``archs`` (canonical strings), NaN where missing."""
+        by_arch = self.scores_by_arch()
+        return np.array([by_arch.get(a, np.nan) for a in archs], dtype=float)
 
 
 @lru_cache(maxsize=1)
@@ -75,12 +125,22 @@ def arch_strings() -> tuple[str, ...]:
     return tuple(format_arch(arch_from_index(i)) for i in range(NUM_CELLS))
 
 
-def make_rows(records: Iterable[tuple[int, float, float, str]]) -> pd.DataFrame:
-    """Rows from (index, score, seconds, source) records."""
-    records = [(int(i), float(s), float(sec), src) for i, s, sec, src in records]
-    archs = arch_strings()
-    return _typed(pd.DataFrame({"index": [r[0] for r in records], "arch": [archs[r[0]] for r in records],
-                                "score": [r[1] for r in records], "seconds": [r[2] for r in records],
+def make_rows(records: Iterable[tuple[int | str, float, float, str]], space: SearchSpace | None = None) -> pd.DataFrame:
+    """Rows from (key, score, seconds, source) records; the key is the space's index, or the canonical
+    architecture string in a space without one.  ``space``: NATS-Bench TSS when None."""
+    records = list(records)
+    if space is None or space.name == DEFAULT:
+        archs = arch_strings()
+        index = [int(r[0]) for r in records]
+        arch = [archs[i] for i in index]
+    elif space.indexed:
+        index = [int(r[0]) for r in records]
+        arch = [space.format(space.from_index(i)) for i in index]
+    else:
+        index = [NO_INDEX] * len(records)
+        arch = [str(r[0]) for r in records]
+    return _typed(pd.DataFrame({"index": index, "arch": arch,
+                                "score": [float(r[1]) for r in records], "seconds": [float(r[2]) for r in records],
                                 "source": [r[3] for r in records]}))
 
 
@@ -93,7 +153,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_roster(path: str | Path, roster: Roster) -> None:
-    rows = roster.rows.sort_values("index").reset_index(drop=True)
+    rows = roster.rows.sort_values(["index", "arch"]).reset_index(drop=True)
     table = pa.Table.from_pandas(rows, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"zcnas": json.dumps(roster.meta).encode()})
     sink = pa.BufferOutputStream()
@@ -115,7 +175,7 @@ def read_roster(path: str | Path) -> Roster:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"roster {path} lacks columns {missing}; it was not written by zcnas")
-    check_rows(frame, path)
+    check_rows(frame, path, space_of(meta))
     return Roster(_typed(frame), meta)
 
 
@@ -139,13 +199,16 @@ def _read_meta(table: pa.Table, path: Path) -> dict:
     return meta
 
 
-def check_rows(frame: pd.DataFrame, name) -> None:
-    """Integer indices 0..15624, each once, ``arch`` matching the index, numeric scores and seconds."""
+def check_rows(frame: pd.DataFrame, name, space: SearchSpace | None = None) -> None:
+    """Integer indices of the space, each once, ``arch`` matching the index, numeric scores and seconds
+    (in a space without an index: index -1 and each canonical ``arch`` once)."""
     expected = (("index", "iu", "integers"), ("score", "fiu", "numbers"), ("seconds", "fiu", "numbers"))
     for column, kinds, what in expected:  # numpy dtype kinds: signed, unsigned integer, float
         if frame[column].dtype.kind not in kinds:
             raise DataError(f"roster {name}: column {column!r} holds {frame[column].dtype} values, not {what}; "
                             "it was not written by zcnas")
+    if space is not None and space.name != DEFAULT:
+        return _check_space_rows(frame, name, space)
     index = frame["index"].to_numpy()
     outside = np.flatnonzero((index < 0) | (index >= NUM_CELLS))
     if outside.size:
@@ -162,12 +225,36 @@ def check_rows(frame: pd.DataFrame, name) -> None:
                             f"({archs[i]}); the file is damaged: score it again")
 
 
+def _check_space_rows(frame: pd.DataFrame, name, space: SearchSpace) -> None:
+    """check_rows for a space other than NATS-Bench TSS (its index and strings come from the space)."""
+    seen: dict[str, int] = {}
+    for row, (i, arch) in enumerate(zip(frame["index"].to_numpy(), frame["arch"])):
+        where = f"roster {name} (space {space.name}), row {row + 1}"
+        if not isinstance(arch, str):
+            raise DataError(f"{where}: arch is empty; the file is damaged: score it again")
+        try:
+            canonical = space.format(space.parse(arch))
+        except ValueError as exc:
+            raise DataError(f"{where}: {exc}") from None
+        if canonical != arch:
+            raise DataError(f"{where}: arch {arch!r} is not written canonically ({canonical}); the file was not "
+                            "written by zcnas")
+        expected = space.index(space.parse(arch)) if space.indexed else NO_INDEX
+        if int(i) != expected:
+            raise DataError(f"{where}: index {i} is not that of {arch} ({expected}); the file is damaged")
+        if arch in seen:
+            raise DataError(f"roster {name} has more than one row for architecture {arch} (rows {seen[arch] + 1} "
+                            f"and {row + 1}); it is damaged: merge or score it again")
+        seen[arch] = row
+
+
 def identity_conflict(a: dict, b: dict) -> str | None:
     """The first identity key that both metadata record with different values (None: they agree).
 
     A key that one of them does not record (an imported roster has no seed) is not compared;
     metric and dataset are always recorded (``read_roster`` and ``check_compatible`` see to it).
     """
+    a, b = {"space": DEFAULT, **a}, {"space": DEFAULT, **b}  # a roster that names no space is NATS-Bench TSS's
     return next((k for k in IDENTITY_KEYS if k in a and k in b and a[k] != b[k]), None)
 
 
@@ -194,17 +281,17 @@ def merge_rosters(named: list[tuple[str, Roster]], expected: dict | None = None)
         raise DataError("no rosters to merge")
     meta = check_compatible(named, expected)
     rows = pd.concat([r.rows for _, r in named], ignore_index=True)
-    rows = rows.drop_duplicates("index", keep="first")
+    rows = rows.drop_duplicates("arch", keep="first")  # arch names a row in every space (index may be -1)
     merged_meta = {**named[0][1].meta, **meta}
     devices = sorted({str(r.meta["device"]) for _, r in named if r.meta.get("device")})
     if devices:  # shards or resumed chunks may come from different machines
         merged_meta["device"] = " + ".join(devices)
-    return Roster(rows.sort_values("index").reset_index(drop=True), merged_meta)
+    return Roster(rows.sort_values(["index", "arch"]).reset_index(drop=True), merged_meta)
 
 
 def overlap(old: Roster, new: Roster) -> tuple[int, int]:
     """How many of ``new``'s cells ``old`` has too, and how many of those with another score (NaN == NaN)."""
-    both = old.rows[["index", "score"]].merge(new.rows[["index", "score"]], on="index", suffixes=("_old", "_new"))
+    both = old.rows[["arch", "score"]].merge(new.rows[["arch", "score"]], on="arch", suffixes=("_old", "_new"))
     a, b = both["score_old"].to_numpy(), both["score_new"].to_numpy()
     same = (a == b) | (np.isnan(a) & np.isnan(b))
     return len(both), int((~same).sum())
@@ -236,10 +323,10 @@ def _parse_number(value: str, hint: str) -> float:
     return number
 
 
-def parse_index(text: str) -> int:
+def parse_index(text: str, size: int = NUM_CELLS) -> int:
     value = text.strip()
-    if not _INTEGER.fullmatch(value) or int(float(value)) >= NUM_CELLS:
-        raise ValueError(f"an architecture index must be an integer 0..{NUM_CELLS - 1}, got {value!r}")
+    if not _INTEGER.fullmatch(value) or int(float(value)) >= size:
+        raise ValueError(f"an architecture index must be an integer 0..{size - 1}, got {value!r}")
     return int(float(value))
 
 
@@ -274,7 +361,7 @@ def read_csv_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]
 
 
 def import_csv(path: str | Path, score_column: str, metric: str, dataset: str,
-               seconds_column: str | None = None) -> Roster:
+               seconds_column: str | None = None, space: SearchSpace | None = None) -> Roster:
     """A roster from a CSV with an ``index`` or ``arch`` column and a score column.
 
     Every cell must parse exactly (an error names the CSV, the line and the column): nothing is
@@ -296,8 +383,9 @@ def import_csv(path: str | Path, score_column: str, metric: str, dataset: str,
     if not rows:
         raise DataError(f"CSV {path} has a header but no data rows: nothing to import")
     records, seen = [], {}
+    space = space or make_space(DEFAULT)
     for line, cells in rows:
-        index = _row_index(path, line, cells)
+        index = _row_index(path, line, cells, space)
         if index in seen:
             raise DataError(f"CSV {path} lists architecture {index} more than once (lines {seen[index]} and {line})")
         seen[index] = line
@@ -306,15 +394,20 @@ def import_csv(path: str | Path, score_column: str, metric: str, dataset: str,
         if seconds_column:
             seconds = _cell(path, line, seconds_column, lambda: parse_seconds(cells[seconds_column]))
         records.append((index, score, seconds, "imported"))
-    return Roster(make_rows(records), {"metric": metric, "dataset": dataset, "imported_from": str(path),
-                                       "score_column": score_column})
+    return Roster(make_rows(records, space), {**space_meta(space), "metric": metric, "dataset": dataset,
+                                              "imported_from": str(path), "score_column": score_column})
 
 
-def _row_index(path: Path, line: int, cells: dict[str, str]) -> int:
-    """The row's architecture: its index, its arch string, or both (then they must agree)."""
-    index = _cell(path, line, "index", lambda: parse_index(cells["index"])) if "index" in cells else None
+def _row_index(path: Path, line: int, cells: dict[str, str], space: SearchSpace) -> int | str:
+    """The row's architecture: its index, its arch string, or both (then they must agree); in a space
+    without an index, its canonical arch string."""
+    if not space.indexed:
+        if "arch" not in cells:
+            raise DataError(f"CSV {path}: space {space.name} has no index; name architectures in an 'arch' column")
+        return _cell(path, line, "arch", lambda: space.canonical(cells["arch"]))
+    index = _cell(path, line, "index", lambda: parse_index(cells["index"], space.size)) if "index" in cells else None
     if "arch" in cells:
-        from_arch = _cell(path, line, "arch", lambda: parse_arch(cells["arch"]).index)
+        from_arch = _cell(path, line, "arch", lambda: space.index(space.parse(cells["arch"])))
         if index is not None and from_arch != index:
             raise DataError(f"CSV {path}, line {line}, column 'arch': {cells['arch']!r} is architecture "
                             f"{from_arch}, but column 'index' says {index}")

@@ -39,6 +39,7 @@ HYDRA_RECORDS = {".hydra", "run.log"}
 #: task -> the module under zcnas that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
 TASKS = {"search": "tasks.search", "score": "tasks.score", "merge": "tasks.rosters", "import": "tasks.rosters",
          "correlate": "tasks.correlate", "aggregate": "tasks.aggregate", "ensembles": "tasks.ensembles",
+         "hw_study": "tasks.hw_study",
          "build_table": "tasks.build_table"}
 
 

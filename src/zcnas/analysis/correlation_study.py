@@ -193,6 +193,29 @@ def study(groups, benchmark, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame, d
     return pd.DataFrame(rows), pd.DataFrame(sweep), panels
 
 
+def space_study(groups, table: dict[str, tuple[list[str], np.ndarray]], s: Settings
+                ) -> tuple[pd.DataFrame, dict[str, list[Panel]]]:
+    """The study in a space other than NATS-Bench TSS: each roster's correlation with the space's
+    ground truth, over the architectures both hold (``table``: dataset -> (canonical archs, accuracy)).
+
+    No val12 or combined rows: those are NATS-Bench records and the paper's NATS-Bench normalization.
+    """
+    nf, frac = s.non_finite, s.top_fraction
+    sub = subset_label(frac)
+    rows, panels = [], {}
+    for g in sorted(groups, key=lambda g: (g.dataset, order_key(g.label))):
+        archs, accuracy = table[g.dataset]
+        by_arch = g.roster.scores_by_arch()
+        held = np.array([a in by_arch for a in archs], dtype=bool)  # a NaN score is a score: test membership
+        scores = np.array([by_arch.get(a, np.nan) for a in archs], dtype=float)
+        res = correlations(scores[held], accuracy[held], frac, nf)
+        # the paper's values are NATS-Bench's: none to compare with here
+        rows += [{**r, "paper_value": math.nan}
+                 for r in _records(g.dataset, g.label, res, nf, "; ".join(g.paths), sub)]
+        panels.setdefault(g.dataset, []).append(_panel(g.label, scores[held], accuracy[held], nf, res["spearman"]))
+    return pd.DataFrame(rows), panels
+
+
 def main_rows(tidy: pd.DataFrame, normalization: str) -> pd.DataFrame:
     """One normalization for combined (Table I/II's column); every other metric as is."""
     return tidy[(tidy["normalization"] == "") | (tidy["normalization"] == normalization)]

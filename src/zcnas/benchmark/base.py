@@ -65,6 +65,25 @@ class Benchmark(ABC):
         """Test accuracies of all 15,625 cells, indexed by NATS-Bench index."""
         return np.array([self.test_accuracy(i, dataset) for i in range(15625)], dtype=float)
 
+    # --- the interface every space's benchmark shares (zcnas.benchmark.space_table) ----------
+    #: what the accuracy is, for reports
+    accuracy_label = "test accuracy (200 epochs)"
+    #: the table holds every architecture of the space (ranks are ranks in the space)
+    complete = True
+
+    def covers(self, dataset: str) -> bool:
+        return dataset in DATASETS
+
+    def accuracy_of(self, arch, dataset: str) -> float | None:
+        """The accuracy of a NATS cell (``zcnas.space.Cell``)."""
+        return self.test_accuracy(arch.index, dataset)
+
+    def table(self, dataset: str) -> tuple[list[str], np.ndarray]:
+        """(architecture strings, accuracies) of every architecture the benchmark holds."""
+        from zcnas.roster import arch_strings
+
+        return list(arch_strings()), self.all_test_accuracies(dataset)
+
 
 class NoBenchmark(Benchmark):
     """Stands in when no benchmark is configured: searches run, accuracies are unknown."""
@@ -83,3 +102,6 @@ class NoBenchmark(Benchmark):
 
     def val12(self, index: int, dataset: str) -> tuple[float, float]:
         raise BenchmarkError(self.HOW_TO)
+
+    def covers(self, dataset: str) -> bool:
+        return False

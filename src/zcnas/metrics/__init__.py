@@ -8,7 +8,7 @@ declared here: both only make sense on NATS cells.
 
 from __future__ import annotations
 
-from zcnas.errors import ConfigError
+from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics.base import DATA, MEMBERS, SPECS, Metric, MetricSpec, ScoringContext, register
 from zcnas.metrics.combined import Combined
 from zcnas.metrics.counts import flops_score, params_score
@@ -52,10 +52,19 @@ def metric_class(name: str) -> type[Metric]:
 
 def make_metric(name: str, context: ScoringContext, **params) -> Metric:
     cls = metric_class(name)
+    other_space = context.space is not None and context.space.name != "nats_tss"
+    if other_space and cls.score_network is Metric.score_network:  # before building it (combined scores a reference set)
+        why = SPECS[name].cells_only or "it scores NATS-Bench cells only"
+        raise MetricError(f"metric {name} cannot score architectures of space {context.space.name}: {why}")
     try:
-        return cls(context, **params)
+        metric = cls(context, **params)
     except TypeError as exc:  # an unknown metric.* key
         raise ConfigError(f"bad parameters for metric {name!r}: {exc}") from None
+    if other_space:
+        from zcnas.metrics.engine import SpaceNetworkMetric
+
+        return SpaceNetworkMetric(metric)  # scores the space's networks (one line if it cannot)
+    return metric
 
 
 __all__ = [

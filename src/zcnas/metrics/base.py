@@ -19,6 +19,7 @@ from typing import Callable
 
 import torch
 
+from zcnas.errors import MetricError
 from zcnas.space import Cell
 
 
@@ -33,6 +34,7 @@ class ScoringContext:
     device: str = "cpu"
     batch_loader: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
     benchmark: object | None = None  # zcnas.benchmark.Benchmark
+    space: object | None = None  # zcnas.spaces.base.SearchSpace (None: NATS-Bench TSS)
     _batch: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
 
     @property
@@ -65,6 +67,13 @@ class Metric(ABC):
     @abstractmethod
     def score_cell(self, cell: Cell) -> float:
         """The cell's score (higher is better; may be non-finite)."""
+
+    def score_network(self, net) -> float:
+        """The score of a built network (``nn.Module``): how the metric scores architectures of spaces
+        other than NATS-Bench TSS (``zcnas.metrics.engine.SpaceNetworkMetric``).  Metrics that only
+        make sense on NATS cells (val12, combined, ensemble, rosters) keep this default."""
+        why = self.spec.cells_only if self.spec and self.spec.cells_only else "it scores NATS-Bench cells only"
+        raise MetricError(f"metric {self.name} cannot score architectures of space {self.context.space.name}: {why}")
 
     def recorded_cost(self, cell: Cell) -> float | None:
         """Seconds the score is charged from a record (benchmark, roster), or None when measured live."""

@@ -121,9 +121,15 @@ class Params(Metric):
         # the input size does not change the parameter count; any shape gives the same table
         return cell_count("params", cell, self.context.num_classes, self.context.input_shape)
 
+    def score_network(self, net) -> float:
+        return params_score(net)
+
 
 @register("flops", needs=SHAPE, higher_is_better=True,
           model_score=lambda model, x: flops_score(model, tuple(x.shape[1:]), x.device))
 class Flops(Metric):
     def score_cell(self, cell: Cell) -> float:
         return cell_count("flops", cell, self.context.num_classes, self.context.input_shape)
+
+    def score_network(self, net) -> float:
+        return flops_score(net, self.context.input_shape, self.context.device)

@@ -180,6 +180,12 @@ class EngineMetric(Metric):
         net, x, y = engine_inputs(cell, self.context, self.layout, self.prune)
         return self.spec.score_model(net, x, y, **self.settings)
 
+    def score_network(self, net: nn.Module) -> float:
+        x, y = self.context.batch
+        if self.layout == "channels_last":
+            net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        return self.spec.score_model(net, x, y, **self.settings)
+
     def describe(self) -> dict:
         return {"name": self.name, **self.settings}
 
@@ -196,3 +202,31 @@ class LayoutMetric(EngineMetric):
         if self.layout != "contiguous":  # the default leaves the identity of existing rosters as it was
             d["layout"] = self.layout
         return d
+
+
+# --- other search spaces ------------------------------------------------------------------
+
+
+class SpaceNetworkMetric(Metric):
+    """A metric in a space other than NATS-Bench TSS: ``inner.score_network`` on the space's seeded network.
+
+    ``inner`` is the metric as configured (its settings checked and recorded as for NATS cells);
+    NATS-only fast paths (synflow's functional engine, the analytic params/flops, the pruned
+    forward pass) do not apply, so every score comes from the built network.
+    """
+
+    def __init__(self, inner: Metric):
+        super().__init__(inner.context)
+        if type(inner).score_network is Metric.score_network:
+            inner.score_network(None)  # raises its one-line "cannot score architectures of space ..."
+        self.inner = inner
+        self.name, self.spec = inner.name, inner.spec
+        self.needs_data, self.needs_benchmark = inner.needs_data, inner.needs_benchmark
+
+    def score_cell(self, arch) -> float:
+        ctx = self.context
+        net = ctx.space.build_network(arch, ctx.num_classes, ctx.input_size, seed=ctx.seed).to(ctx.device)
+        return self.inner.score_network(net)
+
+    def describe(self) -> dict:
+        return self.inner.describe()

@@ -35,3 +35,6 @@ class L2Norm(Metric):
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
         return l2_norm_score(build_network(cell, ctx.num_classes, seed=ctx.seed))
+
+    def score_network(self, net) -> float:
+        return l2_norm_score(net)

@@ -131,3 +131,6 @@ class Synflow(Metric):
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
         return synflow_cell(cell, ctx.num_classes, ctx.input_shape, ctx.seed, ctx.device)
+
+    def score_network(self, net) -> float:
+        return synflow_score(net, self.context.input_shape, self.context.device)

@@ -166,6 +166,10 @@ class Zen(Metric):
     def score_cell(self, cell: Cell) -> float:
         ctx = self.context
         net = build_network(cell, ctx.num_classes, seed=ctx.seed)
+        return self.score_network(net)
+
+    def score_network(self, net) -> float:
+        ctx = self.context
         return zen_score(net, (self.batch_size, *ctx.input_shape), self.alpha, self.repeat, ctx.seed,
                          self.norm, ctx.device)
 

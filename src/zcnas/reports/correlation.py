@@ -110,3 +110,21 @@ def render_markdown(tidy: pd.DataFrame, sweep: pd.DataFrame, s: Settings, benchm
     parts.append("## Sources\n\n" + "".join(f"- {DATASET_NAMES[r.dataset]} / {r.metric}: {r.source_rosters}\n"
                                             for r in sources.itertuples(index=False)))
     return "\n".join(parts)
+
+
+def render_space_markdown(tidy: pd.DataFrame, s: Settings, space: str, benchmark) -> str:
+    """The study in a space other than NATS-Bench TSS: one row per (dataset, metric), best first."""
+    sub = subset_label(s.top_fraction)
+    lines = [f"# Zero-cost proxies in {space}: rank correlation with the ground truth", "",
+             f"Ground truth: {benchmark.accuracy_label} ({benchmark.description}). Spearman ρ and Kendall τ over "
+             f"the architectures each roster and the table both hold; {sub}: within the fraction "
+             f"{s.top_fraction:g} ranked highest by the metric. {TREATMENT_TEXT[s.non_finite].capitalize()}.", "",
+             f"| Dataset | Metric | n | ρ | τ | ρ {sub} | τ {sub} | non-finite |", "|---|---|---|---|---|---|---|---|"]
+    all_rows = tidy[tidy["subset"] == "all"]
+    top = {(r.dataset, r.metric): r for r in tidy[tidy["subset"] == sub].itertuples(index=False)}
+    for r in all_rows.sort_values(["dataset", "spearman"], ascending=[True, False]).itertuples(index=False):
+        t = top[(r.dataset, r.metric)]
+        lines.append(f"| {DATASET_NAMES.get(r.dataset, r.dataset)} | {r.metric} | {r.n} | {fmt(r.spearman, 3)} | "
+                     f"{fmt(r.kendall, 3)} | {fmt(t.spearman, 3)} | {fmt(t.kendall, 3)} | {r.n_nonfinite} |")
+    lines += ["", "Sources: " + "; ".join(sorted(set(all_rows["source_rosters"]))), ""]
+    return "\n".join(lines)

@@ -18,7 +18,8 @@ from zcnas.search.aging import aging_evolution
 from zcnas.search.evaluator import Evaluator, rank_value
 from zcnas.search.random_search import random_search
 from zcnas.search.result import OnVisit, SearchResult
-from zcnas.space import Cell
+from zcnas.search.space_view import SpaceView
+from zcnas.spaces.base import SearchSpace
 
 SEARCHES: dict[str, tuple[Callable[..., SearchResult], Callable[..., int], Callable[..., int | None]]] = {
     # one request per visit: at most n distinct cells (repeats are free)
@@ -31,11 +32,15 @@ SEARCHES: dict[str, tuple[Callable[..., SearchResult], Callable[..., int], Calla
 
 
 def run_search(
-    name: str, evaluate: Callable[[Cell], float], rng: random.Random, on_visit: OnVisit | None = None, **params
+    name: str, evaluate: Callable, rng: random.Random, on_visit: OnVisit | None = None,
+    space: SearchSpace | None = None, feasible: Callable | None = None, **params
 ) -> SearchResult:
+    """Run search ``name`` in ``space`` (default NATS-Bench TSS); with ``feasible`` (arch -> bool, e.g. a
+    latency budget) it samples, mutates and returns only feasible architectures (``SpaceView``)."""
     function = _lookup(name)[0]
+    view = SpaceView(space, feasible)
     try:
-        return function(evaluate, rng=rng, on_visit=on_visit, **params)
+        return function(evaluate, rng=rng, on_visit=on_visit, space=view, **params)
     except TypeError as exc:  # an unknown or missing search.* key
         raise ConfigError(f"bad parameters for search {name!r}: {exc}") from None
 
@@ -55,4 +60,4 @@ def _lookup(name: str):
     return SEARCHES[name]
 
 
-__all__ = ["Evaluator", "SEARCHES", "SearchResult", "planned_cells", "planned_visits", "rank_value", "run_search"]
+__all__ = ["Evaluator", "SEARCHES", "SearchResult", "SpaceView", "planned_cells", "planned_visits", "rank_value", "run_search"]

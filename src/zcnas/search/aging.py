@@ -6,7 +6,7 @@ parent, its child replaces the oldest member.  Two options from the paper:
 
 * warmup: when W > P, score W uniformly drawn cells (with replacement) and
   seed the population with the best P of them;
-* zero-cost move: score all 24 one-edit neighbours of the parent and take the
+* zero-cost move: score all one-edit neighbours of the parent (24 in NATS-Bench TSS) and take the
   best; when a uniform draw u is > 1 - random_move_prob (> 0.75 in the paper)
   take a random neighbour instead.  With ``zero_cost_move=False`` every child
   is a random neighbour (plain regularized evolution).
@@ -32,7 +32,7 @@ Choices the pseudocode leaves open, resolved as the authors' experiments did
   per-request clock charges it, as the paper's search times do).
 
 Random numbers are drawn in a fixed order, so a seed fixes the run: the
-initial cells (each ``sample_cell``), then per step the tournament
+initial cells (each the space's ``sample``), then per step the tournament
 (``rng.sample``), then -- only with zero-cost moves -- u = ``rng.random()``,
 then -- only for a random move -- the neighbour (``rng.choice``).
 """
@@ -42,20 +42,22 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Hashable
 from numbers import Real
 from typing import Callable
 
 from zcnas.errors import ConfigError
 from zcnas.search.evaluator import rank_value
 from zcnas.search.result import OnVisit, SearchResult
-from zcnas.space import Cell, neighbours, random_neighbour, sample_cell
+from zcnas.search.space_view import SpaceView
 
 
 def aging_evolution(
-    evaluate: Callable[[Cell], float],
+    evaluate: Callable[[Hashable], float],
     rng: random.Random,
     on_visit: OnVisit | None = None,
     *,
+    space: SpaceView | None = None,
     p: int = 64,
     t: int = 10,
     m: int = 500,
@@ -65,10 +67,11 @@ def aging_evolution(
 ) -> SearchResult:
     """Run Algorithm 2 and return the visited cells (``m`` of them) and the best."""
     _validate(p, t, m, w, zero_cost_move, random_move_prob)
+    space = space or SpaceView()
     result = SearchResult()
-    population: deque[tuple[Cell, float]] = deque()
+    population: deque[tuple[Hashable, float]] = deque()
 
-    for cell in _initial_cells(evaluate, rng, p, w):
+    for cell in _initial_cells(space, evaluate, rng, p, w):
         score = evaluate(cell)  # pseudocode line 15 scores every inserted member
         population.append((cell, score))
         result.visit(cell, score, on_visit)
@@ -77,14 +80,16 @@ def aging_evolution(
         tournament = rng.sample(population, t)  # t distinct members (positions)
         parent = _last_best(tournament)[0]
         if not zero_cost_move:
-            child = random_neighbour(parent, rng)
+            child = space.random_neighbour(parent, rng)
         else:
             u = rng.random()
             # random_move_prob == 1 also covers u == 0.0, so "always random" is exact
             if u > 1 - random_move_prob or random_move_prob == 1:
-                child = random_neighbour(parent, rng)
+                child = space.random_neighbour(parent, rng)
             else:
-                child = _last_best([(n, evaluate(n)) for n in neighbours(parent)])[0]
+                # under a constraint every neighbour may be infeasible: then a fresh feasible draw
+                options = space.neighbours(parent)
+                child = _last_best([(n, evaluate(n)) for n in options])[0] if options else space.sample(rng)
         score = evaluate(child)
         population.append((child, score))
         population.popleft()  # the oldest member dies, whatever its score
@@ -92,17 +97,18 @@ def aging_evolution(
     return result
 
 
-def _initial_cells(evaluate: Callable[[Cell], float], rng: random.Random, p: int, w: int) -> list[Cell]:
+def _initial_cells(space: SpaceView, evaluate: Callable[[Hashable], float], rng: random.Random,
+                   p: int, w: int) -> list[Hashable]:
     """The P cells that seed the population, in insertion (age) order."""
     if w <= p:  # the paper warms up only when W > P
-        return [sample_cell(rng) for _ in range(p)]
-    pool = [sample_cell(rng) for _ in range(w)]
+        return [space.sample(rng) for _ in range(p)]
+    pool = [space.sample(rng) for _ in range(w)]
     scored = [(cell, evaluate(cell)) for cell in pool]  # cost evaluations, not visits
     ranked = sorted(scored, key=lambda cs: rank_value(cs[1]))  # stable ascending
     return [cell for cell, _ in reversed(ranked[-p:])]  # best first
 
 
-def _last_best(candidates: list[tuple[Cell, float]]) -> tuple[Cell, float]:
+def _last_best(candidates: list[tuple[Hashable, float]]) -> tuple[Hashable, float]:
     """The last of the tied maxima after a stable ascending sort by score (docs/paper-protocol.md)."""
     return sorted(candidates, key=lambda cs: rank_value(cs[1]))[-1]
 

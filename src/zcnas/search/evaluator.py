@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from zcnas.space import Cell
+from collections.abc import Hashable
 
 
 def rank_value(score: float) -> float:
@@ -42,17 +42,17 @@ class Evaluator:
     ``on_scored`` is called after each distinct cell is scored (progress bars count these).
     """
 
-    score: Callable[[Cell], float]
-    recorded_cost: Callable[[Cell], float | None] | None = None
-    on_scored: Callable[[Cell], None] | None = None
-    memo: dict[Cell, tuple[float, float | None]] = field(default_factory=dict)
+    score: Callable[[Hashable], float]
+    recorded_cost: Callable[[Hashable], float | None] | None = None
+    on_scored: Callable[[Hashable], None] | None = None
+    memo: dict[Hashable, tuple[float, float | None]] = field(default_factory=dict)
     requests: int = 0
     wall_seconds: float = 0.0
     recorded_seconds: float = 0.0
     recorded_seconds_per_request: float = 0.0
     has_recorded_cost: bool = False
 
-    def __call__(self, cell: Cell) -> float:
+    def __call__(self, cell: Hashable) -> float:
         self.requests += 1
         if cell not in self.memo:
             start = time.perf_counter()

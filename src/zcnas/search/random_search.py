@@ -8,20 +8,23 @@ so metrics with negative scores still return an architecture.
 from __future__ import annotations
 
 import random
+from collections.abc import Hashable
 from typing import Callable
 
 from zcnas.errors import ConfigError
 from zcnas.search.result import OnVisit, SearchResult
-from zcnas.space import Cell, sample_cell
+from zcnas.search.space_view import SpaceView
 
 
 def random_search(
-    evaluate: Callable[[Cell], float], n: int, rng: random.Random, on_visit: OnVisit | None = None
+    evaluate: Callable[[Hashable], float], n: int, rng: random.Random, on_visit: OnVisit | None = None,
+    space: SpaceView | None = None,
 ) -> SearchResult:
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ConfigError(f"search.n must be a positive integer (number of architectures to sample), got {n!r}")
+    space = space or SpaceView()
     result = SearchResult()
     for _ in range(n):
-        cell = sample_cell(rng)
+        cell = space.sample(rng)
         result.visit(cell, evaluate(cell), on_visit)
     return result

@@ -6,19 +6,19 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from zcnas.search.evaluator import rank_value
-from zcnas.space import Cell
+from collections.abc import Hashable
 
 #: Called after each visited model with (visit number from 1, cell, score).
-OnVisit = Callable[[int, Cell, float], None]
+OnVisit = Callable[[int, Hashable, float], None]
 
 
 @dataclass
 class SearchResult:
-    best_cell: Cell | None = None
+    best_cell: Hashable | None = None
     best_score: float = float("nan")
-    visited: list[tuple[Cell, float]] = field(default_factory=list)
+    visited: list[tuple[Hashable, float]] = field(default_factory=list)
 
-    def visit(self, cell: Cell, score: float, on_visit: OnVisit | None = None) -> None:
+    def visit(self, cell: Hashable, score: float, on_visit: OnVisit | None = None) -> None:
         """Record a visited model; the best is replaced only by a strictly higher score (first seen wins)."""
         self.visited.append((cell, score))
         if self.best_cell is None or rank_value(score) > rank_value(self.best_score):

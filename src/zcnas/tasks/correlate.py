@@ -9,6 +9,11 @@ synflow rosters of a dataset under every normalization, plus the paper's
 alpha sweep.  A roster whose metric is ``val12`` or ``combined`` is shown as
 ``<metric> (roster)`` so it does not collide with these.
 
+In another search space (``space=nas_bench_macro`` ...; the rosters must be of that space) the
+study correlates each roster with the space's ground truth over the architectures both hold,
+without val12 and combined (NATS-Bench records), and writes ``correlation.md``,
+``correlations.csv`` and ``scatter_<dataset>.png``.
+
 Writes to ``report_dir``: ``table1.md`` (Tables I and II beside the paper's
 values, the combined comparisons), ``correlations.csv`` (tidy, signed
 values), ``alpha_sweep.csv`` and ``scatter_<dataset>.png``.
@@ -23,12 +28,12 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig
 
 from zcnas.analysis.correlation import check_non_finite, check_top_fraction
-from zcnas.analysis.correlation_study import PAPER_TABLE1, Settings, spearman_tables, study
+from zcnas.analysis.correlation_study import PAPER_TABLE1, Settings, space_study, spearman_tables, study
 from zcnas.analysis.normalization import NORMALIZATIONS, check_alpha, check_normalization
 from zcnas.errors import ConfigError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.names import DATASET_NAMES
-from zcnas.reports.correlation import fmt, render_markdown
+from zcnas.reports.correlation import fmt, render_markdown, render_space_markdown
 from zcnas.reports.figures import scatter_png
 from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, load_groups
 
@@ -53,7 +58,10 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     out = Path(os.path.expanduser(str(cfg.report_dir)))
     paths = expand_rosters(cfg.get("rosters"))
     groups = load_groups(paths)
+    space = rosters_space(cfg, groups)
     benchmark = benchmark_with_accuracies(cfg, "correlate")
+    if space != "nats_tss":
+        return _space_job(groups, benchmark, s, space, out, paths)
     tidy, sweep, panels = study(groups, benchmark, s)
 
     files = [out / "table1.md", out / "correlations.csv", out / "alpha_sweep.csv"]
@@ -77,7 +85,52 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     }
 
 
+def rosters_space(cfg: DictConfig, groups) -> str:
+    """The one space all rosters are of, which must be the job's (``space=``)."""
+    from zcnas.build import build_space
+
+    spaces = sorted({g.roster.meta.get("space", "nats_tss") for g in groups})
+    job = build_space(cfg).name
+    if len(spaces) > 1:
+        raise ConfigError(f"the rosters are of spaces {', '.join(spaces)}; correlate one space at a time "
+                          "(rosters=[...] of one space, with space=<it>)")
+    if spaces[0] != job:
+        raise ConfigError(f"the rosters are of space {spaces[0]} but the job's space is {job}; add space={spaces[0]}")
+    return job
+
+
+def _space_job(groups, benchmark, s: Settings, space: str, out: Path, paths: list[str]) -> dict:
+    datasets = sorted({g.dataset for g in groups})
+    for ds in datasets:
+        if not benchmark.covers(ds):
+            raise ConfigError(f"space {space}'s ground truth ({benchmark.description}) has no {ds} accuracies; "
+                              f"it has {', '.join(benchmark.datasets)}")
+    table = {ds: benchmark.table(ds) for ds in datasets}
+    tidy, panels = space_study(groups, table, s)
+    files = [out / "correlation.md", out / "correlations.csv"]
+    atomic_write_bytes(files[0], render_space_markdown(tidy, s, space, benchmark).encode())
+    write_table(files[1], tidy)
+    for ds, ps in panels.items():
+        files.append(out / f"scatter_{ds}.png")
+        atomic_write_bytes(files[-1], scatter_png(ds, ps))
+    return {
+        "task": "correlate", "space": space, "rosters": paths,
+        "groups": [{"dataset": g.dataset, "metric": g.label, "rows": len(g.roster),
+                    "non_finite": int((~g.roster.rows["finite"]).sum()), "rosters": g.paths} for g in groups],
+        "non_finite": s.non_finite, "top_fraction": s.top_fraction,
+        "rows": tidy.to_dict("records"), "report_dir": str(out), "files": [str(f) for f in files],
+    }
+
+
 def summarize_correlate(result: dict) -> str:
+    if "space" in result:
+        lines = [f"correlation study in space {result['space']}: {len(result['rosters'])} rosters, "
+                 "Spearman ρ with the space's ground truth:"]
+        for r in result["rows"]:
+            if r["subset"] == "all":
+                lines.append(f"    {r['dataset']} {r['metric']}: ρ {fmt(r['spearman'], 3)} over {r['n']} architectures")
+        lines.append(f"  report: {Path(result['report_dir']) / 'correlation.md'}")
+        return "\n".join(lines)
     lines = [f"correlation study: {len(result['rosters'])} rosters in {len(result['groups'])} (dataset, metric) "
              f"groups; non-finite scores: {result['non_finite']}",
              "  Table I, Spearman ρ with test accuracy (paper's value in brackets):"]

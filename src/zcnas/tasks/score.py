@@ -2,7 +2,10 @@
 
 What is scored: the whole space, a seeded random sample of ``sample`` cells,
 or an explicit ``indices`` list; then the contiguous shard ``shard`` of
-``num_shards``.  Progress is checkpointed as small chunk files (each written
+``num_shards``.  In a space without an integer index (NAS-Bench-101) rows are
+named by their canonical architecture string; its "whole space" is the
+architectures of its ground-truth table, and a sample is drawn with the
+space's own sampler.  Progress is checkpointed as small chunk files (each written
 atomically) in ``<job dir>/chunks/``; a killed job leaves at most the rows of
 one unfinished chunk unwritten, never a partial row, and a relaunch of the
 same job resumes from the chunks.  An interrupted job (SIGINT, or SIGTERM
@@ -29,27 +32,33 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from zcnas.build import build_benchmark, build_context, build_metric, configure_hardware, device_label
+import random
+
+from zcnas.build import build_benchmark, build_context, build_metric, build_space, configure_hardware, device_label
 from zcnas.errors import ConfigError, Interrupted
 from zcnas.jobs import CHUNK_DIR, ROSTER_FILE
 from zcnas.provenance import code_version
 from zcnas.progress import number, progress_bar
-from zcnas.roster import Roster, identity_conflict, make_rows, merge_rosters, read_roster, write_roster
-from zcnas.space import NUM_CELLS, arch_from_index, representatives, to_cell
+from zcnas.roster import (Roster, identity_conflict, make_rows, merge_rosters, read_roster, space_meta,
+                          write_roster)
+from zcnas.space import representatives
+from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
 
 
 def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
-                   indices: list[int] | None = None, classes: dict[int, int] | None = None) -> list[int]:
-    """The architectures of one scoring job, in ascending index order.
+                   indices: list[int] | None = None, classes=None, space: SearchSpace | None = None,
+                   table_archs: list[str] | None = None) -> list:
+    """The architectures of one scoring job, in ascending order of their keys (the space's index, or
+    the canonical string in a space without one; ``table_archs``: such a space's "whole space").
 
-    With ``classes`` (index -> class id), shards split whole classes: the
+    With ``classes`` (key -> class id), shards split whole classes: the
     classes, in order of their lowest selected index, are dealt round-robin
     (cost varies along the index order, so contiguous runs would not balance),
     and a shard holds every selected member of its classes.
@@ -58,6 +67,7 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
         raise ConfigError(f"num_shards must be a positive integer, got {num_shards!r}")
     if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < num_shards:
         raise ConfigError(f"shard must be an integer in 0..{num_shards - 1} (num_shards={num_shards}), got {shard!r}")
+    space = space or make_space(DEFAULT)
     if indices is not None:
         # a string is a Sequence too, but iterating it would read 'abc' as the architecture 'a'
         if isinstance(indices, str) or not isinstance(indices, Sequence):
@@ -67,18 +77,50 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
             raise ConfigError("indices must name at least one architecture, e.g. indices=[0,1,2] "
                               "(or leave it null to score a sample or the whole space)")
         # bad entries raise a one-line ArchError
-        chosen = sorted(set(to_cell(i).index for i in indices))
+        chosen = sorted(set(key_of(space, space.to_arch(i)) for i in indices))
     elif sample is not None:
-        if isinstance(sample, bool) or not isinstance(sample, int) or not 0 < sample <= NUM_CELLS:
-            raise ConfigError(f"sample must be an integer in 1..{NUM_CELLS} (or null for the whole space), got {sample!r}")
-        chosen = sorted(int(i) for i in np.random.default_rng(seed).choice(NUM_CELLS, sample, replace=False))
+        size = space.size if space.indexed else len(table_archs or ()) or None
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1 or (space.indexed and sample > size):
+            most = f"1..{space.size}" if space.indexed else ">= 1"
+            raise ConfigError(f"sample must be an integer in {most} (or null for the whole space), got {sample!r}")
+        if space.indexed:  # NATS-Bench TSS: the same draw as always
+            chosen = sorted(int(i) for i in np.random.default_rng(seed).choice(space.size, sample, replace=False))
+        else:
+            chosen = sorted(distinct_sample(space, sample, seed))
+    elif space.indexed:
+        chosen = list(range(space.size))
+    elif table_archs:
+        chosen = sorted(table_archs)
     else:
-        chosen = list(range(NUM_CELLS))
+        raise ConfigError(f"space {space.name} cannot be enumerated and has no ground-truth table: give sample=N "
+                          "or indices=[<architecture strings>]")
     if classes is None:
-        return [int(i) for i in np.array_split(np.array(chosen, dtype=int), num_shards)[shard]]
-    order = list(dict.fromkeys(classes[i] for i in chosen))  # classes by their lowest selected index
+        return [chosen[i] for i in np.array_split(np.arange(len(chosen)), num_shards)[shard]]
+    of = classes.__getitem__ if isinstance(classes, Mapping) else classes  # key -> class: a dict or a function
+    order = list(dict.fromkeys(of(i) for i in chosen))  # classes by their lowest selected key
     mine = set(order[shard::num_shards])
-    return [int(i) for i in chosen if classes[i] in mine]
+    return [i for i in chosen if of(i) in mine]
+
+
+def key_of(space: SearchSpace, arch):
+    """What names an architecture's row: its index, or its canonical string in a space without one."""
+    return space.index(arch) if space.indexed else space.format(arch)
+
+
+def arch_of(space: SearchSpace, key):
+    return space.from_index(key) if space.indexed else space.parse(key)
+
+
+def distinct_sample(space: SearchSpace, n: int, seed: int) -> list[str]:
+    """``n`` distinct architectures (canonical strings) from the space's sampler, seeded."""
+    rng, found = random.Random(seed), {}
+    for _ in range(100 * n):
+        arch = space.format(space.sample(rng))
+        found.setdefault(arch, None)
+        if len(found) == n:
+            return list(found)
+    raise ConfigError(f"space {space.name}: {100 * n} draws gave only {len(found)} distinct architectures; "
+                      f"ask for fewer than sample={n}")
 
 
 def checkpoint_every(cfg: DictConfig) -> int:
@@ -88,12 +130,13 @@ def checkpoint_every(cfg: DictConfig) -> int:
     return every
 
 
-def roster_meta(cfg: DictConfig, metric, device: str = "cpu") -> dict:
+def roster_meta(cfg: DictConfig, metric, device: str = "cpu", space: SearchSpace | None = None) -> dict:
     import torch
 
     import zcnas
 
     meta = {
+        **space_meta(space or make_space(DEFAULT)),
         "metric": metric.name,
         "dataset": str(cfg.dataset.name),
         "seed": None if metric.needs_benchmark else int(cfg.seed),
@@ -182,33 +225,40 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     start = time.perf_counter()
     every = checkpoint_every(cfg)
     share = bool(cfg.share_isomorphic)
-    rep = representatives() if share else {}
+    space = build_space(cfg)
+    benchmark = build_benchmark(cfg, space)
+    table_archs = None
+    if not space.indexed and cfg.get("sample") is None and cfg.get("indices") is None and benchmark.available:
+        table_archs = benchmark.archs  # the architectures with ground truth
+    rep = class_of(space) if share else None
     indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.shard, cfg.num_shards,
-                             cfg.get("indices"), classes=rep or None)
+                             cfg.get("indices"), classes=rep, space=space, table_archs=table_archs)
     device = configure_hardware(cfg)
-    benchmark = build_benchmark(cfg)
-    metric = build_metric(cfg, build_context(cfg, benchmark, device))
+    metric = build_metric(cfg, build_context(cfg, benchmark, device, space))
     if share and metric.needs_benchmark:
         raise ConfigError(f"share_isomorphic=true is not valid for {metric.name}: trained results differ between isomorphic cells")
-    meta = roster_meta(cfg, metric, device)
+    meta = roster_meta(cfg, metric, device, space)
 
     chunk_dir = Path(output_dir) / CHUNK_DIR
     # a job SLURM requeued (preemption, time limit) resumes even under force=true: the chunks are its own
     requeued = os.environ.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
     done = resume_chunks(chunk_dir, meta, cfg.force and not requeued)
-    resumed = len(done.indices & set(indices))
-    todo = [i for i in indices if i not in done.indices]
+    done_keys = done.keys
+    resumed = len(done_keys & set(indices))
+    todo = [i for i in indices if i not in done_keys]
     print(f"[zcnas] scoring {len(todo)} of {len(indices)} architectures with {metric.name} "
           f"({resumed} resumed from {chunk_dir})", flush=True)
-    score_rows(metric, todo, chunk_dir, meta, every, cfg.progress, done, rep, len(indices))
+    score_rows(metric, todo, chunk_dir, meta, every, cfg.progress, done, rep, len(indices), space)
 
     roster = read_chunks(chunk_dir, meta)
-    roster.rows = roster.rows[roster.rows["index"].isin(indices)].reset_index(drop=True)
+    column = "index" if space.indexed else "arch"
+    roster.rows = roster.rows[roster.rows[column].isin(indices)].reset_index(drop=True)
     roster_path = Path(output_dir) / ROSTER_FILE
     write_roster(roster_path, roster)
     rows = roster.rows
     return {
         "task": "score",
+        **space_meta(space),
         "dataset": meta["dataset"],
         "metric": metric.name,
         "seed": int(cfg.seed),
@@ -228,8 +278,22 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     }
 
 
-def score_rows(metric, todo: list[int], chunk_dir: Path, meta: dict, every: int, progress: bool,
-               done: Roster, rep: dict[int, int], total: int) -> None:
+def class_of(space: SearchSpace):
+    """key -> isomorphism class id, for ``share_isomorphic`` (NATS-Bench TSS: its precomputed classes)."""
+    if space.name == DEFAULT:
+        return representatives().__getitem__
+    cache: dict = {}
+
+    def of(key):
+        if key not in cache:
+            cache[key] = space.identity_key(arch_of(space, key))
+        return cache[key]
+
+    return of
+
+
+def score_rows(metric, todo: list, chunk_dir: Path, meta: dict, every: int, progress: bool,
+               done: Roster, rep, total: int, space: SearchSpace | None = None) -> None:
     """Score ``todo`` into chunks of ``every`` rows (and at least one a minute).
 
     On an interruption (KeyboardInterrupt, or the runner's ``Interrupted``) every computed row
@@ -238,19 +302,22 @@ def score_rows(metric, todo: list[int], chunk_dir: Path, meta: dict, every: int,
     computed rows are saved too, and the failure goes on unchanged.
     """
     # class -> score of its first (lowest-index) member in this job, including resumed rows
-    computed: dict[int, float] = {}
+    space = space or make_space(DEFAULT)
+    column = "index" if space.indexed else "arch"
+    computed: dict = {}
     if rep:
-        for index, score, source in done.rows[["index", "score", "source"]].itertuples(index=False):
+        for key, score, source in done.rows[[column, "score", "source"]].itertuples(index=False):
             if source == "computed":
-                computed.setdefault(rep[int(index)], float(score))
+                computed.setdefault(rep(int(key) if space.indexed else str(key)), float(score))
     pending: list[tuple[int, float, float, str]] = []
     n_written = 0
 
     def flush() -> None:
         nonlocal pending, n_written
         if pending:
-            name = f"part-{pending[0][0]:05d}-{socket.gethostname()}-{os.getpid()}-{n_written:06d}.parquet"
-            write_roster(chunk_dir / name, Roster(make_rows(pending), meta))
+            first = f"{pending[0][0]:05d}" if space.indexed else f"{n_written:06d}"  # strings do not name files well
+            name = f"part-{first}-{socket.gethostname()}-{os.getpid()}-{n_written:06d}.parquet"
+            write_roster(chunk_dir / name, Roster(make_rows(pending, space), meta))
             n_written += len(pending)
             pending = []
 
@@ -261,13 +328,14 @@ def score_rows(metric, todo: list[int], chunk_dir: Path, meta: dict, every: int,
             for index in todo:
                 t0 = time.perf_counter()
                 source = "computed"
-                if rep and rep[index] in computed:
-                    score, source = computed[rep[index]], "shared"
+                arch = arch_of(space, index)
+                if rep and rep(index) in computed:
+                    score, source = computed[rep(index)], "shared"
                 else:
-                    score = metric.score_cell(arch_from_index(index))
+                    score = metric.score_cell(arch)
                     if rep:
-                        computed[rep[index]] = score
-                recorded = metric.recorded_cost(arch_from_index(index))
+                        computed[rep(index)] = score
+                recorded = metric.recorded_cost(arch)
                 seconds = recorded if recorded is not None else (time.perf_counter() - t0 if source == "computed" else 0.0)
                 pending.append((index, score, seconds, source))
                 bar.update(1)

@@ -9,41 +9,75 @@ import numpy as np
 from omegaconf import DictConfig
 
 from zcnas.benchmark import Benchmark, NoBenchmark
-from zcnas.build import as_dict, build_benchmark, build_context, build_metric, configure_hardware
+from zcnas.build import as_dict, build_benchmark, build_context, build_metric, build_space, configure_hardware
+from zcnas.errors import ConfigError
 from zcnas.progress import number, progress_bar
 from zcnas.search import Evaluator, SearchResult, planned_cells, planned_visits, run_search
-from zcnas.space import Cell
+from zcnas.spaces.base import SearchSpace
 
 
 def accuracy_lookup(benchmark: Benchmark, dataset: str):
-    """Memoized cell -> test accuracy, or None when the benchmark has no accuracies."""
-    if not benchmark.available:
+    """Memoized arch -> accuracy (None for one the benchmark lacks), or None when it has no accuracies."""
+    if not benchmark.available or not benchmark.covers(dataset):
         return None
-    cache: dict[Cell, float] = {}
+    cache: dict = {}
 
-    def lookup(cell: Cell) -> float:
-        if cell not in cache:
-            cache[cell] = benchmark.test_accuracy(cell.index, dataset)
-        return cache[cell]
+    def lookup(arch) -> float | None:
+        if arch not in cache:
+            cache[arch] = benchmark.accuracy_of(arch, dataset)
+        return cache[arch]
 
     return lookup
+
+
+def budget(cfg: DictConfig, space: SearchSpace, dataset: str, max_cost: dict):
+    """(feasible predicate, cost lookup) for ``search.max_cost`` ({cost: limit}), or (None, None).
+
+    Costs are HW-NAS-Bench's measurements of NATS-Bench cells (``zcnas.benchmark.hw_costs``);
+    an architecture meets the budget when every named cost is measured and at most its limit.
+    """
+    if not max_cost:
+        return None, None
+    if space.name != "nats_tss":
+        raise ConfigError(f"search.max_cost uses HW-NAS-Bench costs of NATS-Bench cells; space {space.name} has none")
+    from zcnas.benchmark.hw_costs import read_hw_costs
+
+    costs = read_hw_costs(str(cfg.hw_costs), dataset)
+    limits = {}
+    for name, limit in max_cost.items():
+        costs.check_cost_name(name)
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+            raise ConfigError(f"search.max_cost.{name} must be a number > 0 (the budget), got {limit!r}")
+        limits[name] = float(limit)
+
+    def feasible(cell) -> bool:
+        # NaN (not measured) compares False: such a cell is never feasible
+        return all(costs.cost(name, cell.index) <= limit for name, limit in limits.items())
+
+    def cost_of(cell) -> dict:
+        return {name: costs.cost(name, cell.index) for name in limits}
+
+    return feasible, cost_of
 
 
 def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     start = time.perf_counter()
     device = configure_hardware(cfg)
-    benchmark = build_benchmark(cfg)
-    context = build_context(cfg, benchmark, device)
+    space = build_space(cfg)
+    benchmark = build_benchmark(cfg, space)
+    context = build_context(cfg, benchmark, device, space)
     metric = build_metric(cfg, context)
     dataset = context.dataset
     accuracy = accuracy_lookup(benchmark, dataset)
     if accuracy is None:
-        print(f"[zcnas] note: {NoBenchmark.HOW_TO}")
+        print(f"[zcnas] note: {NoBenchmark.HOW_TO if not benchmark.available else f'{benchmark.description} has no {dataset} accuracies'}")
 
     params = as_dict(cfg.search)
     name = params.pop("name")
+    max_cost = {k: v for k, v in (params.pop("max_cost", None) or {}).items() if v is not None}
+    feasible, cost_of = budget(cfg, space, dataset, max_cost)
     trace: dict[str, list] = {k: [] for k in (
-        "index", "score", "best_index", "best_score", "best_test_accuracy",
+        *(("index",) if space.indexed else ("arch",)), "score", "best_index", "best_score", "best_test_accuracy",
         "evaluations", "distinct", "wall_seconds", "recorded_seconds", "recorded_seconds_per_request")}
     # the bar counts distinct cells scored, what costs time; its total (and so its ETA) only
     # where that count is known ahead (random search; aging's zero-cost moves revisit cells)
@@ -54,13 +88,16 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
         # the best so far, by the search's own rule (SearchResult.visit), for the trace
         so_far = SearchResult()
 
-        def on_visit(n: int, cell: Cell, score: float) -> None:
+        def on_visit(n: int, cell, score: float) -> None:
             so_far.visit(cell, score)
             best = so_far.best_cell
             cost = evaluator.snapshot()
-            trace["index"].append(cell.index)
+            if space.indexed:
+                trace["index"].append(space.index(cell))
+            else:
+                trace["arch"].append(space.format(cell))
             trace["score"].append(score)
-            trace["best_index"].append(best.index)
+            trace["best_index"].append(space.index(best))
             trace["best_score"].append(so_far.best_score)
             trace["best_test_accuracy"].append(accuracy(best) if accuracy else None)
             trace["evaluations"].append(cost.requests)
@@ -70,19 +107,31 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
             trace["recorded_seconds_per_request"].append(cost.recorded_seconds_per_request)
             bar.set_postfix_str(f"visit {n}/{visits}, best {number(so_far.best_score, '.4g')}", refresh=False)
 
-        result = run_search(name, evaluator, random.Random(int(cfg.seed)), on_visit, **params)
+        result = run_search(name, evaluator, random.Random(int(cfg.seed)), on_visit, space=space,
+                            feasible=feasible, **params)
 
     cell = result.best_cell
     cost = evaluator.snapshot()
-    found = {"arch": str(cell), "index": cell.index, "score": result.best_score}
-    if accuracy:
-        acc = accuracy(cell)
-        all_acc = benchmark.all_test_accuracies(dataset)
+    found = {"arch": space.format(cell), "index": space.index(cell), "score": result.best_score}
+    acc = accuracy(cell) if accuracy else None
+    if acc is not None:
+        table_acc = benchmark.table(dataset)[1]
         found["test_accuracy"] = acc
-        found["rank"] = int(1 + np.sum(all_acc > acc))
-        found["best_in_space"] = float(all_acc.max())
+        found["rank"] = int(1 + np.sum(table_acc > acc))
+        found["best_in_space"] = float(table_acc.max())
+        if space.name != "nats_tss":
+            found["accuracy_label"] = benchmark.accuracy_label
+            found["ranked_among"] = len(table_acc)  # the table's architectures (all, or a sample)
+    elif accuracy:
+        found["test_accuracy"] = None  # not in the benchmark's table (a sample of the space)
+    if max_cost:
+        found["costs"] = cost_of(cell)
+    extra = {"space": space.name} if space.name != "nats_tss" else {}
+    if max_cost:
+        extra["max_cost"] = {k: float(v) for k, v in max_cost.items()}
     return {
         "task": "search",
+        **extra,
         "dataset": dataset,
         "metric": metric.name,
         "search": name,
@@ -103,17 +152,26 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
 
 def summarize_search(result: dict) -> str:
     best = result["best"]
+    space = f", space {result['space']}" if "space" in result else ""
     lines = [
-        f"{result['search']} search, metric {result['metric']}, dataset {result['dataset']}, seed {result['seed']}",
+        f"{result['search']} search, metric {result['metric']}, dataset {result['dataset']}{space}, seed {result['seed']}",
         f"  best architecture: {best['arch']}",
-        f"  index {best['index']}, score {number(best['score'], '.6g')}",
+        (f"  index {best['index']}, " if best.get("index") is not None else "  ") + f"score {number(best['score'], '.6g')}",
     ]
-    if "test_accuracy" in best:
-        rank = (f", rank {best['rank']} of 15625 (best in space {number(best['best_in_space'], '.2f')})"
+    if best.get("test_accuracy") is not None:
+        among = best.get("ranked_among", 15625)
+        rank = (f", rank {best['rank']} of {among} (best {number(best['best_in_space'], '.2f')})"
                 if "rank" in best else "")
-        lines.append(f"  test accuracy (200 epochs): {number(best['test_accuracy'], '.2f')}%{rank}")
+        label = best.get("accuracy_label", "test accuracy (200 epochs)")
+        lines.append(f"  {label}: {number(best['test_accuracy'], '.2f')}%{rank}")
+    elif "test_accuracy" in best:
+        lines.append("  accuracy: not in the benchmark's table (it holds a sample of the space)")
     else:
         lines.append("  test accuracy: unavailable (no benchmark; see benchmark= options)")
+    if best.get("costs"):
+        budget = ", ".join(f"{k} {number(v, '.3g')} (budget {number(result['max_cost'][k], '.3g')})"
+                           for k, v in best["costs"].items())
+        lines.append(f"  cost: {budget}")
     lines.append(
         f"  visited {result['visited']} models, {result['evaluations']} evaluations, "
         f"{result['distinct_scored']} distinct architectures scored"

@@ -1,0 +1,113 @@
+"""The search-space interface: what every space (NATS-Bench TSS, NAS-Bench-Macro, NAS-Bench-101,
+a user's own) provides, so that metrics, rosters, studies and searches need no space-specific code.
+
+An architecture is whatever immutable, hashable value the space chooses (a tuple, a frozen
+dataclass); everything outside the space handles it only through these methods and its string.
+Plain Python: torch is imported only by ``build_network``.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+from zcnas.errors import ArchError
+
+#: what a custom space class must define (the abstract methods below); checked when it is loaded
+REQUIRED = ("parse", "format", "sample", "neighbours", "build_network")
+
+
+class SearchSpace(ABC):
+    """One search space.  Subclass it, set ``name`` and ``example``, implement the abstract methods.
+
+    Optional: ``size`` with ``from_index``/``index`` (an integer index 0..size-1, which rosters
+    record and which makes the space enumerable for whole-space scoring), ``identity_key`` (a
+    key shared by architectures that compute the same function, for ``share_isomorphic``) and
+    ``random_neighbour`` (defaults to a uniform choice among ``neighbours``).
+    """
+
+    #: the name rosters and results record (``space=<name>``)
+    name: str = ""
+    #: an architecture string of this space, shown in error messages
+    example: str = ""
+    #: number of architectures when the space has an integer index, else None
+    size: int | None = None
+
+    # --- strings --------------------------------------------------------------------------
+    @abstractmethod
+    def parse(self, text: str) -> Hashable:
+        """The architecture an architecture string names; a one-line ``ArchError`` if it names none."""
+
+    @abstractmethod
+    def format(self, arch: Hashable) -> str:
+        """The canonical string of ``arch`` (``parse(format(a)) == a``)."""
+
+    # --- sampling and mutation -----------------------------------------------------------
+    @abstractmethod
+    def sample(self, rng: random.Random) -> Hashable:
+        """An architecture drawn uniformly from the space, using only ``rng``."""
+
+    @abstractmethod
+    def neighbours(self, arch: Hashable) -> list[Hashable]:
+        """The architectures one edit away, in a fixed order (the aging search's zero-cost move)."""
+
+    def random_neighbour(self, arch: Hashable, rng: random.Random) -> Hashable:
+        """A uniformly chosen one-edit mutation (the aging search's random move)."""
+        return rng.choice(self.neighbours(arch))
+
+    def identity_key(self, arch: Hashable) -> Hashable:
+        """Shared by architectures that compute the same function (default: the string itself)."""
+        return self.format(arch)
+
+    # --- networks --------------------------------------------------------------------------
+    @abstractmethod
+    def build_network(self, arch: Hashable, num_classes: int, input_size: int, seed: int | None = None,
+                      prune: bool = False) -> Any:
+        """The ``torch.nn.Module`` of ``arch`` for a dataset; ``seed`` fixes its initial weights.
+
+        ``prune`` asks for a forward pass that skips work known to be zero where the space has one
+        (NATS-Bench TSS); spaces without one ignore it.
+        """
+
+    # --- optional enumeration --------------------------------------------------------------
+    @property
+    def indexed(self) -> bool:
+        return self.size is not None
+
+    def index(self, arch: Hashable) -> int | None:
+        """The integer index of ``arch``, or None when the space has no index."""
+        return None
+
+    def from_index(self, index: int) -> Hashable:
+        raise ArchError(f"space {self.name} has no integer index: name architectures by their string "
+                        f"(e.g. {self.example})")
+
+    def all_archs(self) -> Iterator[Hashable]:
+        """Every architecture in index order (only for spaces with an index)."""
+        if self.size is None:
+            raise ArchError(f"space {self.name} cannot be enumerated: score a sample (sample=N) or "
+                            "the architectures of its benchmark table")
+        return (self.from_index(i) for i in range(self.size))
+
+    # --- conveniences built on the above ---------------------------------------------------
+    def to_arch(self, value: Any) -> Hashable:
+        """An architecture from its string, its index (indexed spaces) or itself."""
+        if isinstance(value, str):
+            return self.parse(value)
+        if isinstance(value, bool):
+            raise ArchError(f"an architecture of {self.name} is a string like {self.example}, got {value!r}")
+        if isinstance(value, int):
+            return self.from_index(value)
+        try:
+            return self.parse(self.format(value))  # one of ours: round-trips
+        except Exception:
+            raise ArchError(f"{value!r} is not an architecture of space {self.name} "
+                            f"(give its string, e.g. {self.example})") from None
+
+    def canonical(self, text: str) -> str:
+        return self.format(self.parse(text))
+
+    def __repr__(self) -> str:
+        return f"<search space {self.name}>"
