@@ -46,7 +46,7 @@ def roster_path(rosters, metric: str, dataset: str) -> str | None:
     return f"{rosters.dir}/{metric}_{dataset}.parquet"
 
 
-GROUPS = ("dataset", "metric", "search", "hardware", "benchmark", "experiment", "task")
+GROUPS = ("dataset", "metric", "search", "space", "hardware", "benchmark", "experiment", "task")
 
 
 def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:

@@ -40,6 +40,7 @@ HYDRA_RECORDS = {".hydra", "run.log"}
 TASKS = {"search": "tasks.search", "score": "tasks.score", "merge": "tasks.rosters", "import": "tasks.rosters",
          "correlate": "tasks.correlate", "aggregate": "tasks.aggregate", "ensembles": "tasks.ensembles",
          "hw_study": "tasks.hw_study",
+         "convert_nb101": "tasks.convert_nb101",
          "build_table": "tasks.build_table"}
 
 

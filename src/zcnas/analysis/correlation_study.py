@@ -193,26 +193,27 @@ def study(groups, benchmark, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame, d
     return pd.DataFrame(rows), pd.DataFrame(sweep), panels
 
 
-def space_study(groups, table: dict[str, tuple[list[str], np.ndarray]], s: Settings
-                ) -> tuple[pd.DataFrame, dict[str, list[Panel]]]:
+def space_study(groups, accuracy_of, s: Settings) -> tuple[pd.DataFrame, dict[str, list[Panel]]]:
     """The study in a space other than NATS-Bench TSS: each roster's correlation with the space's
-    ground truth, over the architectures both hold (``table``: dataset -> (canonical archs, accuracy)).
+    ground truth over the roster's architectures that the ground truth holds.
 
-    No val12 or combined rows: those are NATS-Bench records and the paper's NATS-Bench normalization.
+    ``accuracy_of(dataset, arch string)``: the accuracy, or None where the ground truth lacks it (a
+    table of a sample).  No val12 or combined rows: those are NATS-Bench records and the paper's
+    NATS-Bench normalization.
     """
     nf, frac = s.non_finite, s.top_fraction
     sub = subset_label(frac)
     rows, panels = [], {}
     for g in sorted(groups, key=lambda g: (g.dataset, order_key(g.label))):
-        archs, accuracy = table[g.dataset]
-        by_arch = g.roster.scores_by_arch()
-        held = np.array([a in by_arch for a in archs], dtype=bool)  # a NaN score is a score: test membership
-        scores = np.array([by_arch.get(a, np.nan) for a in archs], dtype=float)
-        res = correlations(scores[held], accuracy[held], frac, nf)
+        pairs = [(score, accuracy_of(g.dataset, arch)) for arch, score in g.roster.scores_by_arch().items()]
+        pairs = [(score, acc) for score, acc in pairs if acc is not None]
+        scores = np.array([p[0] for p in pairs], dtype=float)
+        accuracy = np.array([p[1] for p in pairs], dtype=float)
+        res = correlations(scores, accuracy, frac, nf)
         # the paper's values are NATS-Bench's: none to compare with here
         rows += [{**r, "paper_value": math.nan}
                  for r in _records(g.dataset, g.label, res, nf, "; ".join(g.paths), sub)]
-        panels.setdefault(g.dataset, []).append(_panel(g.label, scores[held], accuracy[held], nf, res["spearman"]))
+        panels.setdefault(g.dataset, []).append(_panel(g.label, scores, accuracy, nf, res["spearman"]))
     return pd.DataFrame(rows), panels
 
 

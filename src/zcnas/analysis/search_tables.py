@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from zcnas.benchmark.base import DATASETS
+from zcnas.errors import ConfigError
 from zcnas.io import parse_float, read_json
 from zcnas.jobs import RESULT_FILE, job_folders
 from zcnas.names import PAPER_METRICS, SEARCHES, order_key
@@ -97,11 +98,17 @@ def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
         row = _job_row(record, path.parent, sweep_dir)
         if row is None:
             continue
+        row["space"] = record.get("space", "nats_tss")  # results name only a space other than NATS-Bench TSS
         if traces:
             trace = (record.get("trace") or {}).get("best_test_accuracy") or []
             row["trace"] = [parse_float(v) for v in trace]
         rows.append(row)
-    columns = JOB_COLUMNS + (["trace"] if traces else [])
+    spaces = sorted({r["space"] for r in rows})
+    if len(spaces) > 1:
+        raise ConfigError(f"the sweep {sweep_dir} holds searches of spaces {', '.join(spaces)}; aggregate one space "
+                          "at a time (give each its own sweep_name)")
+    # a column only outside NATS-Bench TSS, so the paper grid's jobs.csv stays as it always was
+    columns = JOB_COLUMNS + (["space"] if spaces and spaces != ["nats_tss"] else []) + (["trace"] if traces else [])
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values(["dataset", "metric", "search", "seed"], key=_order_key,
                              na_position="last").reset_index(drop=True)
@@ -197,8 +204,11 @@ def cell_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, metric, search) over its ok repeats, with the paper's and protocol's values."""
     ok = frame[frame["status"] == "ok"]
     rows = []
+    nats = "space" not in frame.columns  # the paper's and protocol's values are NATS-Bench TSS's
     for (dataset, metric, search), group in ok.groupby(["dataset", "metric", "search"], sort=False):
         paper, protocol = paper_cell(dataset, metric, search), protocol_cell(dataset, metric, search)
+        if not nats:
+            paper = protocol = None
         if not (group["visited"] == PAPER_VISITS).all():
             protocol = None  # the protocol's values hold for the paper's budget only
         sources = set(group["time_source"])

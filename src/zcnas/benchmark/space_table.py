@@ -5,7 +5,9 @@ The space's config (``conf/space/<name>.yaml``, key ``table``) says how to read 
 template over the row's columns that gives the architecture string (``"{arch}"``, or
 ``"{matrix}:{ops}"`` for NAS-Bench-101's CSV), and ``accuracy``, which column holds each
 dataset's accuracy.  Every string is parsed by the space and stored in canonical form, so a
-row written in any accepted spelling is found; a table may cover the whole space
+row is found under any spelling of the same network: rows are keyed by the space's identity key
+(NAS-Bench-101's graph hash, so a cell written with its vertices in another order is found; in
+NAS-Bench-Macro the identity layers that commute).  A table may cover the whole space
 (NAS-Bench-Macro) or a sample (the NAS-Bench-101 sample): a lookup of an architecture it lacks
 returns None, never an error.  An architecture listed on several rows (the NAS-Bench-101 sample
 draws small cells repeatedly, each row one training run) gets the mean of its rows' accuracies.
@@ -45,15 +47,18 @@ class SpaceTableBenchmark(Benchmark):
         if missing:
             raise BenchmarkError(f"table {self.path} lacks columns {missing} (has {', '.join(frame.columns)}); "
                                  "fix space.table.arch / space.table.accuracy")
-        keys = []
+        keys, first = [], {}
         for row, cells in enumerate(frame[fields].itertuples(index=False)):
             text = arch.format(**dict(zip(fields, cells)))
             try:
-                keys.append(space.format(space.parse(text)))
+                parsed = space.parse(text)
             except ArchError as exc:
                 raise BenchmarkError(f"table {self.path}, data row {row + 1}: {exc}") from None
-        self.archs = list(dict.fromkeys(keys))  # first-seen order
-        self._rows = {key: i for i, key in enumerate(self.archs)}
+            keys.append(space.identity_key(parsed))
+            first.setdefault(keys[-1], space.format(parsed))
+        #: one canonical string per distinct network, in first-seen order
+        self.archs = list(first.values())
+        self._rows = {key: i for i, key in enumerate(first)}
         self.repeated_rows = len(keys) - len(self.archs)
         self._accuracy = {}
         for dataset, column in accuracy.items():
@@ -64,7 +69,7 @@ class SpaceTableBenchmark(Benchmark):
                                      f"data row {bad[0] + 1}, not a number")
             # the mean over an architecture's rows, in first-seen order
             self._accuracy[dataset] = pd.Series(values.to_numpy(dtype=float)).groupby(keys, sort=False).mean() \
-                .reindex(self.archs).to_numpy()
+                .reindex(list(first)).to_numpy()
         self.complete = space.size is not None and len(self.archs) == space.size
 
     @property
@@ -75,7 +80,7 @@ class SpaceTableBenchmark(Benchmark):
         return dataset in self._accuracy
 
     def accuracy_of(self, arch, dataset: str) -> float | None:
-        row = self._rows.get(self.space.format(arch))
+        row = self._rows.get(self.space.identity_key(arch))
         if row is None or dataset not in self._accuracy:
             return None
         return float(self._accuracy[dataset][row])

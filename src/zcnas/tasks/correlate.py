@@ -105,8 +105,8 @@ def _space_job(groups, benchmark, s: Settings, space: str, out: Path, paths: lis
         if not benchmark.covers(ds):
             raise ConfigError(f"space {space}'s ground truth ({benchmark.description}) has no {ds} accuracies; "
                               f"it has {', '.join(benchmark.datasets)}")
-    table = {ds: benchmark.table(ds) for ds in datasets}
-    tidy, panels = space_study(groups, table, s)
+    parse = benchmark.space.parse
+    tidy, panels = space_study(groups, lambda ds, arch: benchmark.accuracy_of(parse(arch), ds), s)
     files = [out / "correlation.md", out / "correlations.csv"]
     atomic_write_bytes(files[0], render_space_markdown(tidy, s, space, benchmark).encode())
     write_table(files[1], tidy)
