@@ -8,7 +8,9 @@ import pytest
 
 from cli import run_cli
 from zcnas.analysis.correlation import correlations
-from zcnas.analysis.ensemble_study import Candidate, candidate_scores, candidates, common_pool, study
+from zcnas.analysis.ensemble_study import (Candidate, SearchSettings, candidate_scores, candidates, common_pool,
+                                          space_scores, space_study, study)
+from zcnas.analysis.search_measures import measures, random_draws
 from zcnas.analysis.normalization import ensemble_scores
 from zcnas.errors import ConfigError, DataError
 from zcnas.roster import Roster, make_rows, write_roster
@@ -94,7 +96,8 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
             write_roster(rosters / f"{name}_{ds}.parquet", roster(name, ds, dict(zip(sample.tolist(), values)), device))
     report = tmp_path / "report"
     proc = run_cli(tmp_path, "task=ensembles", f"rosters=[{rosters}/*.parquet]", f"report_dir={report}",
-                   "benchmark=table", f"benchmark.path={benchmark_csv}", "max_size=3")
+                   "benchmark=table", f"benchmark.path={benchmark_csv}", "max_size=3",
+                   "whole_space_rosters=null", "search_measures.repeats=3")
     assert "ensemble study" in proc.stdout
     text = (report / "ensembles.md").read_text()
     assert "Chosen on cifar10" in text and "| cifar10 ρ / τ | ImageNet16-120 ρ / τ |" in text
@@ -111,6 +114,13 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
     assert "| params | " in text and text.split("| params | ")[1].split("\n")[0].endswith("0.50 † |")
     assert text.split("| synflow | ")[1].split("\n")[0].endswith("0.50 |")
     assert "† params (cuda (Test GPU)): scored on a GPU on cifar10" in text
+    # the search measures: columns for every candidate, and the section that chooses on cifar10 only
+    for col in ("top1_acc", "top10_acc", "top100_acc", "random_acc", "random_acc_std"):
+        assert not table[col].isna().any(), col
+    assert table.aging_warmup_acc.isna().all()  # a sample: aging evolution needs the whole space
+    assert "## Chosen for search" in text and "#### ImageNet16-120 (held out)" in text
+    assert "Chosen for search: **" in text and "### Whole space" not in text
+    assert not (report / "ensembles_whole_space.csv").exists()
 
 
 def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path, table_benchmark):
@@ -133,3 +143,106 @@ def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path,
         load_sample_scores(paths, table_benchmark, ["cifar10", "ImageNet16-120"])
     with pytest.raises(ConfigError, match="unknown dataset"):
         load_sample_scores(paths, table_benchmark, ["cifar1000"])
+
+
+def test_the_study_measures_the_top_and_chooses_for_search_on_select_on_only():
+    s10, acc10 = constructed(0)
+    s100, acc100 = constructed(1)
+    settings = SearchSettings(ks=(1, 10, 100), repeats=5, random_n=50)
+    res = study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}, "cifar10",
+                max_size=2, rules=["rank", "log"], search=settings)
+    t = res["table"]
+    assert {"top1_acc", "top10_acc", "top100_acc", "random_acc", "random_acc_std", "aging_warmup_acc",
+            "aging_warmup_acc_std"} <= set(t.columns)
+    assert t.aging_warmup_acc.isna().all() and "cover 400 of 15,625 cells" in res["search_note"]
+    sel = t[t.dataset == "cifar10"]
+    chosen = res["chosen_for_search"]
+    # the rule: best top-10 mean on cifar10, ties by random search and rho
+    best = sel.assign(top10_acc=sel.top10_acc.round(2), random_acc=sel.random_acc.round(2)).sort_values(
+        ["top10_acc", "random_acc", "spearman"], ascending=False, kind="stable").iloc[0]
+    assert chosen.label == best.candidate and "noise" not in chosen.members
+    assert res["best_single_for_search"].rule == "single"
+    # its held-out row is the candidate's measures on cifar100's scores (common draws, seeds 0..4)
+    row = t[(t.dataset == "cifar100") & (t.candidate == chosen.label)].iloc[0]
+    m = measures(candidate_scores(chosen, s100), acc100, None, repeats=5, random_n=50,
+                 draws=random_draws(400, 50, 5))
+    for k in (1, 10, 100):
+        assert row[f"top{k}_acc"] == pytest.approx(m[f"top{k}"], abs=1e-6)
+    assert row.random_acc == pytest.approx(m["random_mean"], abs=1e-6)
+    # choosing on another dataset needs nothing of the held-out accuracies: changing them changes no pick
+    res2 = study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": -acc100}, "cifar10",
+                 max_size=2, rules=["rank", "log"], search=settings)
+    assert res2["chosen_for_search"] == chosen and res2["chosen"] == res["chosen"]
+    assert set(res["oracle_for_search"]) == {"cifar10", "cifar100"}
+
+
+def whole_space(seed: int, names: dict[str, float]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    acc = rng.uniform(0, 100, 15625)
+    return {m: acc + rng.normal(0, noise, acc.size) for m, noise in names.items()}, acc
+
+
+def test_whole_space_study_runs_aging_where_members_have_rosters_and_chooses_on_select_on():
+    s10, acc10 = whole_space(0, {"a": 20.0, "b": 20.0, "c": 60.0, "combined": 25.0})
+    s100, acc100 = whole_space(1, {"a": 20.0, "b": 20.0})
+    settings = SearchSettings(ks=(1, 10), repeats=2, random_n=40,
+                              aging={"p": 10, "t": 3, "m": 40, "w": 20, "zero_cost_move": True,
+                                     "random_move_prob": 0.25})
+    res = space_study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}, "cifar10",
+                      max_size=3, rules=["rank"], search=settings)
+    t = res["table"]
+    assert res["pools"] == {"cifar10": ["a", "b", "c"], "cifar100": ["a", "b"]}
+    # cifar10: 3 singles, 3 pairs, 1 triple, combined as a reference; cifar100: 2 + 1
+    assert (t.dataset == "cifar10").sum() == 8 and (t.dataset == "cifar100").sum() == 3
+    assert not t.aging_warmup_acc.isna().any() and not t.random_acc.isna().any()
+    assert t[t.rule == "reference"].candidate.tolist() == ["combined"]
+    sel = t[(t.dataset == "cifar10") & (t.rule != "reference")]
+    keys = ["aging_warmup_acc", "top10_acc", "random_acc"]
+    best = sel.assign(**{k: sel[k].round(2) for k in keys}).sort_values(
+        [*keys, "spearman"], ascending=False, kind="stable").iloc[0]
+    assert res["chosen"].label == best.candidate
+    assert set(res["chosen_everywhere"].members) <= {"a", "b"}
+    assert (t[t.dataset == "cifar100"].candidate == res["chosen_everywhere"].label).any()
+    assert res["best_possible"]["cifar10"][1] == acc10.max()
+    # a row is measures() of the candidate's whole-space scores (the searches of task=search)
+    c = Candidate(("a", "b"), "rank")
+    m = measures(candidate_scores(c, s100), acc100, np.arange(15625), ks=(1, 10), repeats=2, random_n=40,
+                 aging=settings.aging)
+    row = t[(t.dataset == "cifar100") & (t.candidate == c.label)].iloc[0]
+    assert row.aging_warmup_acc == pytest.approx(m["aging_mean"], abs=1e-6)
+    assert row.random_acc == pytest.approx(m["random_mean"], abs=1e-6)
+
+
+def test_whole_space_rosters_must_cover_the_space(tmp_path, table_benchmark):
+    from zcnas.tasks.inputs import load_groups
+
+    write_roster(tmp_path / "synflow_cifar10.parquet", roster("synflow", "cifar10", {i: float(i) for i in range(200)}))
+    with pytest.raises(DataError, match=r"\(synflow, cifar10\) covers 200 of 15,625 cells; whole_space_rosters "
+                                        "takes whole-space rosters only"):
+        space_scores(load_groups([str(tmp_path / "synflow_cifar10.parquet")]), table_benchmark)
+
+
+@pytest.mark.integration
+def test_ensembles_task_whole_space_mode_through_the_cli(tmp_path, table_benchmark, benchmark_csv):
+    sample = np.sort(np.random.default_rng(3).choice(15625, 200, replace=False))
+    rosters, whole = tmp_path / "rosters", tmp_path / "whole"
+    acc = table_benchmark.all_test_accuracies("cifar10")
+    rng = np.random.default_rng(5)
+    for name, noise in (("hook_logdet", 1.5), ("synflow", 1.5), ("snip", 3.0)):
+        values = acc + rng.normal(0, noise, acc.size)
+        write_roster(whole / f"{name}_cifar10.parquet", roster(name, "cifar10", dict(enumerate(values.tolist()))))
+        write_roster(rosters / f"{name}_cifar10.parquet",
+                     roster(name, "cifar10", {int(i): float(values[i]) for i in sample}))
+    report = tmp_path / "report"
+    proc = run_cli(tmp_path, "task=ensembles", f"rosters=[{rosters}/*.parquet]", f"report_dir={report}",
+                   "benchmark=table", f"benchmark.path={benchmark_csv}", "max_size=2", "rules=[rank]",
+                   f"whole_space_rosters=[{whole}/*.parquet]", "search_measures.repeats=2",
+                   "search_measures.aging_warmup.m=80", "search_measures.aging_warmup.p=16",
+                   "search_measures.aging_warmup.w=32")
+    assert "chosen for search (whole space, on cifar10):" in proc.stdout
+    text = (report / "ensembles.md").read_text()
+    assert "### Whole space" in text and "#### CIFAR-10, whole space (selection)" in text
+    table = pd.read_csv(report / "ensembles_whole_space.csv")
+    assert len(table) == 3 + 3 and not table.aging_warmup_acc.isna().any()
+    # the sample tables show the whole-space aging figure of the same candidate, marked
+    assert "‡" in text.split("### On the sample")[1].split("### Whole space")[0]

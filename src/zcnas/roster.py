@@ -43,7 +43,7 @@ from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
 COLUMNS = ("index", "arch", "score", "finite", "seconds", "source")
 #: metadata keys that must agree for rosters to be merged or used together
-IDENTITY_KEYS = ("space", "metric", "dataset", "seed", "batch_size", "settings", "data_sha256")
+IDENTITY_KEYS = ("space", "space_target", "metric", "dataset", "seed", "batch_size", "settings", "data_sha256")
 #: the index column of a space without an integer index
 NO_INDEX = -1
 
@@ -268,9 +268,10 @@ def check_compatible(rosters: list[tuple[str, Roster]], expected: dict | None = 
                             "checked against the job's; import its scores with python run.py task=import ...")
         key = identity_conflict(roster.meta, reference)
         if key:
+            mine, theirs = {"space": DEFAULT, **roster.meta}, {"space": DEFAULT, **reference}
             raise ConfigError(
-                f"roster {name} has {key}={roster.meta[key]!r} but {reference_name} has "
-                f"{key}={reference[key]!r}; rosters of different {key}s cannot be mixed"
+                f"roster {name} has {key}={mine[key]!r} but {reference_name} has "
+                f"{key}={theirs[key]!r}; rosters of different {key}s cannot be mixed"
             )
     return dict(reference)
 

@@ -15,24 +15,71 @@ Normalization statistics come from the sample itself (each member's rank or
 min-max within the sample), i.e. ``ensemble_scores`` with
 ``reference=None``.  Non-finite member scores follow ``ensemble_scores``;
 single proxies rank non-finite scores lowest, as ``task=correlate`` does.
+
+Search-relevant measures (``zcnas.analysis.search_measures``): global ρ does not decide what a
+search finds, the top of the ranking does.  Every candidate on every dataset also gets the mean
+test accuracy of its top-1/top-10/top-100 cells and the accuracy that simulated random search
+(N=500, within the sample) finds; aging evolution with warmup needs the whole space and is NaN on
+a sample.  ``chosen_for_search`` is chosen on ``select_on`` only, by ``SAMPLE_SEARCH_RULE``.
+
+The whole-space mode (``space_study``) forms candidates from whole-space rosters
+(``results/rosters/*.parquet``): per dataset, of the members that have such a roster there, so a
+candidate with e.g. snip exists on CIFAR-10 only.  There every measure is exact, and aging
+evolution with warmup runs as ``task=search`` would from the rosters (same searches, same seeds);
+the candidate is chosen on ``select_on`` by ``SPACE_SEARCH_RULE``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from zcnas.analysis.correlation import rho_tau, spearman_many
 from zcnas.analysis.normalization import RULES, check_rule, ensemble_scores
+from zcnas.analysis.search_measures import (AGING_WARMUP, RANDOM_N, TOP_K, check_whole_space, measures,
+                                            random_draws, top_k_means)
 from zcnas.benchmark.base import DATASETS
 from zcnas.errors import ConfigError, DataError
 
 #: metrics a study never combines: the trained reference and the fixed combinations
 EXCLUDED = ("val12", "combined", "ensemble")
+
+#: accuracies are compared at the benchmark's precision when choosing (a 0.001 lead is a tie)
+ACC_DECIMALS = 2
+#: how ``study`` chooses for search on the sample (aging evolution is not available there)
+SAMPLE_SEARCH_RULE = ("the highest mean test accuracy of the top-10 cells; ties by the higher random-search mean, "
+                      "then the higher ρ, then the earlier candidate (singles first); accuracies are compared "
+                      "rounded to 2 decimals, the benchmark's precision")
+#: how ``space_study`` chooses for search on the whole space
+SPACE_SEARCH_RULE = ("the highest mean test accuracy found by aging evolution with warmup; ties by the higher "
+                     "top-10 mean, then the higher random-search mean, then the higher ρ, then the earlier "
+                     "candidate (singles first); accuracies are compared rounded to 2 decimals, the "
+                     "benchmark's precision")
+
+
+@dataclass
+class SearchSettings:
+    """The search measures' settings: top-k sizes, repeats, random search's N, aging's parameters."""
+
+    ks: tuple[int, ...] = TOP_K
+    repeats: int = 30
+    random_n: int = RANDOM_N
+    aging: dict = field(default_factory=lambda: dict(AGING_WARMUP))
+
+    def columns(self) -> list[str]:
+        return [*(f"top{k}_acc" for k in self.ks), "random_acc", "random_acc_std", "aging_warmup_acc",
+                "aging_warmup_acc_std"]
+
+    def row(self, m: dict) -> dict:
+        """``search_measures.measures``'s dict as table columns (rounded: means of 2-decimal accuracies)."""
+        values = [*(m[f"top{k}"] for k in self.ks), m["random_mean"], m["random_std"], m["aging_mean"],
+                  m["aging_std"]]
+        return {c: round(v, 6) if math.isfinite(v) else math.nan for c, v in zip(self.columns(), values)}
 
 
 @dataclass(frozen=True)
@@ -42,7 +89,7 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        return "+".join(self.members) + ("" if self.rule == "single" else f" [{self.rule}]")
+        return "+".join(self.members) + ("" if self.rule in ("single", "reference") else f" [{self.rule}]")
 
 
 def candidates(pool: list[str], max_size: int, rules=RULES) -> list[Candidate]:
@@ -57,7 +104,9 @@ def candidates(pool: list[str], max_size: int, rules=RULES) -> list[Candidate]:
 
 
 def candidate_scores(c: Candidate, scores: dict[str, np.ndarray]) -> np.ndarray:
-    if c.rule == "single":
+    """The candidate's scores: a single proxy's (``reference``: a fixed combination's roster, e.g. the
+    paper's combined) with non-finite lowest, or ``ensemble_scores`` of the members (metric=ensemble)."""
+    if c.rule in ("single", "reference"):
         return np.where(np.isfinite(scores[c.members[0]]), scores[c.members[0]], -np.inf)
     return ensemble_scores({m: scores[m] for m in c.members}, c.rule, None)
 
@@ -82,15 +131,21 @@ def common_pool(scores_by_dataset: dict[str, dict[str, np.ndarray]], members=Non
 
 
 def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_dataset: dict[str, np.ndarray],
-          select_on: str, max_size: int = 4, rules=RULES, members=None, searchable=()) -> dict:
+          select_on: str, max_size: int = 4, rules=RULES, members=None, searchable=(),
+          search: SearchSettings | None = None) -> dict:
     """Evaluate every candidate on every dataset; choose on ``select_on``; see the module docstring.
 
     Returns ``table`` (one row per candidate and dataset: rho; tau where
-    reported), ``pool``, and the chosen candidates: ``chosen`` (best rho on
+    reported; the search measures of ``search``, default ``SearchSettings()``),
+    ``pool``, and the chosen candidates: ``chosen`` (best rho on
     ``select_on``), ``chosen_searchable`` (best whose members are all in
     ``searchable``, if any), ``best_single`` (best single proxy on
-    ``select_on``) and ``oracle`` ({dataset: best candidate there}).
+    ``select_on``), ``oracle`` ({dataset: best candidate there}),
+    ``chosen_for_search`` and ``best_single_for_search`` (by
+    ``SAMPLE_SEARCH_RULE`` on ``select_on``) and ``oracle_for_search``
+    ({dataset: the best there by that rule}); ``search_note``: why aging is NaN.
     """
+    search = search or SearchSettings()
     if select_on not in scores_by_dataset:
         raise ConfigError(f"select_on={select_on!r} has no rosters; datasets with rosters: "
                           f"{', '.join(sorted(scores_by_dataset))}")
@@ -113,15 +168,128 @@ def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_datas
     shown = {c for c in cands if c.rule == "single"} | {cands[i] for i in order[:10]}
     shown |= {c for c in (picks["chosen"], picks["best_single"], picks["chosen_searchable"]) if c}
     shown |= set(picks["oracle"].values())
-    rows = []
+    rows, note = [], ""
     for ds, s in scores_by_dataset.items():
         acc = accuracy_by_dataset[ds]
+        draws = random_draws(len(acc), search.random_n, search.repeats)  # common to every candidate
         for i, c in enumerate(cands):
-            tau = rho_tau(candidate_scores(c, s), acc)[1] if c in shown else math.nan
+            values = candidate_scores(c, s)
+            tau = rho_tau(values, acc)[1] if c in shown else math.nan
+            m = measures(values, acc, None, ks=search.ks, repeats=search.repeats, random_n=search.random_n,
+                         aging=search.aging, draws=draws)
+            note = m["note"]
             rows.append({"dataset": ds, "candidate": c.label, "members": "+".join(c.members), "rule": c.rule,
                          "size": len(c.members), "spearman": rho[ds][i], "kendall": tau,
-                         "n": int(len(acc))})
-    return {"table": pd.DataFrame(rows), "pool": pool, "candidates": len(cands), **picks}
+                         "n": int(len(acc)), **search.row(m)})
+    table = pd.DataFrame(rows)
+    keys = [_top_key(search), "random_acc", "spearman"]
+    by_rule = {ds: rank_by(table[table.dataset == ds], keys) for ds in scores_by_dataset}
+    sel_order = by_rule[select_on]
+    picks["chosen_for_search"] = cands[sel_order[0]]
+    picks["best_single_for_search"] = next(cands[i] for i in sel_order if cands[i].rule == "single")
+    picks["oracle_for_search"] = {ds: cands[o[0]] for ds, o in by_rule.items()}
+    return {"table": table, "pool": pool, "candidates": len(cands), "search_keys": keys, "search_note": note,
+            "search": search, **picks}
+
+
+def _top_key(search: SearchSettings) -> str:
+    """The top-k column of the rules: top-10 (the first k of ``search.ks`` when 10 is not among them)."""
+    return "top10_acc" if 10 in search.ks else f"top{search.ks[0]}_acc"
+
+
+def rank_by(rows: pd.DataFrame, keys: list[str]) -> list[int]:
+    """Positions of ``rows`` (one dataset's table, in candidate order), best first: ``keys`` compared in
+    turn, higher is better, NaN lowest; accuracies (``*_acc``) compared at ``ACC_DECIMALS`` decimals,
+    the benchmark's precision; full ties keep candidate order."""
+    def column(k: str) -> np.ndarray:
+        v = rows[k].to_numpy(dtype=float)
+        return -np.nan_to_num(np.round(v, ACC_DECIMALS) if k.endswith("_acc") else v, nan=-np.inf)
+
+    # np.lexsort sorts by its last key first: the position (least significant), then keys reversed
+    cols = [column(k) for k in reversed(keys)]
+    return [int(i) for i in np.lexsort([np.arange(len(rows)), *cols])]
+
+
+def space_scores(groups, benchmark, datasets=None, space=None) -> tuple[dict, dict]:
+    """Per dataset: whole-space scores by cell index ({metric: array}) and all test accuracies.
+
+    ``groups``: merged rosters (``zcnas.tasks.inputs.load_groups``); every one must cover the
+    whole space (a DataError names one that does not).  val12 is skipped; combined is kept (a
+    reference, never a member).
+    """
+    from zcnas.spaces.nats_tss import NATS_TSS
+
+    space = space or NATS_TSS
+    groups = [g for g in groups if g.metric not in ("val12", "ensemble")]
+    if datasets is not None:
+        groups = [g for g in groups if g.dataset in datasets]
+    scores: dict[str, dict] = {}
+    for g in sorted(groups, key=lambda g: (DATASETS.index(g.dataset), g.metric)):
+        idx = np.array(sorted(g.roster.indices), dtype=int)
+        try:
+            check_whole_space(idx, space)
+        except DataError:
+            raise DataError(f"roster {', '.join(g.paths)} ({g.metric}, {g.dataset}) covers {len(idx):,} of "
+                            f"{space.size:,} cells; whole_space_rosters takes whole-space rosters only "
+                            "(samples go in rosters=)") from None
+        scores.setdefault(g.dataset, {})[g.metric] = g.roster.score_array()
+    accuracy = {ds: np.asarray(benchmark.all_test_accuracies(ds), dtype=float) for ds in scores}
+    return scores, accuracy
+
+
+def space_study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_dataset: dict[str, np.ndarray],
+                select_on: str, max_size: int = 4, rules=RULES, members=None,
+                search: SearchSettings | None = None, reference=("combined",),
+                progress: Callable[[str], None] | None = None) -> dict:
+    """The whole-space mode: candidates of each dataset's whole-space rosters, every search measure exact.
+
+    Per dataset the pool is every metric with a whole-space roster there (minus EXCLUDED; within
+    ``members`` when given); the metrics of ``reference`` (e.g. the paper's combined) are added as
+    reference rows, never chosen.  Returns ``table`` (one row per dataset and candidate: ρ and the
+    search measures), ``pools`` ({dataset: pool}), ``chosen`` (on ``select_on`` by
+    ``SPACE_SEARCH_RULE``; None where ``select_on`` has no whole-space roster),
+    ``chosen_everywhere`` (the same among candidates whose members have whole-space rosters on
+    every dataset, so that the held-out datasets can run it too), ``best_single``, ``oracle``
+    ({dataset: best there by the rule}) and ``keys`` (the rule's columns).
+    """
+    search = search or SearchSettings()
+    rows, pools, cands_of = [], {}, {}
+    for ds, s in scores_by_dataset.items():
+        acc = accuracy_by_dataset[ds]
+        pool = sorted(m for m in s if m not in EXCLUDED and (members is None or m in members))
+        pools[ds] = pool
+        cands = candidates(pool, max_size, rules) + [Candidate((m,), "reference") for m in reference if m in s]
+        cands_of[ds] = cands
+        indices = np.arange(len(acc))
+        values = [candidate_scores(c, s) for c in cands]
+        rho = spearman_many(values, acc)
+        for i, (c, v) in enumerate(zip(cands, values)):
+            m = measures(v, acc, indices, ks=search.ks, repeats=search.repeats, random_n=search.random_n,
+                         aging=search.aging)
+            rows.append({"dataset": ds, "candidate": c.label, "members": "+".join(c.members), "rule": c.rule,
+                         "size": len(c.members), "spearman": rho[i], "n": int(len(acc)), **search.row(m)})
+        if progress:
+            progress(f"whole space {ds}: {len(cands)} candidates of {', '.join(pool)}")
+    table = pd.DataFrame(rows, columns=["dataset", "candidate", "members", "rule", "size", "spearman", "n",
+                                        *search.columns()])
+    keys = ["aging_warmup_acc", _top_key(search), "random_acc", "spearman"]
+    everywhere = set.intersection(*(set(p) for p in pools.values())) if pools else set()
+    out = {"table": table, "pools": pools, "keys": keys, "chosen": None, "chosen_everywhere": None,
+           "best_single": None, "oracle": {},
+           # the top-k means of a perfect score (the accuracy itself), for scale
+           "best_possible": {ds: top_k_means(a, a, search.ks) for ds, a in accuracy_by_dataset.items()
+                             if ds in pools}}
+    for ds, cands in cands_of.items():
+        sub = table[table.dataset == ds]
+        order = [i for i in rank_by(sub, keys) if cands[i].rule != "reference"]
+        if not order:
+            continue
+        out["oracle"][ds] = cands[order[0]]
+        if ds == select_on:
+            out["chosen"] = cands[order[0]]
+            out["best_single"] = next((cands[i] for i in order if cands[i].rule == "single"), None)
+            out["chosen_everywhere"] = next((cands[i] for i in order if set(cands[i].members) <= everywhere), None)
+    return out
 
 
 def lookup(table: pd.DataFrame, ds: str, c: Candidate) -> dict:

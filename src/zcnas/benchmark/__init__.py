@@ -21,7 +21,9 @@ def default_nats_dir() -> Path:
 def make_benchmark(kind: str, path: str | None = None, table_path: str | None = None) -> Benchmark:
     """Build the backend ``kind`` (see conf/benchmark/*.yaml)."""
     if kind == "table":
-        return TableBenchmark(path)
+        if not (path or table_path):
+            raise BenchmarkError("benchmark=table needs benchmark.path=/path/to/nats_tss_benchmark.csv")
+        return TableBenchmark(path or table_path)
     if kind == "nats_bench":
         from zcnas.benchmark.nats_api import NatsBenchBenchmark
 

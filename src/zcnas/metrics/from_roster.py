@@ -21,25 +21,37 @@ from __future__ import annotations
 from zcnas.errors import DataError
 from zcnas.metrics.base import Metric, ScoringContext
 from zcnas.roster import check_compatible, read_roster
-from zcnas.space import Cell, representatives
+from zcnas.space import representatives
+from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
 
-def charge_shared_rows(roster) -> dict[int, float]:
-    """Index -> seconds, a shared row taking the seconds of its class's computed row (if present)."""
-    seconds = roster.seconds()
-    rows = roster.rows
-    shared = rows["source"] == "shared"
+def _keys(roster, space: SearchSpace) -> list:
+    """Each row's key: the index, or the canonical string in a space without one (``SearchSpace.key``)."""
+    column = "index" if space.indexed else "arch"
+    return [int(k) if space.indexed else str(k) for k in roster.rows[column]]
+
+
+def charge_shared_rows(roster, space: SearchSpace | None = None) -> dict:
+    """Key -> seconds, a shared row taking the seconds of its class's computed row (if present)."""
+    space = space or make_space(DEFAULT)
+    keys = _keys(roster, space)
+    seconds = dict(zip(keys, roster.rows["seconds"].astype(float)))
+    shared = roster.rows["source"].to_numpy() == "shared"
     if not shared.any():
         return seconds
-    rep = representatives()
-    computed = rows.loc[~shared, ["index", "seconds"]].itertuples(index=False)
-    by_class: dict[int, float] = {}
-    for index, sec in computed:
-        by_class.setdefault(rep[int(index)], float(sec))
-    for index in rows.loc[shared, "index"]:
-        cls = rep[int(index)]
-        if cls in by_class:
-            seconds[int(index)] = by_class[cls]
+    if space.name == DEFAULT:
+        rep = representatives()
+        class_of = rep.__getitem__
+    else:
+        def class_of(key):
+            return space.identity_key(space.from_key(key))
+    by_class: dict = {}
+    for key, is_shared in zip(keys, shared):
+        if not is_shared:
+            by_class.setdefault(class_of(key), seconds[key])
+    for key, is_shared in zip(keys, shared):
+        if is_shared and class_of(key) in by_class:
+            seconds[key] = by_class[class_of(key)]
     return seconds
 
 
@@ -58,21 +70,25 @@ class RosterScores(Metric):
                             "infinite, or no rows), so it cannot rank architectures; score them again "
                             "(python run.py task=score ...)")
         self.roster_meta = roster.meta
-        self._scores = roster.scores()
-        self._seconds = charge_shared_rows(roster)
+        self.space = context.space or make_space(DEFAULT)
+        keys = _keys(roster, self.space)
+        self._scores = dict(zip(keys, roster.rows["score"].astype(float)))
+        self._seconds = charge_shared_rows(roster, self.space)
 
-    def score_cell(self, cell: Cell) -> float:
+    def score_cell(self, arch) -> float:
         try:
-            return self._scores[cell.index]
+            return self._scores[self.space.key(arch)]
         except KeyError:
+            key = self.space.key(arch)
+            named = f"{key} ({self.space.format(arch)})" if self.space.indexed else str(key)
             raise DataError(
-                f"roster {self.path} has no score for architecture {cell.index} ({cell}); score the whole "
+                f"roster {self.path} has no score for architecture {named}; score the whole "
                 "space (python run.py task=score ...) or drop metric.roster to compute scores live"
             ) from None
 
-    def recorded_cost(self, cell: Cell) -> float:
-        self.score_cell(cell)
-        return self._seconds[cell.index]
+    def recorded_cost(self, arch) -> float:
+        self.score_cell(arch)
+        return self._seconds[self.space.key(arch)]
 
     def describe(self) -> dict:
         meta = self.roster_meta

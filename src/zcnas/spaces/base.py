@@ -92,6 +92,13 @@ class SearchSpace(ABC):
         return (self.from_index(i) for i in range(self.size))
 
     # --- conveniences built on the above ---------------------------------------------------
+    def key(self, arch: Hashable) -> int | str:
+        """What names an architecture's roster row: its index, or its canonical string without one."""
+        return self.index(arch) if self.indexed else self.format(arch)
+
+    def from_key(self, key: int | str) -> Hashable:
+        return self.from_index(key) if self.indexed else self.parse(key)
+
     def to_arch(self, value: Any) -> Hashable:
         """An architecture from its string, its index (indexed spaces) or itself."""
         if isinstance(value, str):

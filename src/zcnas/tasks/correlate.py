@@ -95,7 +95,8 @@ def rosters_space(cfg: DictConfig, groups) -> str:
         raise ConfigError(f"the rosters are of spaces {', '.join(spaces)}; correlate one space at a time "
                           "(rosters=[...] of one space, with space=<it>)")
     if spaces[0] != job:
-        raise ConfigError(f"the rosters are of space {spaces[0]} but the job's space is {job}; add space={spaces[0]}")
+        fix = "drop space=" if spaces[0] == "nats_tss" else f"add space={spaces[0]}"
+        raise ConfigError(f"the rosters are of space {spaces[0]} but the job's space is {job}; {fix}")
     return job
 
 

@@ -23,6 +23,17 @@ lowest-index member in the selection, and the other members get that score
 with ``source=shared`` and zero seconds: exact for metrics whose value depends
 only on the function a cell computes (val12 does not; see README).  Shards
 then split whole classes, so no class is scored twice.
+
+Several metrics in one job (``metrics=[hook_logdet,snip,...]``; null, the default, scores the
+single ``metric`` group as above): every architecture is scored by all of them at once with
+``zcnas.metrics.fused.FusedScorer`` (one network, shared passes, each score equal to the metric's
+own), and each metric gets its own roster, ``roster_<metric>.parquet``, with the metadata a
+single-metric job of that metric records, and its own chunks, ``chunks/<metric>/``, reused or set
+aside per metric, so a relaunch computes, for each architecture, only the metrics it lacks.  Each
+metric's settings are those of ``conf/metric/<metric>.yaml`` (the ``metric`` group is not used),
+overridden by ``+metric_settings.<metric>.<key>=<value>`` (e.g. ``+metric_settings.zen.repeat=2``).
+Each row's ``seconds`` is that metric's share of the architecture's scoring time (the shares of a
+computed architecture add up to its wall time; ``FusedScorer``'s docstring says how it is split).
 """
 
 from __future__ import annotations
@@ -40,7 +51,8 @@ from omegaconf import DictConfig
 
 import random
 
-from zcnas.build import build_benchmark, build_context, build_metric, build_space, configure_hardware, device_label
+from zcnas.build import (as_dict, build_benchmark, build_context, build_metric, build_space, configure_hardware,
+                         device_label)
 from zcnas.errors import ConfigError, Interrupted
 from zcnas.jobs import CHUNK_DIR, ROSTER_FILE
 from zcnas.provenance import code_version
@@ -77,7 +89,7 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
             raise ConfigError("indices must name at least one architecture, e.g. indices=[0,1,2] "
                               "(or leave it null to score a sample or the whole space)")
         # bad entries raise a one-line ArchError
-        chosen = sorted(set(key_of(space, space.to_arch(i)) for i in indices))
+        chosen = sorted(set(space.key(space.to_arch(i)) for i in indices))
     elif sample is not None:
         size = space.size if space.indexed else len(table_archs or ()) or None
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1 or (space.indexed and sample > size):
@@ -100,15 +112,6 @@ def select_indices(sample: int | None, seed: int, shard: int, num_shards: int,
     order = list(dict.fromkeys(of(i) for i in chosen))  # classes by their lowest selected key
     mine = set(order[shard::num_shards])
     return [i for i in chosen if of(i) in mine]
-
-
-def key_of(space: SearchSpace, arch):
-    """What names an architecture's row: its index, or its canonical string in a space without one."""
-    return space.index(arch) if space.indexed else space.format(arch)
-
-
-def arch_of(space: SearchSpace, key):
-    return space.from_index(key) if space.indexed else space.parse(key)
 
 
 def distinct_sample(space: SearchSpace, n: int, seed: int) -> list[str]:
@@ -181,10 +184,11 @@ def set_aside(chunk_dir: Path, why: str) -> None:
     if not chunk_dir.is_dir():
         return
     stamp = int(time.time())
-    kept = chunk_dir.with_name(f"{CHUNK_DIR}.superseded-{stamp}")
+    base = chunk_dir.name  # chunks (one metric), or the metric's folder under chunks/ (several)
+    kept = chunk_dir.with_name(f"{base}.superseded-{stamp}")
     n = 1
     while kept.exists():  # twice in one second
-        kept, n = chunk_dir.with_name(f"{CHUNK_DIR}.superseded-{stamp}-{n}"), n + 1
+        kept, n = chunk_dir.with_name(f"{base}.superseded-{stamp}-{n}"), n + 1
     chunk_dir.rename(kept)
     print(f"[zcnas] not resuming from {chunk_dir}: {why}; kept them as {kept.name}, scoring afresh")
 
@@ -208,20 +212,31 @@ def outputs_problem(output_dir: Path, result: dict) -> str | None:
     (a truncated copy, say) or of another length than ``result["architectures"]`` makes the job
     run again, which rebuilds the roster from its chunks.
     """
-    path = Path(output_dir) / ROSTER_FILE
-    if not path.is_file():
-        return f"has no {ROSTER_FILE} beside it"
-    try:
-        rows = len(read_roster(path))
-    except Exception as exc:  # pyarrow and json raise many types for damaged files
-        return f"has an unreadable {ROSTER_FILE} ({type(exc).__name__})"
-    expected = result.get("architectures")
-    if rows != expected:
-        return f"has a {ROSTER_FILE} of {rows} rows where the job scored {expected!r}"
+    names = result.get("metrics")
+    files = [roster_file(m) for m in names] if isinstance(names, list) and names else [ROSTER_FILE]
+    for name in files:
+        path = Path(output_dir) / name
+        if not path.is_file():
+            return f"has no {name} beside it"
+        try:
+            rows = len(read_roster(path))
+        except Exception as exc:  # pyarrow and json raise many types for damaged files
+            return f"has an unreadable {name} ({type(exc).__name__})"
+        expected = result.get("architectures")
+        if rows != expected:
+            return f"has a {name} of {rows} rows where the job scored {expected!r}"
     return None
 
 
+def roster_file(metric: str) -> str:
+    """The roster of one metric of a several-metric job (``metrics=[...]``), in the job folder."""
+    return f"roster_{metric}.parquet"
+
+
 def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
+    names = metric_names(cfg)
+    if names is not None:
+        return run_fused_score_job(cfg, output_dir, names)
     start = time.perf_counter()
     every = checkpoint_every(cfg)
     share = bool(cfg.share_isomorphic)
@@ -286,7 +301,7 @@ def class_of(space: SearchSpace):
 
     def of(key):
         if key not in cache:
-            cache[key] = space.identity_key(arch_of(space, key))
+            cache[key] = space.identity_key(space.from_key(key))
         return cache[key]
 
     return of
@@ -328,7 +343,7 @@ def score_rows(metric, todo: list, chunk_dir: Path, meta: dict, every: int, prog
             for index in todo:
                 t0 = time.perf_counter()
                 source = "computed"
-                arch = arch_of(space, index)
+                arch = space.from_key(index)
                 if rep and rep(index) in computed:
                     score, source = computed[rep(index)], "shared"
                 else:
@@ -354,6 +369,8 @@ def score_rows(metric, todo: list, chunk_dir: Path, meta: dict, every: int, prog
 
 
 def summarize_score(result: dict) -> str:
+    if isinstance(result.get("metrics"), list):
+        return summarize_fused_score(result)
     return (
         f"scored {result['architectures']} architectures with {result['metric']} on {result['dataset']} "
         f"(shard {result['shard']}/{result['num_shards']}): {result['scored_now']} now, "
@@ -363,3 +380,210 @@ def summarize_score(result: dict) -> str:
         f"wall {number(result['wall_seconds'], '.1f')} s\n"
         f"  roster: {result['roster']}"
     )
+
+
+# --- several metrics in one job (metrics=[...]) ----------------------------------------------------
+
+
+def metric_names(cfg: DictConfig) -> list[str] | None:
+    """The job's ``metrics`` list (registered metric names, each once), or None to score the ``metric`` group."""
+    names = cfg.get("metrics")
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ConfigError(f"metrics must be a list of metric names, e.g. 'metrics=[hook_logdet,snip]', got {names!r}")
+    names = [str(n) for n in names]
+    if not names:
+        raise ConfigError("metrics must name at least one metric (or be null to score the metric group)")
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise ConfigError(f"metrics lists {', '.join(doubled)} more than once")
+    from zcnas.metrics import metric_spec
+
+    for n in names:
+        metric_spec(n)  # an unknown name: one line listing the valid ones
+    return names
+
+
+def metric_settings(cfg: DictConfig, names: list[str]) -> dict[str, dict]:
+    """Each metric's settings: its ``conf/metric/<name>.yaml`` (without ``name``), then ``metric_settings.<name>``."""
+    from omegaconf import OmegaConf
+
+    from zcnas.config import CONFIG_DIR
+
+    overrides = cfg.get("metric_settings")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f"metric_settings must map metrics to their settings, e.g. "
+                          f"+metric_settings.zen.repeat=2, got {overrides!r}")
+    overrides = as_dict(overrides) if overrides is not None else {}
+    stray = sorted(set(overrides) - set(names))
+    if stray:
+        raise ConfigError(f"metric_settings names {', '.join(stray)}, which is not among metrics={names}")
+    settings = {}
+    for name in names:
+        path = CONFIG_DIR / "metric" / f"{name}.yaml"
+        base = OmegaConf.to_container(OmegaConf.load(path), resolve=True) if path.is_file() else {}
+        base = dict(base or {})
+        base.pop("name", None)
+        extra = overrides.get(name) or {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError(f"metric_settings.{name} must map settings to values, got {extra!r}")
+        base.update(extra)
+        settings[name] = base
+    return settings
+
+
+def run_fused_score_job(cfg: DictConfig, output_dir: Path, names: list[str]) -> dict:
+    """``run_score_job`` for several metrics: one ``FusedScorer``, one roster and one chunk folder per metric."""
+    from zcnas.metrics.fused import FusedScorer
+
+    start = time.perf_counter()
+    every = checkpoint_every(cfg)
+    share = bool(cfg.share_isomorphic)
+    space = build_space(cfg)
+    benchmark = build_benchmark(cfg, space)
+    table_archs = None
+    if not space.indexed and cfg.get("sample") is None and cfg.get("indices") is None and benchmark.available:
+        table_archs = benchmark.archs  # the architectures with ground truth
+    rep = class_of(space) if share else None
+    indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.shard, cfg.num_shards,
+                             cfg.get("indices"), classes=rep, space=space, table_archs=table_archs)
+    device = configure_hardware(cfg)
+    scorer = FusedScorer(names, build_context(cfg, benchmark, device, space), metric_settings(cfg, names))
+    for name, metric in scorer.metrics.items():
+        if share and metric.needs_benchmark:
+            raise ConfigError(f"share_isomorphic=true is not valid for {name}: trained results differ between "
+                              "isomorphic cells")
+    metas = {name: roster_meta(cfg, scorer.metrics[name], device, space) for name in names}
+
+    chunk_root = Path(output_dir) / CHUNK_DIR
+    chunk_dirs = {name: chunk_root / name for name in names}
+    requeued = os.environ.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
+    dones = {name: resume_chunks(chunk_dirs[name], metas[name], cfg.force and not requeued) for name in names}
+    todo = {name: [i for i in indices if i not in dones[name].keys] for name in names}
+    resumed = {name: len(dones[name].keys & set(indices)) for name in names}
+    missing = set().union(*(set(t) for t in todo.values()))
+    cells = [i for i in indices if i in missing]
+    print(f"[zcnas] scoring {len(cells)} of {len(indices)} architectures with {', '.join(names)} "
+          f"({', '.join(f'{n}: {len(todo[n])}' for n in names)} to score; the rest resumed from {chunk_root})",
+          flush=True)
+    score_rows_fused(scorer, cells, {n: set(t) for n, t in todo.items()}, chunk_dirs, metas, every, cfg.progress,
+                     dones, rep, len(indices), space)
+
+    column = "index" if space.indexed else "arch"
+    per_metric, rosters = {}, {}
+    for name in names:
+        roster = read_chunks(chunk_dirs[name], metas[name])
+        roster.rows = roster.rows[roster.rows[column].isin(indices)].reset_index(drop=True)
+        path = Path(output_dir) / roster_file(name)
+        write_roster(path, roster)
+        rows = roster.rows
+        rosters[name] = str(path)
+        per_metric[name] = {
+            "scored_now": len(todo[name]),
+            "resumed_rows": resumed[name],
+            "computed": int((rows["source"] == "computed").sum()),
+            "shared": int((rows["source"] == "shared").sum()),
+            "non_finite": int((~rows["finite"]).sum()),
+            "scoring_seconds": float(rows["seconds"].sum()),
+            "median_seconds": (float(rows.loc[rows["source"] == "computed", "seconds"].median())
+                               if len(rows) else math.nan),
+            "roster": str(path),
+        }
+    return {
+        "task": "score",
+        **space_meta(space),
+        "dataset": str(cfg.dataset.name),
+        "metrics": names,
+        "seed": int(cfg.seed),
+        "shard": int(cfg.shard),
+        "num_shards": int(cfg.num_shards),
+        "architectures": len(indices),
+        "scored_now": len(cells),
+        "scoring_seconds": sum(m["scoring_seconds"] for m in per_metric.values()),
+        "wall_seconds": time.perf_counter() - start,
+        "rosters": rosters,
+        "per_metric": per_metric,
+        "roster_meta": metas,
+    }
+
+
+def score_rows_fused(scorer, cells: list, todo: dict[str, set], chunk_dirs: dict[str, Path], metas: dict[str, dict],
+                     every: int, progress: bool, dones: dict[str, Roster], rep, total: int,
+                     space: SearchSpace | None = None) -> None:
+    """``score_rows`` for several metrics: each cell scored by the metrics it lacks (``todo``), in one
+    ``FusedScorer`` call; each metric's rows go to its own chunks, all flushed together every
+    ``every`` cells (and at least once a minute), and on any failure or interruption."""
+    space = space or make_space(DEFAULT)
+    column = "index" if space.indexed else "arch"
+    names = list(chunk_dirs)
+    computed: dict[str, dict] = {n: {} for n in names}  # metric -> class -> score of its first member
+    if rep:
+        for n in names:
+            for key, score, source in dones[n].rows[[column, "score", "source"]].itertuples(index=False):
+                if source == "computed":
+                    computed[n].setdefault(rep(int(key) if space.indexed else str(key)), float(score))
+    pending: dict[str, list] = {n: [] for n in names}
+    written = dict.fromkeys(names, 0)
+    cells_written = 0
+    cells_pending = 0
+
+    def flush() -> None:
+        nonlocal cells_written, cells_pending
+        for n in names:
+            rows = pending[n]
+            if rows:
+                first = f"{rows[0][0]:05d}" if space.indexed else f"{written[n]:06d}"
+                part = f"part-{first}-{socket.gethostname()}-{os.getpid()}-{written[n]:06d}.parquet"
+                write_roster(chunk_dirs[n] / part, Roster(make_rows(rows, space), metas[n]))
+                written[n] += len(rows)
+                pending[n] = []
+        cells_written += cells_pending
+        cells_pending = 0
+
+    dataset = next(iter(metas.values()))["dataset"]
+    label = f"score {','.join(names)} {dataset}"
+    try:
+        with progress_bar(len(cells), label, progress) as bar:
+            last_flush = time.monotonic()
+            for index in cells:
+                arch = space.from_key(index)
+                lacking = [n for n in names if index in todo[n]]
+                shared = {n: computed[n][rep(index)] for n in lacking if rep and rep(index) in computed[n]}
+                compute = [n for n in lacking if n not in shared]
+                scores = scorer.score_cell(arch, only=compute) if compute else {}
+                for n in lacking:
+                    if n in shared:
+                        score, source, seconds = shared[n], "shared", 0.0
+                    else:
+                        score, source, seconds = scores[n], "computed", scorer.seconds[n]
+                        if rep:
+                            computed[n][rep(index)] = score
+                    recorded = scorer.recorded_cost(n, arch)
+                    pending[n].append((index, score, recorded if recorded is not None else seconds, source))
+                cells_pending += 1
+                bar.update(1)
+                if cells_pending >= every or time.monotonic() - last_flush > 60:
+                    flush()
+                    last_flush = time.monotonic()
+    except (KeyboardInterrupt, Interrupted) as exc:
+        flush()
+        done_now = total - len(cells) + cells_written
+        raise type(exc)(f"rows of {cells_written} architectures scored by this run saved in "
+                        f"{Path(next(iter(chunk_dirs.values()))).parent}, at least {done_now} of {total} "
+                        "done") from None
+    except BaseException:
+        flush()  # a failing cell or a bug loses none of the rows before it: a relaunch resumes
+        raise
+    flush()
+
+
+def summarize_fused_score(result: dict) -> str:
+    lines = [f"scored {result['architectures']} architectures with {', '.join(result['metrics'])} on "
+             f"{result['dataset']} (shard {result['shard']}/{result['num_shards']}): {result['scored_now']} "
+             f"scored now, wall {number(result['wall_seconds'], '.1f')} s"]
+    for name, m in result["per_metric"].items():
+        lines.append(f"  {name}: {m['scored_now']} now, {m['resumed_rows']} resumed, {m['shared']} shared, "
+                     f"{m['non_finite']} non-finite, median {number(m['median_seconds'], '.3f')} s share per "
+                     f"computed architecture -> {m['roster']}")
+    return "\n".join(lines)

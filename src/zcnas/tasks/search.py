@@ -70,15 +70,20 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     dataset = context.dataset
     accuracy = accuracy_lookup(benchmark, dataset)
     if accuracy is None:
-        print(f"[zcnas] note: {NoBenchmark.HOW_TO if not benchmark.available else f'{benchmark.description} has no {dataset} accuracies'}")
+        if space.name != "nats_tss":
+            why = (f"space {space.name} has no ground truth configured (space.table, or benchmark.path=<table>)"
+                   if not benchmark.available else f"{benchmark.description} has no {dataset} accuracies")
+        else:
+            why = NoBenchmark.HOW_TO
+        print(f"[zcnas] note: {why}")
 
     params = as_dict(cfg.search)
     name = params.pop("name")
     max_cost = {k: v for k, v in (params.pop("max_cost", None) or {}).items() if v is not None}
     feasible, cost_of = budget(cfg, space, dataset, max_cost)
     trace: dict[str, list] = {k: [] for k in (
-        *(("index",) if space.indexed else ("arch",)), "score", "best_index", "best_score", "best_test_accuracy",
-        "evaluations", "distinct", "wall_seconds", "recorded_seconds", "recorded_seconds_per_request")}
+        *(("index", "score", "best_index") if space.indexed else ("arch", "score", "best_arch")),
+        "best_score", "best_test_accuracy", "evaluations", "distinct", "wall_seconds", "recorded_seconds", "recorded_seconds_per_request")}
     # the bar counts distinct cells scored, what costs time; its total (and so its ETA) only
     # where that count is known ahead (random search; aging's zero-cost moves revisit cells)
     visits = planned_visits(name, **params)
@@ -94,10 +99,12 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
             cost = evaluator.snapshot()
             if space.indexed:
                 trace["index"].append(space.index(cell))
+                trace["score"].append(score)
+                trace["best_index"].append(space.index(best))
             else:
                 trace["arch"].append(space.format(cell))
-            trace["score"].append(score)
-            trace["best_index"].append(space.index(best))
+                trace["score"].append(score)
+                trace["best_arch"].append(space.format(best))
             trace["best_score"].append(so_far.best_score)
             trace["best_test_accuracy"].append(accuracy(best) if accuracy else None)
             trace["evaluations"].append(cost.requests)

@@ -1,0 +1,80 @@
+"""Your own search space, in one file: a plain CNN whose four layer widths are searched.
+
+Run a search in it from the repository root (``examples/`` must be importable):
+
+    PYTHONPATH=examples python run.py space=custom space.target=width_space.WidthSpace \
+        metric=synflow search=aging_warmup benchmark=none
+
+A network is four conv3x3 + BatchNorm + ReLU layers (stride 2 at layers 2 and 4), a global average
+pool and a linear classifier.  Each layer's width is one of ``WIDTHS``, so the space holds
+4^4 = 256 architectures.  An architecture is the tuple of the four widths, written "16-32-32-64".
+docs/spaces.md explains what each method must guarantee.
+"""
+
+from __future__ import annotations
+
+import random
+
+from zcnas.errors import ArchError
+from zcnas.spaces.base import SearchSpace
+
+WIDTHS = (8, 16, 32, 64)  # the choices of every layer
+STRIDES = (1, 2, 1, 2)  # one per layer: layers 2 and 4 halve the image
+LAYERS = len(STRIDES)
+_BY_TEXT = {str(w): w for w in WIDTHS}  # "16" -> 16: only the canonical spelling parses
+
+
+class WidthSpace(SearchSpace):
+    name = "width"  # what results and rosters record as their space
+    example = "16-32-32-64"  # shown in error messages
+    size = len(WIDTHS) ** LAYERS  # 256; a size with index/from_index makes the space enumerable
+
+    # --- strings: parse(format(a)) == a; a bad string is a one-line ArchError ----------------
+    def parse(self, text: str) -> tuple[int, ...]:
+        arch = tuple(_BY_TEXT.get(part) for part in str(text).strip().split("-"))
+        if len(arch) != LAYERS or None in arch:
+            raise ArchError(f"architecture {text!r} of space {self.name}: expected {LAYERS} widths from "
+                            f"{', '.join(_BY_TEXT)} joined by '-', e.g. {self.example}")
+        return arch
+
+    def format(self, arch: tuple[int, ...]) -> str:
+        return "-".join(str(w) for w in arch)
+
+    # --- optional integer index: base 4, the first layer most significant --------------------
+    def index(self, arch: tuple[int, ...]) -> int:
+        value = 0
+        for width in arch:
+            value = value * len(WIDTHS) + WIDTHS.index(width)
+        return value
+
+    def from_index(self, index: int) -> tuple[int, ...]:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.size:
+            raise ArchError(f"index {index!r} is not an architecture of space {self.name} (0..{self.size - 1})")
+        widths = []
+        for _ in range(LAYERS):
+            index, digit = divmod(index, len(WIDTHS))
+            widths.append(WIDTHS[digit])
+        return tuple(reversed(widths))
+
+    # --- sampling and mutation: only through the rng the search passes ----------------------
+    def sample(self, rng: random.Random) -> tuple[int, ...]:
+        return tuple(rng.choice(WIDTHS) for _ in range(LAYERS))  # independent layers: uniform
+
+    def neighbours(self, arch: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """The 12 architectures that differ in one layer's width, layer by layer, widths ascending."""
+        return [arch[:i] + (w,) + arch[i + 1:] for i in range(LAYERS) for w in WIDTHS if w != arch[i]]
+
+    # --- the network: torch is imported here only, so the space itself stays plain Python ----
+    def build_network(self, arch, num_classes: int, input_size: int, seed: int | None = None, prune: bool = False):
+        import torch
+        from torch import nn
+
+        arch = self.to_arch(arch)  # a string, an index or a tuple
+        if seed is not None:
+            torch.manual_seed(seed)  # the same seed, the same initial weights
+        layers, channels = [], 3
+        for width, stride in zip(arch, STRIDES):
+            layers += [nn.Conv2d(channels, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            channels = width
+        # global pooling: any input_size works; prune has nothing to skip here
+        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))

@@ -1,0 +1,457 @@
+"""One pass, many proxies: score a set of metrics of one architecture from one network and one batch.
+
+``FusedScorer(names, context, settings_by_metric).score_cell(arch)`` returns ``{metric: score}``,
+each score equal to that metric's own ``make_metric(name, context, **settings).score_cell(arch)``
+(tests/test_fused.py), while building the architecture's seeded network once and running as few
+passes as the definitions allow:
+
+* **the shared pass** (:func:`shared_scores`): one training-mode forward pass of the job's batch
+  with every hook the members need -- the ReLU codes of ``hook_logdet``, the feature maps of
+  ``meco``, the conv/linear activations of ``fisher`` -- then *one* cross-entropy backward pass
+  that returns the weight gradients of ``snip``, ``grad_norm``, ``plain`` and ``grasp`` and the
+  activation gradients of ``fisher`` together (with ``create_graph`` when ``grasp`` is a member,
+  whose Hessian-vector product then follows on the same graph), then one backward pass of the
+  summed outputs to the input for ``jacov`` and ``epe_nas``.  Without a gradient metric the
+  forward pass runs without autograd, as ``hook_logdet`` and ``meco`` alone do.
+* ``zico``: its own forward/backward passes on its mini-batches (its definition: BatchNorm on each
+  mini-batch's statistics, so it cannot share the full batch's pass), on the same network.
+* ``l2_norm`` reads the network's weights; ``zen`` (its own Gaussian weights and inputs) and, in
+  other spaces, ``synflow`` (absolute weights) work on a deep copy, as they always do, of the same
+  network; on NATS cells ``synflow``, ``params`` and ``flops`` keep their network-free engines.
+* anything else -- ``val12``, ``combined``, ``ensemble``, a metric read from a roster, or
+  ``hook_logdet``/``snip`` with ``layout=channels_last`` -- is scored by its own metric object,
+  exactly as a single-metric job would.
+
+No metric mutates the shared network: gradients are taken with ``torch.autograd.grad`` (no
+``.grad``), ``scratch_train_mode`` puts BatchNorm's buffers back after each pass, ``trainable``
+re-freezes, and the metrics that change weights (synflow, zen) change a copy.  So the one network
+serves every member in turn, with the weights ``build_network(cell, classes, seed)`` draws.
+
+Pruned forward pass (zcnas.network): the NATS network is built with ``prune=True``, as the engine
+of ``hook_logdet``, ``snip`` and the other batch metrics builds it.  A pass that hooks anything but
+ReLUs (``meco``, ``fisher``) falls back to the full computation by itself, as the network always
+does; then ``snip``, ``grad_norm``, ``plain``, ``grasp``, ``jacov`` and ``epe_nas`` take their
+gradients from the full pass where alone they would take them from the pruned one.  Pruning only
+skips exact zeros (``a + 0·x == a``; zero gradients add exactly), and tests/test_fused.py checks
+that every such score is bit-identical to its single-metric value (also tests/test_engine.py for
+snip); ``hook_logdet``'s kernel is a matrix of integer counts, identical either way.
+
+Seconds (``seconds``, after each ``score_cell``): the cell's wall time ``cell_seconds`` split so
+that the metrics' shares add up to it.  Work done for one metric alone (its post-processing, a
+hook's own computation, a pass only it needs, a metric scored on its own) is charged to it; a
+step shared by several (building the network, loading the batch on the first cell, the shared
+forward pass, the cross-entropy backward pass) is split equally among the metrics that use it;
+what no step measured (Python overhead between steps) is split equally among all members scored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from contextlib import ExitStack, contextmanager
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zcnas.errors import ConfigError, MetricError
+from zcnas.metrics.base import Metric, ScoringContext
+from zcnas.metrics.engine import (SpaceNetworkMetric, check_labels, conv_linear_weights, hooked,
+                                  scratch_train_mode, trainable)
+from zcnas.metrics.epe_nas import epe_nas_from_jacobian
+from zcnas.metrics.fisher import _channel_saliency
+from zcnas.metrics.jacov import jacov_from_jacobian
+from zcnas.metrics.meco import check_layers, min_eigen_correlation
+from zcnas.metrics.naswot import _KernelAccumulator
+
+#: metrics of the shared pass, in the order their scores are derived
+SHARED = ("hook_logdet", "meco", "fisher", "snip", "grad_norm", "plain", "grasp", "jacov", "epe_nas")
+#: shared-pass metrics that need the cross-entropy backward pass
+CROSS_ENTROPY = ("snip", "grad_norm", "plain", "grasp", "fisher")
+#: ... that need the conv/linear weight gradients of it
+WEIGHT_GRADIENTS = ("snip", "grad_norm", "plain", "grasp")
+#: ... that need the input gradient of the summed outputs
+INPUT_GRADIENTS = ("jacov", "epe_nas")
+#: metrics scored on the shared network, each by its own model-level function
+ON_NETWORK = ("zico", "l2_norm", "zen", "synflow", "params", "flops")
+#: on NATS cells these keep their network-free engines (synflow's functional one, the analytic counts)
+NETWORK_FREE_ON_CELLS = ("synflow", "params", "flops")
+
+
+# --- seconds ---------------------------------------------------------------------------------
+
+
+class Attribution:
+    """Seconds per metric: each step's time charged to the metrics it served, split equally."""
+
+    def __init__(self, names: Iterable[str]):
+        self.share = dict.fromkeys(names, 0.0)
+
+    def add(self, names: Sequence[str], seconds: float) -> None:
+        names = [n for n in names if n in self.share]
+        for n in names:
+            self.share[n] += seconds / len(names)
+
+    @contextmanager
+    def span(self, names: Sequence[str]) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(names, time.perf_counter() - t0)
+
+    def close(self, total: float) -> dict[str, float]:
+        """The shares, with what no step measured split equally, so that they add up to ``total``."""
+        rest = total - sum(self.share.values())
+        n = len(self.share)
+        return {k: v + rest / n for k, v in self.share.items()} if n else {}
+
+
+# --- the shared pass (any nn.Module) ----------------------------------------------------------
+
+
+def _first(names: Iterable[str], among: Sequence[str]) -> str:
+    return next(n for n in names if n in among)
+
+
+def _timed(hook, name: str, spent: dict[str, float]):
+    """``hook`` with its own seconds added to ``spent[name]`` (they are the metric's, not the pass's)."""
+
+    def wrapper(module, inputs, output):
+        t0 = time.perf_counter()
+        try:
+            return hook(module, inputs, output)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+
+    return wrapper
+
+
+def _weight_sum(weights: Sequence[torch.Tensor], grad_of: Mapping[int, torch.Tensor | None], term, device) -> float:
+    """``weight_gradient_sum``'s accumulation: Σ term(W, ∂L/∂W) in float64, weights without a gradient add 0."""
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for w in weights:
+        g = grad_of[id(w)]
+        if g is not None:
+            total += term(w.detach(), g)
+    return float(total)
+
+
+def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: Iterable[str],
+                  settings: Mapping[str, Mapping] | None = None,
+                  attribution: Attribution | None = None) -> dict[str, float]:
+    """The scores of ``names`` (members of ``SHARED``) from one forward pass of ``(x, y)`` and its backward passes.
+
+    Each equals the metric's model-level function (``hook_logdet_score(model, x)``,
+    ``snip_score(model, x, y)``, ...; ``settings``: a metric's own parameters, e.g.
+    ``{"meco": {"layers": "leaves"}}``); ``model`` is left as it was.
+    """
+    order = list(dict.fromkeys(names))
+    unknown = [n for n in order if n not in SHARED]
+    if unknown:
+        raise ValueError(f"not metrics of the shared pass: {unknown}; those are {', '.join(SHARED)}")
+    want = set(order)
+    settings = settings or {}
+    attr = attribution or Attribution(order)
+    ce = [n for n in order if n in CROSS_ENTROPY]
+    wgrad = [n for n in order if n in WEIGHT_GRADIENTS]
+    jac_names = [n for n in order if n in INPUT_GRADIENTS]
+    grad = bool(ce or jac_names)
+
+    # the single metrics' checks, in the order they would meet them
+    labelled = [n for n in order if n in CROSS_ENTROPY or n == "epe_nas"]
+    if labelled:
+        y = check_labels(x, y, labelled[0])
+    if jac_names:
+        metric = jac_names[0]
+        if not torch.is_floating_point(x):
+            raise MetricError(f"{metric} differentiates the network with respect to its input, which must be "
+                              f"floating point, got {x.dtype}")
+        if x.shape[0] < 2:
+            raise MetricError(f"{metric} correlates the Jacobians of a batch: it needs at least 2 images, "
+                              f"got {x.shape[0]}")
+    weights: list[nn.Parameter] = conv_linear_weights(model, ce[0]) if ce else []
+    snip_weights = conv_linear_weights(model, "snip", each_module=True) if "snip" in want else []
+
+    spent: dict[str, float] = {}  # seconds of the hooks' own work, per metric
+    hooks: list[tuple[list[nn.Module], object]] = []
+    acc = None
+    if "hook_logdet" in want:
+        relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+        if not relus:
+            raise MetricError(
+                f"hook_logdet needs nn.ReLU modules to hook, and {type(model).__name__} has none "
+                "(functional relu calls are invisible to hooks)"
+            )
+        acc = _KernelAccumulator(x.shape[0], x.device)
+
+        def codes(module, inputs, output):
+            acc.add(inputs[0])
+
+        hooks.append((relus, _timed(codes, "hook_logdet", spent)))
+    acts: list[tuple[torch.Tensor, bool]] = []
+    if "fisher" in want:
+        def capture(module, inputs, output):
+            acts.append((output, isinstance(module, nn.Linear)))
+            return output.clone()  # as fisher_score: in-place ops downstream cannot overwrite it
+
+        layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        hooks.append((layers, _timed(capture, "fisher", spent)))
+    values: list[float] = []
+    if "meco" in want:
+        layers_setting = check_layers(dict(settings.get("meco") or {}).get("layers", "modules"))
+
+        def feature(module, inputs, output):
+            if isinstance(output, torch.Tensor) and output.dim() >= 3 and output[0, 0].numel() >= 2:
+                values.append(min_eigen_correlation(output[0]))
+
+        mods = [m for m in model.modules() if layers_setting == "modules" or not any(True for _ in m.children())]
+        hooks.append((mods, _timed(feature, "meco", spent)))
+
+    scores: dict[str, float] = {}
+    grads: tuple = ()
+    hg: tuple = ()
+    grasp_used: list = []
+    grasp_zero = False
+    jac = None
+    out = None
+    with ExitStack() as stack:
+        for modules, hook in hooks:
+            stack.enter_context(hooked(modules, hook))
+        if ce:
+            stack.enter_context(trainable(weights))
+        stack.enter_context(scratch_train_mode(model))
+        stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
+        inp = x.detach().clone().requires_grad_(True) if jac_names else x
+
+        t0 = time.perf_counter()
+        out = model(inp)
+        forward = time.perf_counter() - t0
+        for n, s in spent.items():
+            attr.add([n], s)
+        attr.add(order, forward - sum(spent.values()))
+
+        if jac_names:
+            metric = jac_names[0]
+            if not isinstance(out, torch.Tensor):
+                raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
+                                  f"returned {type(out).__name__}")
+            if not out.requires_grad:
+                raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
+                                  f"of {type(model).__name__} does not")
+        if ce:
+            with attr.span(ce):
+                loss = F.cross_entropy(out, y)
+                targets = (list(weights) if wgrad else []) + [a for a, _ in acts]
+                grads = torch.autograd.grad(loss, targets, allow_unused=True, create_graph="grasp" in want,
+                                            retain_graph=bool(jac_names) or "grasp" in want)
+            if "grasp" in want:
+                with attr.span(["grasp"]):
+                    grasp_used = [(w, g) for w, g in zip(weights, grads) if g is not None]
+                    if grasp_used:
+                        z = sum((g.detach() * g).sum() for _, g in grasp_used)
+                        if z.requires_grad:
+                            hg = torch.autograd.grad(z, [w for w, _ in grasp_used], allow_unused=True,
+                                                     retain_graph=bool(jac_names))
+                        else:  # the gradient does not depend on the weights: H = 0
+                            grasp_zero = True
+                    else:
+                        grasp_zero = True
+        if jac_names:
+            with attr.span(jac_names):
+                (jac,) = torch.autograd.grad(out.sum(), inp, allow_unused=True)
+                if jac is None:
+                    jac = torch.zeros_like(inp)
+                jac = jac.reshape(x.shape[0], -1)
+                out = out.detach()
+
+    wgrads = [g.detach() if g is not None else None for g in grads[:len(weights) if wgrad else 0]]
+    agrads = grads[len(weights) if wgrad else 0:]
+    grad_of = {id(w): g for w, g in zip(weights, wgrads)}
+    device = x.device
+    for name in order:
+        with attr.span([name]):
+            if name == "hook_logdet":
+                sign, logabsdet = torch.linalg.slogdet(acc.kernel())
+                scores[name] = (-math.inf if sign.item() == 0 or not math.isfinite(logabsdet.item())
+                                else float(logabsdet.item()))
+            elif name == "meco":
+                if not values:
+                    raise MetricError(f"meco needs convolutional feature maps (outputs with channels and at least "
+                                      f"2 spatial positions), and {type(model).__name__} produces none")
+                scores[name] = float(sum(values))
+            elif name == "fisher":
+                total = torch.zeros((), dtype=torch.float64, device=device)
+                for (a, linear), g in zip(acts, agrads):
+                    if g is not None:
+                        total += _channel_saliency(a.detach(), g.detach(), linear)
+                scores[name] = float(total)
+            elif name == "snip":
+                scores[name] = _weight_sum(snip_weights, grad_of,
+                                           lambda w, g: (w * g).abs().sum(dtype=torch.float64), device)
+            elif name == "grad_norm":
+                scores[name] = _weight_sum(weights, grad_of,
+                                           lambda w, g: torch.linalg.vector_norm(g.to(torch.float64)), device)
+            elif name == "plain":
+                scores[name] = _weight_sum(weights, grad_of, lambda w, g: (w * g).sum(dtype=torch.float64), device)
+            elif name == "grasp":
+                if grasp_zero:
+                    scores[name] = 0.0
+                else:
+                    total = torch.zeros((), dtype=torch.float64, device=device)
+                    for (w, _), h in zip(grasp_used, hg):
+                        if h is not None:
+                            total -= (w.detach() * h).sum(dtype=torch.float64)
+                    scores[name] = float(total)
+            elif name == "jacov":
+                scores[name] = jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
+            elif name == "epe_nas":
+                classes = dict(settings.get("epe_nas") or {}).get("num_classes")
+                if classes is None:
+                    classes = int(out.shape[-1]) if out.dim() >= 2 else 1
+                scores[name] = epe_nas_from_jacobian(jac.to(torch.float64).cpu().numpy(),
+                                                     y.detach().cpu().numpy(), classes)
+    return scores
+
+
+# --- the cell-level scorer --------------------------------------------------------------------
+
+
+def build_member(name: str, context: ScoringContext, settings: Mapping | None = None) -> Metric:
+    """The metric ``name`` with ``settings`` as a single-metric job builds it (``zcnas.build.build_metric``):
+    ``roster`` reads its scores from a roster, any other key is a parameter of the metric."""
+    from omegaconf import OmegaConf
+
+    from zcnas.build import build_metric
+
+    params = dict(settings or {})
+    if "name" in params and params.pop("name") != name:
+        raise ConfigError(f"the settings of metric {name} name another metric")
+    return build_metric(OmegaConf.create({"metric": {"name": name, **params}}), context)
+
+
+def _inner(metric: Metric) -> Metric:
+    return metric.inner if isinstance(metric, SpaceNetworkMetric) else metric
+
+
+def _route(metric: Metric) -> str:
+    """How a member is scored: ``shared`` (the shared pass), ``network`` (on the shared network), ``own``."""
+    from zcnas.metrics import SPECS
+
+    inner = _inner(metric)
+    spec = SPECS.get(inner.name)
+    if spec is None or type(inner) is not spec.metric:  # e.g. scores read from a roster
+        return "own"
+    if getattr(inner, "layout", "contiguous") != "contiguous":  # channels_last rounds otherwise
+        return "own"
+    if inner.name in SHARED:
+        return "shared"
+    if inner.name in ON_NETWORK:
+        return "network"
+    return "own"
+
+
+class FusedScorer:
+    """Scores ``names`` of one architecture at a time with shared work (module docstring).
+
+    ``settings_by_metric``: ``{metric: {param: value}}``, each metric's parameters as its YAML in
+    conf/metric/ gives them (``roster`` included); a metric without an entry takes its defaults.
+    ``metrics``: the members, built as single-metric jobs build them (their ``describe()`` is what
+    their rosters record).  After each ``score_cell``, ``seconds`` holds each member's share of the
+    cell's wall time ``cell_seconds`` (module docstring).
+    """
+
+    def __init__(self, names: Sequence[str], context: ScoringContext,
+                 settings_by_metric: Mapping[str, Mapping] | None = None):
+        names = list(names)
+        if not names:
+            raise ConfigError("FusedScorer needs at least one metric")
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ConfigError(f"metrics lists {', '.join(doubled)} more than once")
+        settings_by_metric = dict(settings_by_metric or {})
+        stray = sorted(set(settings_by_metric) - set(names))
+        if stray:
+            raise ConfigError(f"settings given for {', '.join(stray)}, which is not among the metrics "
+                              f"({', '.join(names)})")
+        self.names = names
+        self.context = context
+        self.metrics: dict[str, Metric] = {n: build_member(n, context, settings_by_metric.get(n)) for n in names}
+        self.routes = {n: _route(m) for n, m in self.metrics.items()}
+        self.other_space = context.space is not None and context.space.name != "nats_tss"
+        self.seconds: dict[str, float] = {}
+        self.cell_seconds = 0.0
+
+    def _settings(self, name: str) -> dict:
+        return dict(getattr(_inner(self.metrics[name]), "settings", {}) or {})
+
+    def _needs_network(self, name: str) -> bool:
+        route = self.routes[name]
+        if route == "shared":
+            return True
+        if route == "network":
+            return self.other_space or name not in NETWORK_FREE_ON_CELLS
+        return False
+
+    def _build(self, arch) -> nn.Module:
+        ctx = self.context
+        if self.other_space:  # as SpaceNetworkMetric builds it
+            return ctx.space.build_network(arch, ctx.num_classes, ctx.input_size, seed=ctx.seed).to(ctx.device)
+        from zcnas.network import build_network
+
+        # as engine_inputs builds it (contiguous layout); the weights do not depend on prune
+        return build_network(arch, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
+
+    def score_cell(self, arch, only: Iterable[str] | None = None) -> dict[str, float]:
+        """``{metric: score}`` for ``arch`` (a NATS cell or an architecture of ``context.space``);
+        ``only``: score just these members (the others are left out of the result)."""
+        t_start = time.perf_counter()
+        wanted = set(self.names if only is None else only)
+        names = [n for n in self.names if n in wanted]
+        attr = Attribution(names)
+        scores: dict[str, float] = {}
+
+        for n in names:
+            if self.routes[n] == "own":
+                with attr.span([n]):
+                    scores[n] = self.metrics[n].score_cell(arch)
+            elif self.routes[n] == "network" and not self._needs_network(n):  # NATS: network-free engines
+                with attr.span([n]):
+                    scores[n] = self.metrics[n].score_cell(arch)
+
+        on_net = [n for n in names if self._needs_network(n)]
+        if on_net:
+            with attr.span(on_net):
+                net = self._build(arch)
+            shared = [n for n in on_net if self.routes[n] == "shared"]
+            for n in on_net:  # data-free reads of the weights first (they never run the network)
+                if n in ("l2_norm", "params"):
+                    with attr.span([n]):
+                        scores[n] = _inner(self.metrics[n]).score_network(net)
+            if shared or "zico" in on_net:
+                with attr.span(shared + [n for n in on_net if n == "zico"]):
+                    x, y = self.context.batch  # loaded once per job (the first cell's share)
+            if shared:
+                settings = {n: self._settings(n) for n in shared}
+                scores.update(shared_scores(net, x, y, shared, settings, attr))
+            for n in on_net:
+                if n == "zico":
+                    with attr.span([n]):
+                        scores[n] = _inner(self.metrics[n]).spec.score_model(net, x, y, **self._settings(n))
+                elif n in ("flops", "zen", "synflow"):
+                    with attr.span([n]):
+                        scores[n] = _inner(self.metrics[n]).score_network(net)
+            del net
+
+        self.cell_seconds = time.perf_counter() - t_start
+        self.seconds = attr.close(self.cell_seconds)
+        return {n: scores[n] for n in names}
+
+    def recorded_cost(self, name: str, arch) -> float | None:
+        """The member's recorded seconds for ``arch`` (val12, roster-backed metrics), or None."""
+        return self.metrics[name].recorded_cost(arch)
+
+    def describe(self) -> dict:
+        return {n: m.describe() for n, m in self.metrics.items()}
