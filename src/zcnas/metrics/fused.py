@@ -36,6 +36,11 @@ skips exact zeros (``a + 0·x == a``; zero gradients add exactly), and tests/tes
 that every such score is bit-identical to its single-metric value (also tests/test_engine.py for
 snip); ``hook_logdet``'s kernel is a matrix of integer counts, identical either way.
 
+What stays expensive: the passes no other metric can use by definition -- grasp's
+Hessian-vector product (a second-order backward pass), zico's forward/backward passes on its
+mini-batches, zen's two forward passes of Gaussian images on Gaussian weights.  With all 15 proxies
+they take most of a cell's time (bench/fused.py prints each metric's share).
+
 Seconds (``seconds``, after each ``score_cell``): the cell's wall time ``cell_seconds`` split so
 that the metrics' shares add up to it.  Work done for one metric alone (its post-processing, a
 hook's own computation, a pass only it needs, a metric scored on its own) is charged to it; a
@@ -46,7 +51,6 @@ what no step measured (Python overhead between steps) is split equally among all
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from contextlib import ExitStack, contextmanager
