@@ -3,7 +3,14 @@
 Question: does a fixed combination of zero-cost proxies rank architectures
 better than any single proxy?  Inputs are rosters of the same seeded sample
 of architectures per dataset (``results/rosters/sample1000``) and the
-benchmark's 200-epoch test accuracy.  Every ensemble of 2..``max_size``
+benchmark's 200-epoch test accuracy.
+
+Any search space (``space=``, ``zcnas.spaces``): rows are aligned with each other and with the
+space's ground truth by architecture (the roster key: the index, or the canonical string in a
+space without one), over the cells every roster of a dataset and the ground truth hold
+(``sample_data``); accuracies come from the benchmark's interface (``table``, ``accuracy_of``), so
+nothing here knows a space.  Where the ground truth has one dataset only (NAS-Bench-Macro,
+NAS-Bench-101: CIFAR-10) nothing is held out and every pick is in-sample.  Every ensemble of 2..``max_size``
 members of the pool, under every rule of ``zcnas.analysis.normalization``, is
 scored with **equal weights** (nothing is fitted).  Choosing the best of
 several thousand candidates is itself a fit, so the choice is made on one
@@ -20,13 +27,15 @@ Search-relevant measures (``zcnas.analysis.search_measures``): global ρ does no
 search finds, the top of the ranking does.  Every candidate on every dataset also gets the mean
 test accuracy of its top-1/top-10/top-100 cells and the accuracy that simulated random search
 (N=500, within the sample) finds; aging evolution with warmup needs the whole space and is NaN on
-a sample.  ``chosen_for_search`` is chosen on ``select_on`` only, by ``SAMPLE_SEARCH_RULE``.
+a sample (where the common cells are a whole indexed space, it runs there too).
+``chosen_for_search`` is chosen on ``select_on`` only, by ``SAMPLE_SEARCH_RULE``.
 
 The whole-space mode (``space_study``) forms candidates from whole-space rosters
 (``results/rosters/*.parquet``): per dataset, of the members that have such a roster there, so a
 candidate with e.g. snip exists on CIFAR-10 only.  There every measure is exact, and aging
 evolution with warmup runs as ``task=search`` would from the rosters (same searches, same seeds);
-the candidate is chosen on ``select_on`` by ``SPACE_SEARCH_RULE``.
+the candidate is chosen on ``select_on`` by ``SPACE_SEARCH_RULE``.  The mode needs a space with an
+index whose ground truth holds every cell (``whole_space_available``).
 """
 
 from __future__ import annotations
@@ -41,10 +50,11 @@ import pandas as pd
 
 from zcnas.analysis.correlation import rho_tau, spearman_many
 from zcnas.analysis.normalization import RULES, check_rule, ensemble_scores
-from zcnas.analysis.search_measures import (AGING_WARMUP, RANDOM_N, TOP_K, check_whole_space, measures,
-                                            random_draws, top_k_means)
+from zcnas.analysis.search_measures import (AGING_WARMUP, RANDOM_N, TOP_K, check_whole_space, covers_space,
+                                            measures, random_draws, top_k_means)
 from zcnas.benchmark.base import DATASETS
 from zcnas.errors import ConfigError, DataError
+from zcnas.spaces import DEFAULT as DEFAULT_SPACE
 
 #: metrics a study never combines: the trained reference and the fixed combinations
 EXCLUDED = ("val12", "combined", "ensemble")
@@ -132,7 +142,7 @@ def common_pool(scores_by_dataset: dict[str, dict[str, np.ndarray]], members=Non
 
 def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_dataset: dict[str, np.ndarray],
           select_on: str, max_size: int = 4, rules=RULES, members=None, searchable=(),
-          search: SearchSettings | None = None) -> dict:
+          search: SearchSettings | None = None, space=None, cells: dict[str, np.ndarray] | None = None) -> dict:
     """Evaluate every candidate on every dataset; choose on ``select_on``; see the module docstring.
 
     Returns ``table`` (one row per candidate and dataset: rho; tau where
@@ -143,7 +153,12 @@ def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_datas
     ``select_on``), ``oracle`` ({dataset: best candidate there}),
     ``chosen_for_search`` and ``best_single_for_search`` (by
     ``SAMPLE_SEARCH_RULE`` on ``select_on``) and ``oracle_for_search``
-    ({dataset: the best there by that rule}); ``search_note``: why aging is NaN.
+    ({dataset: the best there by that rule}); ``search_note``: why aging is NaN; ``whole_space``:
+    {dataset: whether its cells are the whole space}.
+
+    ``space``: the search space (default NATS-Bench TSS); ``cells``: per dataset, the space's indices of
+    the rows (``sample_data``'s ``keys``).  Where a dataset's cells are the whole indexed space, its
+    searches run on the space itself (aging evolution included); elsewhere within the cells.
     """
     search = search or SearchSettings()
     if select_on not in scores_by_dataset:
@@ -168,15 +183,18 @@ def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_datas
     shown = {c for c in cands if c.rule == "single"} | {cands[i] for i in order[:10]}
     shown |= {c for c in (picks["chosen"], picks["best_single"], picks["chosen_searchable"]) if c}
     shown |= set(picks["oracle"].values())
-    rows, note = [], ""
+    rows, note, whole_by_ds = [], "", {}
     for ds, s in scores_by_dataset.items():
         acc = accuracy_by_dataset[ds]
         draws = random_draws(len(acc), search.random_n, search.repeats)  # common to every candidate
+        whole = (cells or {}).get(ds)
+        whole = whole if whole is not None and covers_space(whole, space) else None
+        whole_by_ds[ds] = whole is not None
         for i, c in enumerate(cands):
             values = candidate_scores(c, s)
             tau = rho_tau(values, acc)[1] if c in shown else math.nan
-            m = measures(values, acc, None, ks=search.ks, repeats=search.repeats, random_n=search.random_n,
-                         aging=search.aging, draws=draws)
+            m = measures(values, acc, whole, ks=search.ks, repeats=search.repeats, random_n=search.random_n,
+                         aging=search.aging, draws=draws, space=space)
             note = m["note"]
             rows.append({"dataset": ds, "candidate": c.label, "members": "+".join(c.members), "rule": c.rule,
                          "size": len(c.members), "spearman": rho[ds][i], "kendall": tau,
@@ -189,7 +207,7 @@ def study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_datas
     picks["best_single_for_search"] = next(cands[i] for i in sel_order if cands[i].rule == "single")
     picks["oracle_for_search"] = {ds: cands[o[0]] for ds, o in by_rule.items()}
     return {"table": table, "pool": pool, "candidates": len(cands), "search_keys": keys, "search_note": note,
-            "search": search, **picks}
+            "search": search, "whole_space": whole_by_ds, **picks}
 
 
 def _top_key(search: SearchSettings) -> str:
@@ -210,37 +228,89 @@ def rank_by(rows: pd.DataFrame, keys: list[str]) -> list[int]:
     return [int(i) for i in np.lexsort([np.arange(len(rows)), *cols])]
 
 
+def groups_space(groups):
+    """The space of the groups' rosters (they are of one space: ``zcnas.tasks.inputs.job_space``);
+    NATS-Bench TSS when there are none."""
+    from zcnas.spaces import make_space
+
+    spaces = {g.roster.meta.get("space", DEFAULT_SPACE) for g in groups}
+    if len(spaces) > 1:
+        raise DataError(f"the rosters are of spaces {', '.join(sorted(spaces))}; a study takes one space")
+    return next(iter(groups)).roster.space if groups else make_space()
+
+
+def ground_truth(benchmark, dataset: str, space) -> Callable[[str], float | None]:
+    """arch string -> the ground truth's accuracy on ``dataset`` (None where it lacks the architecture):
+    the benchmark's ``table`` by string, else ``accuracy_of`` (the space's identity key finds another
+    spelling of the same network)."""
+    archs, acc = benchmark.table(dataset)
+    exact = dict(zip(archs, np.asarray(acc, dtype=float).tolist()))
+
+    def of(arch: str) -> float | None:
+        value = exact.get(arch)
+        return value if value is not None else benchmark.accuracy_of(space.parse(arch), dataset)
+
+    return of
+
+
+def whole_space_available(space, benchmark, datasets=()) -> str | None:
+    """None when the whole-space mode can run in ``space`` on ``datasets``: the space has an integer
+    index and its ground truth holds every cell (by string or identity key) there; else why not."""
+    if not space.indexed:
+        return (f"space {space.name} has no index: it cannot be enumerated, so no roster covers it and aging "
+                "evolution over the whole space is not available")
+    archs = [space.format(space.from_index(i)) for i in range(space.size)]
+    for ds in datasets:
+        of = ground_truth(benchmark, ds, space)
+        missing = sum(of(a) is None for a in archs)
+        if missing:
+            return (f"the ground truth ({benchmark.description}) lacks {missing:,} of the {space.size:,} cells of "
+                    f"space {space.name} on {ds}, so what a whole-space search finds cannot be looked up")
+    return None
+
+
 def space_scores(groups, benchmark, datasets=None, space=None) -> tuple[dict, dict]:
     """Per dataset: whole-space scores by cell index ({metric: array}) and all test accuracies.
 
-    ``groups``: merged rosters (``zcnas.tasks.inputs.load_groups``); every one must cover the
-    whole space (a DataError names one that does not).  val12 is skipped; combined is kept (a
-    reference, never a member).
+    ``groups``: merged rosters (``zcnas.tasks.inputs.load_groups``) of one space with an index
+    (``space``, default: the rosters'); every one must cover the whole space (a DataError names one
+    that does not), and the ground truth must hold every cell.  val12 is skipped; combined is kept
+    (a reference, never a member).
     """
-    from zcnas.spaces.nats_tss import NATS_TSS
-
-    space = space or NATS_TSS
     groups = [g for g in groups if g.metric not in ("val12", "ensemble")]
+    space = space or groups_space(groups)
     if datasets is not None:
         groups = [g for g in groups if g.dataset in datasets]
     scores: dict[str, dict] = {}
+    archs: dict[str, list[str]] = {}
     for g in sorted(groups, key=lambda g: (DATASETS.index(g.dataset), g.metric)):
         idx = np.array(sorted(g.roster.indices), dtype=int)
         try:
             check_whole_space(idx, space)
         except DataError:
             raise DataError(f"roster {', '.join(g.paths)} ({g.metric}, {g.dataset}) covers {len(idx):,} of "
-                            f"{space.size:,} cells; whole_space_rosters takes whole-space rosters only "
+                            f"{space.size or 0:,} cells; whole_space_rosters takes whole-space rosters only "
                             "(samples go in rosters=)") from None
         scores.setdefault(g.dataset, {})[g.metric] = g.roster.score_array()
-    accuracy = {ds: np.asarray(benchmark.all_test_accuracies(ds), dtype=float) for ds in scores}
+        if g.dataset not in archs:
+            rows = g.roster.rows.sort_values("index")
+            archs[g.dataset] = rows["arch"].astype(str).tolist()
+    accuracy = {}
+    for ds in scores:
+        of = ground_truth(benchmark, ds, space)
+        values = [of(a) for a in archs[ds]]
+        missing = sum(v is None for v in values)
+        if missing:
+            raise DataError(f"the ground truth ({benchmark.description}) lacks {missing:,} of the {space.size:,} "
+                            f"cells of space {space.name} on {ds}; the whole-space mode needs all of them")
+        accuracy[ds] = np.array(values, dtype=float)
     return scores, accuracy
 
 
 def space_study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by_dataset: dict[str, np.ndarray],
                 select_on: str, max_size: int = 4, rules=RULES, members=None,
                 search: SearchSettings | None = None, reference=("combined",),
-                progress: Callable[[str], None] | None = None) -> dict:
+                progress: Callable[[str], None] | None = None, space=None) -> dict:
     """The whole-space mode: candidates of each dataset's whole-space rosters, every search measure exact.
 
     Per dataset the pool is every metric with a whole-space roster there (minus EXCLUDED; within
@@ -250,7 +320,8 @@ def space_study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by
     ``SPACE_SEARCH_RULE``; None where ``select_on`` has no whole-space roster),
     ``chosen_everywhere`` (the same among candidates whose members have whole-space rosters on
     every dataset, so that the held-out datasets can run it too), ``best_single``, ``oracle``
-    ({dataset: best there by the rule}) and ``keys`` (the rule's columns).
+    ({dataset: best there by the rule}) and ``keys`` (the rule's columns).  ``space``: the search space
+    the arrays are indexed by (default NATS-Bench TSS); the searches run there.
     """
     search = search or SearchSettings()
     rows, pools, cands_of = [], {}, {}
@@ -265,7 +336,7 @@ def space_study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by
         rho = spearman_many(values, acc)
         for i, (c, v) in enumerate(zip(cands, values)):
             m = measures(v, acc, indices, ks=search.ks, repeats=search.repeats, random_n=search.random_n,
-                         aging=search.aging)
+                         aging=search.aging, space=space)
             rows.append({"dataset": ds, "candidate": c.label, "members": "+".join(c.members), "rule": c.rule,
                          "size": len(c.members), "spearman": rho[i], "n": int(len(acc)), **search.row(m)})
         if progress:
@@ -275,6 +346,7 @@ def space_study(scores_by_dataset: dict[str, dict[str, np.ndarray]], accuracy_by
     keys = ["aging_warmup_acc", _top_key(search), "random_acc", "spearman"]
     everywhere = set.intersection(*(set(p) for p in pools.values())) if pools else set()
     out = {"table": table, "pools": pools, "keys": keys, "chosen": None, "chosen_everywhere": None,
+           "size": (space.size if space is not None else None) or len(next(iter(accuracy_by_dataset.values()), ())),
            "best_single": None, "oracle": {},
            # the top-k means of a perfect score (the accuracy itself), for scale
            "best_possible": {ds: top_k_means(a, a, search.ks) for ds, a in accuracy_by_dataset.items()
@@ -298,11 +370,17 @@ def lookup(table: pd.DataFrame, ds: str, c: Candidate) -> dict:
     return {"candidate": c.label, "spearman": float(row.spearman), "kendall": float(row.kendall)}
 
 
-def sample_scores(groups, benchmark, datasets=None) -> tuple[dict, dict, dict, dict, dict]:
-    """Per dataset: scores on the architectures every roster of that dataset holds, accuracies, costs, n,
-    and the device each roster was scored on (rosters from before devices were recorded: cpu).
+def sample_data(groups, benchmark, datasets=None, space=None) -> dict:
+    """The sample study's inputs, per dataset, over the cells every roster of the dataset and the
+    ground truth hold, in the order of their keys (the space's index, or the canonical string in a
+    space without one): ``scores`` ({metric: array}), ``accuracy``, ``cost`` (each metric's median
+    recorded seconds per cell), ``n``, ``devices`` (the device each roster was scored on; rosters
+    from before devices were recorded: cpu), ``keys`` (the cells' keys), ``archs`` (their strings)
+    and ``dropped`` (cells all rosters hold but the ground truth lacks).
 
-    ``groups``: one merged roster per (dataset, metric), each with ``dataset``, ``metric`` and ``roster``.
+    ``groups``: one merged roster per (dataset, metric), each with ``dataset``, ``metric`` and
+    ``roster``, all of one space (``space``, default: the rosters'); ``benchmark``: that space's
+    ground truth (``table``, ``accuracy_of``, ``covers``).
     """
     groups = [g for g in groups if g.metric not in EXCLUDED]
     if datasets is not None:
@@ -313,21 +391,42 @@ def sample_scores(groups, benchmark, datasets=None) -> tuple[dict, dict, dict, d
         lacking = [d for d in datasets if d not in {g.dataset for g in groups}]
         if lacking:
             raise DataError(f"no rosters of dataset(s) {lacking} among rosters=; score them or drop them from datasets")
+    space = space or groups_space(groups)
+    key = "index" if space.indexed else "arch"
     by_ds: dict[str, dict] = {}
     for g in groups:
         by_ds.setdefault(g.dataset, {})[g.metric] = g.roster
-    scores, accuracy, cost, devices = {}, {}, {}, {}
+    out: dict[str, dict] = {k: {} for k in ("scores", "accuracy", "cost", "n", "devices", "keys", "archs", "dropped")}
     for ds, rosters in sorted(by_ds.items(), key=lambda kv: DATASETS.index(kv[0])):
-        idx = sorted(set.intersection(*(set(r.indices) for r in rosters.values())))
-        if len(idx) < 10:
-            raise DataError(f"the {ds} rosters share only {len(idx)} architectures; score the same sample "
+        if not benchmark.covers(ds):
+            raise ConfigError(f"the ground truth ({benchmark.description}) has no {ds} accuracies"
+                              + (f"; it has {', '.join(benchmark.datasets)}" if hasattr(benchmark, "datasets") else "")
+                              + f": drop the {ds} rosters or set datasets=")
+        rows = {m: r.rows.set_index(r.rows[key].to_numpy()) for m, r in rosters.items()}
+        common = sorted(set.intersection(*(set(r.index) for r in rows.values())))
+        first = next(iter(rows.values()))
+        archs = first.loc[common, "arch"].astype(str).tolist() if common else []
+        of = ground_truth(benchmark, ds, space)
+        acc = [of(a) for a in archs]
+        held = [i for i, a in enumerate(acc) if a is not None]
+        keys = [common[i] for i in held]
+        if len(keys) < 10:
+            lacking = (f" that the ground truth holds ({len(common) - len(keys)} it lacks)"
+                       if len(held) < len(common) else "")
+            raise DataError(f"the {ds} rosters share only {len(keys)} architectures{lacking}; score the same sample "
                             "(same sample= and seed=) for every metric")
-        scores[ds] = {m: r.score_array()[idx] for m, r in rosters.items()}
-        accuracy[ds] = benchmark.all_test_accuracies(ds)[idx]
-        secs = {}
-        for m, r in rosters.items():
-            per = r.seconds()
-            secs[m] = np.array([per[i] for i in idx])
-        cost[ds] = {m: float(np.median(v)) for m, v in secs.items()}
-        devices[ds] = {m: str(r.meta.get("device") or "cpu") for m, r in rosters.items()}
-    return scores, accuracy, cost, {ds: len(a) for ds, a in accuracy.items()}, devices
+        out["keys"][ds] = keys
+        out["archs"][ds] = [archs[i] for i in held]
+        out["dropped"][ds] = len(common) - len(keys)
+        out["scores"][ds] = {m: r.loc[keys, "score"].to_numpy(dtype=float) for m, r in rows.items()}
+        out["accuracy"][ds] = np.array([acc[i] for i in held], dtype=float)
+        out["cost"][ds] = {m: float(np.median(r.loc[keys, "seconds"].to_numpy(dtype=float))) for m, r in rows.items()}
+        out["n"][ds] = len(keys)
+        out["devices"][ds] = {m: str(r.meta.get("device") or "cpu") for m, r in rosters.items()}
+    return out
+
+
+def sample_scores(groups, benchmark, datasets=None, space=None) -> tuple[dict, dict, dict, dict, dict]:
+    """``sample_data``'s scores, accuracies, costs, n and devices per dataset."""
+    d = sample_data(groups, benchmark, datasets, space)
+    return d["scores"], d["accuracy"], d["cost"], d["n"], d["devices"]

@@ -2,8 +2,9 @@
 
 Global ρ weighs every pair of architectures alike; a search only ever sees the top of the ranking
 (the paper's Table II: ρ within the top 10 % is about 0.26).  Given a candidate's scores over a set
-of cells (an array aligned to ``indices``, the cells' NATS-Bench indices) and those cells' test
-accuracies, this module measures the top directly (plain numpy and ``zcnas.search``; no torch):
+of cells (an array aligned to ``indices``, the cells' indices in the search space: ``space``, default
+NATS-Bench TSS, any space of ``zcnas.spaces``) and those cells' test accuracies, this module measures
+the top directly (plain numpy and ``zcnas.search``; no torch):
 
 * **top-k means** (``top_k_means``): the mean test accuracy of the k top-scored cells, k = 1, 10,
   100.  Ties: the cells tied at the k-th score share the places left equally, i.e. the expected
@@ -22,10 +23,12 @@ accuracies, this module measures the top directly (plain numpy and ``zcnas.searc
 * **aging evolution with warmup** (paper Algorithm 2 with the parameters of
   ``conf/search/aging_warmup.yaml``; ``search_accuracies``): ``run_search`` with ``evaluate`` a
   lookup of the scores and ``random.Random(r)`` for repeat r -- exactly ``task=search
-  search=aging_warmup seed=r`` from rosters.  Only where the scores cover the **whole space**:
-  mutation reaches any cell, so a sample cannot stand in for it.  Restricting the search to a
-  1,000-cell sample (``run_search(..., feasible=in_sample)``) would degenerate: on average 24 ×
-  1,000/15,625 ≈ 1.5 of a cell's 24 neighbours lie in the sample, so the zero-cost move would rank
+  search=aging_warmup seed=r`` from rosters (``run_search(..., space=space)``, in any space with an
+  index).  Only where the scores cover the **whole space**: mutation reaches any cell, so a sample
+  cannot stand in for it, and a space without an index (NAS-Bench-101) has no roster that covers it.
+  Restricting the search to a 1,000-cell sample (``run_search(..., feasible=in_sample)``) would
+  degenerate: in NATS-Bench, on average 24 × 1,000/15,625 ≈ 1.5 of a cell's 24 neighbours lie in
+  the sample (NAS-Bench-Macro: 16 × 1,000/6,561 ≈ 2.4 of 16), so the zero-cost move would rank
   one or two neighbours (or none, and redraw at random).  ``measures`` reports it as not available
   there (NaN and a note); ``search_accuracies`` refuses (``DataError``).
 
@@ -53,6 +56,9 @@ RANDOM_N = 500
 #: the note for a set of cells that is not the whole space
 NOT_WHOLE_SPACE = ("aging evolution needs scores of every cell of the space (mutation reaches any cell); "
                    "these scores cover {n:,} of {size:,} cells, so it is not available")
+#: the note for a space without an index (it cannot be enumerated, so nothing covers it)
+NO_INDEX = ("aging evolution needs scores of every cell of the space (mutation reaches any cell); space {name} "
+            "has no index, so no set of scores covers it ({n:,} cells here) and it is not available")
 
 
 def rank_values(scores) -> np.ndarray:
@@ -119,7 +125,9 @@ def check_whole_space(indices, space=None) -> None:
     space = _space(space)
     if not covers_space(indices, space):
         n = len(np.unique(np.asarray(indices).reshape(-1)))
-        raise DataError(NOT_WHOLE_SPACE.format(n=n, size=space.size or 0)
+        if not space.indexed:
+            raise DataError(NO_INDEX.format(name=space.name, n=n))
+        raise DataError(NOT_WHOLE_SPACE.format(n=n, size=space.size)
                         + "; score the whole space (python run.py task=score ...) for a search")
 
 
@@ -171,8 +179,9 @@ def measures(scores, accuracy, indices=None, *, ks: Iterable[int] = TOP_K, repea
     if aging is None:
         out["note"] = "aging evolution not run"
     elif not whole:
-        size = _space(space).size or 0
-        out["note"] = NOT_WHOLE_SPACE.format(n=v.size, size=size)
+        s = _space(space)
+        out["note"] = (NOT_WHOLE_SPACE.format(n=v.size, size=s.size) if s.indexed
+                       else NO_INDEX.format(name=s.name, n=v.size))
     else:
         got = search_accuracies("aging_warmup", v, acc, indices, repeats, space, **aging)
         out.update(aging_mean=float(got.mean()), aging_std=float(got.std()))

@@ -1,16 +1,60 @@
 """The ensemble study as markdown (``ensembles.md``): the chosen candidates, every single proxy, the top
-10, the oracle and the best per rule, each with ρ / τ on every dataset and its cost."""
+10, the oracle and the best per rule, each with ρ / τ on every dataset and its cost.
+
+``facts`` (``zcnas.tasks.ensembles``) describe the space and its ground truth: ``space`` (the
+search space; default NATS-Bench TSS), ``accuracy_label`` (the benchmark's), ``ground_truth`` (its
+datasets), ``dropped`` ({dataset: cells every roster holds but the ground truth lacks}) and
+``whole_space_note`` (why there is no whole-space study).  Every sentence about the space is
+computed from them, so NATS-Bench's report reads as it always has."""
 
 from __future__ import annotations
 
 import math
 
 from zcnas.analysis.ensemble_study import Candidate
+from zcnas.benchmark.base import Benchmark
+
+#: how the report names NATS-Bench's accuracy (``Benchmark.accuracy_label``)
+NATS_ACCURACY = "200-epoch test accuracy"
 
 
-def render_markdown(res: dict, scores: dict, accuracy: dict, cost: dict, select_on: str, devices: dict | None = None) -> str:
+def _space(facts: dict | None):
+    space = (facts or {}).get("space")
+    if space is None:
+        from zcnas.spaces.nats_tss import NATS_TSS
+
+        space = NATS_TSS
+    return space
+
+
+def _accuracy(facts: dict | None) -> str:
+    """What the accuracy is, in a sentence: NATS-Bench's as always, another ground truth's label."""
+    label = (facts or {}).get("accuracy_label")
+    return NATS_ACCURACY if label in (None, Benchmark.accuracy_label) else label
+
+
+def _no_held_out(select_on: str, facts: dict | None) -> str:
+    """Why nothing is held out: the ground truth's datasets, or the rosters'."""
+    truth = tuple((facts or {}).get("ground_truth") or ())
+    if truth == (select_on,):
+        return f"the ground truth has {select_on} accuracies only"
+    return f"the rosters are of {select_on} only"
+
+
+def _named_space(facts: dict | None) -> str:
+    """`` (<space>)`` for a space other than the default (whose reports never named it), else ''."""
+    from zcnas.spaces import DEFAULT
+
+    space = (facts or {}).get("space")
+    return "" if space is None or space.name == DEFAULT else f" ({space.name})"
+
+
+def render_markdown(res: dict, scores: dict, accuracy: dict, cost: dict, select_on: str, devices: dict | None = None,
+                    facts: dict | None = None) -> str:
     t = res["table"]
     datasets = list(scores)
+    held = [ds for ds in datasets if ds != select_on]
+    dropped = {ds: k for ds, k in ((facts or {}).get("dropped") or {}).items() if k}
     # seconds from a GPU are not comparable with CPU seconds: such costs are marked
     on_gpu = {m: d for m, d in ((devices or {}).get(select_on) or {}).items() if d != "cpu"}
 
@@ -26,12 +70,19 @@ def render_markdown(res: dict, scores: dict, accuracy: dict, cost: dict, select_
     head = "| candidate | " + " | ".join(f"{ds} ρ / τ" for ds in datasets) + f" | s/arch ({select_on}) |"
     sep = "|---" * (len(datasets) + 2) + "|"
     n = {ds: len(a) for ds, a in accuracy.items()}
-    out = ["# Ensembles of zero-cost proxies", "",
-           f"Architectures per dataset: {', '.join(f'{ds} {k}' for ds, k in n.items())} (the rosters' common "
-           f"sample). Spearman ρ / Kendall τ with 200-epoch test accuracy. Pool: {', '.join(res['pool'])}; "
+    common = "the rosters' common sample" + (
+        "; the cells of it the ground truth lacks are left out: "
+        + ", ".join(f"{ds} {k}" for ds, k in dropped.items()) if dropped else "")
+    choice = (f"Chosen on **{select_on}** only; the other datasets are held out." if held else
+              f"Chosen and reported on **{select_on}**: {_no_held_out(select_on, facts)}, so **no held-out dataset "
+              "exists** and every pick below is in-sample (chosen on the very accuracies it is reported on, "
+              "hence optimistic).")
+    out = ["# Ensembles of zero-cost proxies" + _named_space(facts), "",
+           f"Architectures per dataset: {', '.join(f'{ds} {k}' for ds, k in n.items())} ({common}). "
+           f"Spearman ρ / Kendall τ with {_accuracy(facts)}. Pool: {', '.join(res['pool'])}; "
            f"{res['candidates']} candidates (single proxies, and every combination of up to "
            f"{max(len(c.split('+')) for c in t.members)} members under each rule, equal weights). "
-           f"Chosen on **{select_on}** only; the other datasets are held out. Cost: the members' median "
+           f"{choice} Cost: the members' median "
            "seconds per architecture recorded in the rosters (as measured, load-dependent), summed.", ""]
     if on_gpu:
         out += ["† " + ", ".join(f"{m} ({d})" for m, d in sorted(on_gpu.items())) + f": scored on a GPU on {select_on}, "
@@ -52,6 +103,7 @@ def render_markdown(res: dict, scores: dict, accuracy: dict, cost: dict, select_
     for _, r in sel.iterrows():
         out.append(row(Candidate(tuple(r.members.split("+")), r.rule)))
     out += ["", "## Oracle: the best candidate of each dataset, chosen on that dataset (optimistic)", "",
+            *([] if held else ["With no held-out dataset the oracle is the best ensemble chosen above.", ""]),
             head, sep]
     for ds, c in res["oracle"].items():
         out.append(row(c).replace("| ", f"| {ds}: ", 1))
@@ -73,15 +125,24 @@ def _pm(mean: float, std: float) -> str:
     return "n/a" if math.isnan(mean) else f"{mean:.2f} ± {std:.2f}"
 
 
+def _rule(text: str, acc_word: str) -> str:
+    """A rule of choice in words; NATS-Bench's 2-decimal test accuracies are "the benchmark's precision",
+    another ground truth's accuracies are only compared at 2 decimals."""
+    if acc_word == "test accuracy":
+        return text
+    return text.replace("test accuracy", acc_word).replace(", the benchmark's precision", "")
+
+
 def _row(t, ds: str, label: str):
     """The row of ``label`` on ``ds`` in table ``t``, or None."""
     sub = t[(t.dataset == ds) & (t.candidate == label)]
     return None if sub.empty else sub.iloc[0]
 
 
-def render_search_markdown(res: dict, accuracy: dict, select_on: str, space: dict | None = None) -> str:
+def render_search_markdown(res: dict, accuracy: dict, select_on: str, space: dict | None = None,
+                           facts: dict | None = None) -> str:
     """The sections "Chosen for search" (the sample study's search measures and choice) and, with
-    ``space`` (``space_study``'s result), the whole-space study."""
+    ``space`` (``space_study``'s result), the whole-space study; ``facts``: see the module docstring."""
     from zcnas.analysis.ensemble_study import SAMPLE_SEARCH_RULE, SPACE_SEARCH_RULE
     from zcnas.names import DATASET_NAMES
 
@@ -104,11 +165,13 @@ def render_search_markdown(res: dict, accuracy: dict, select_on: str, space: dic
             age = f"{_pm(w.aging_warmup_acc, w.aging_warmup_acc_std)} ‡" if w is not None else "n/a"
         return out + [age]
 
+    acc_word = "test accuracy" if _accuracy(facts) == NATS_ACCURACY else "accuracy"
+
     def best_possible(ds: str, acc) -> str:
         from zcnas.analysis.search_measures import top_k_means
 
         tops = top_k_means(acc, acc, ks)
-        return (f"| the best cells by test accuracy (a perfect score) | – | "
+        return (f"| the best cells by {acc_word} (a perfect score) | – | "
                 + " | ".join(_num(tops[k]) for k in ks) + f" | – | – |")
 
     head = ("| candidate | ρ | " + " | ".join(f"top-{k}" for k in ks)
@@ -116,37 +179,61 @@ def render_search_markdown(res: dict, accuracy: dict, select_on: str, space: dic
     sep = "|---" * (len(ks) + 4) + "|"
     n = {ds: len(a) for ds, a in accuracy.items()}
     sample = ", ".join(f"{name(ds)} {k:,}" for ds, k in n.items())
+    # the sentences about the space: from its size, its neighbourhoods and the cells scored on select_on
+    search_space = _space(facts)
+    cells_n = n[select_on]
+    whole = bool((res.get("whole_space") or {}).get(select_on))
+    distinct = cells_n * (1 - (1 - 1 / cells_n) ** s.random_n)
+    if whole:
+        random_where = ("Here the cells scored are the whole space, so it is `task=search search=random seed=r` "
+                        "from the rosters.")
+        aging_where = "the cells scored here are the whole space, so it runs on them."
+    else:
+        random_where = (
+            "On the sample this is a search **within the sample**: it can only find cells of the sample (with "
+            f"N = {s.random_n} from {cells_n:,} cells, the best-scored of about {round(distinct, -1):,.0f} distinct "
+            "ones), and every candidate gets the same draws (seed r: numpy `default_rng(r)`). On the whole space "
+            "it is `task=search search=random seed=r` from the rosters.")
+        if search_space.indexed:
+            k = len(search_space.neighbours(search_space.from_index(0)))
+            aging_where = (f"on the {cells_n:,}-cell sample it is not available (n/a; restricting it to the sample "
+                           f"would degenerate, as only about {k * cells_n / search_space.size:.1f} of a cell's {k} "
+                           "neighbours lie in it).")
+        else:
+            aging_where = (f"space {search_space.name} has no index, so it cannot be enumerated and no roster "
+                           "covers it: not available (n/a).")
+    if space is not None:
+        aging_where += (" Where every member of a candidate has a whole-space roster on that dataset, the "
+                        "whole-space figure is shown, marked ‡ (from the whole-space study below).")
+    if held:
+        choice = (", ".join(name(ds) for ds in held) + " are held out: nothing is fitted on their test accuracies. "
+                  "Their *oracle* rows, chosen on the held-out dataset itself, are optimistic and show what the "
+                  "choice costs out of sample.")
+    else:
+        choice = (f"**no held-out dataset exists** ({_no_held_out(select_on, facts)}), so the choice is "
+                  "**in-sample**: it is made on the very accuracies it is reported on, and its figures are "
+                  "optimistic (nothing checks it out of sample).")
     out = ["", "## Chosen for search", "",
            "Global ρ does not decide what a search finds: the top of the ranking does (the paper's Table II: "
            "ρ within the top 10 % is about 0.26). So every candidate is also measured by what a search that "
-           "ranks by it finds (`src/zcnas/analysis/search_measures.py`), in % 200-epoch test accuracy; "
+           f"ranks by it finds (`src/zcnas/analysis/search_measures.py`), in % {_accuracy(facts)}; "
            "the same candidate scores as above (equal weights, the rules of `metric=ensemble`, normalized "
            "within the cells scored):", "",
-           f"- **top-k** ({', '.join(map(str, ks))}): the mean test accuracy of the k top-scored cells. Cells tied "
+           f"- **top-k** ({', '.join(map(str, ks))}): the mean {acc_word} of the k top-scored cells. Cells tied "
            "at the k-th score share the places left (the expected mean under a random tie-break); non-finite "
            "scores rank lowest.",
            f"- **random**: random search (paper Algorithm 1), N = {s.random_n} cells drawn uniformly with "
            "replacement from the cells scored, the best-scored one found (the first drawn among ties); mean ± "
-           f"std (population) over {s.repeats} seeds. On the sample this is a search **within the sample**: "
-           "it can only find cells of the sample (with N = 500 from 1,000 cells, the best-scored of about "
-           "390 distinct ones), and every candidate gets the same draws (seed r: numpy `default_rng(r)`). On "
-           "the whole space it is `task=search search=random seed=r` from the rosters.",
+           f"std (population) over {s.repeats} seeds. {random_where}",
            f"- **aging-warmup**: aging evolution with warmup (paper Algorithm 2: P = {aging.get('p')}, "
            f"T = {aging.get('t')}, M = {aging.get('m')}, W = {aging.get('w')}, zero-cost moves "
            f"{'on' if aging.get('zero_cost_move') else 'off'}, random move probability "
            f"{aging.get('random_move_prob')}: `conf/search/aging_warmup.yaml`), mean ± std over {s.repeats} "
            "seeds, exactly as `task=search search=aging_warmup seed=r` runs from rosters (`run_search` with a "
-           "lookup of the scores). Mutation reaches any cell, so it needs scores of **every** cell: on the "
-           "1,000-cell sample it is not available (n/a; restricting it to the sample would degenerate, as only "
-           "about 1.5 of a cell's 24 neighbours lie in it). Where every member of a candidate has a "
-           "whole-space roster on that dataset, the whole-space figure is shown, marked ‡ (from the "
-           "whole-space study below).", "",
-           f"The choice is made on **{select_on}** only; "
-           + (", ".join(name(ds) for ds in held) + " are held out: nothing is fitted on their test accuracies. "
-              "Their *oracle* rows, chosen on the held-out dataset itself, are optimistic and show what the "
-              "choice costs out of sample." if held else "no dataset is held out."), "",
+           f"lookup of the scores). Mutation reaches any cell, so it needs scores of **every** cell: {aging_where}",
+           "", f"The choice is made on **{select_on}** only; " + choice, "",
            f"### On the sample ({sample} cells)", "",
-           f"Rule (on {select_on}): {SAMPLE_SEARCH_RULE}. "
+           f"Rule (on {select_on}): {_rule(SAMPLE_SEARCH_RULE, acc_word)}. "
            f"Chosen for search: **{res['chosen_for_search'].label}**. Best single proxy by the same rule: "
            f"**{res['best_single_for_search'].label}**.", ""]
     picks = [("chosen for search", res["chosen_for_search"]), ("best single for search", res["best_single_for_search"]),
@@ -158,7 +245,8 @@ def render_search_markdown(res: dict, accuracy: dict, select_on: str, space: dic
     single_order = [singles.iloc[i].candidate for i in rank_by(singles, res["search_keys"])]
     for ds in datasets:
         role = "selection" if ds == select_on else "held out"
-        out += [f"#### {name(ds)} ({role})", "", head.format(s.random_n, "(within sample)"), sep]
+        where = "(whole space)" if (res.get("whole_space") or {}).get(ds) else "(within sample)"
+        out += [f"#### {name(ds)} ({role})", "", head.format(s.random_n, where), sep]
         rows = list(picks) + ([] if ds == select_on else [(f"oracle (chosen on {ds})", res["oracle_for_search"][ds])])
         for label, c in rows:
             if c is not None:
@@ -182,24 +270,38 @@ def render_search_markdown(res: dict, accuracy: dict, select_on: str, space: dic
         out.append(f"| {lab} | " + " | ".join(vals) + " |")
     out.append("")
     if space is not None:
-        out += _space_sections(space, select_on, s, cells, head, sep, name, SPACE_SEARCH_RULE)
+        out += _space_sections(space, select_on, s, cells, head, sep, name, _rule(SPACE_SEARCH_RULE, acc_word),
+                               acc_word)
+    elif (facts or {}).get("whole_space_note"):
+        out += ["### Whole space", "", f"Not studied: {facts['whole_space_note']}.", ""]
     return "\n".join(out)
 
 
-def _space_sections(space: dict, select_on: str, s, cells, head: str, sep: str, name, rule_text: str) -> list[str]:
+def _space_sections(space: dict, select_on: str, s, cells, head: str, sep: str, name, rule_text: str,
+                    acc_word: str = "test accuracy") -> list[str]:
     from zcnas.analysis.ensemble_study import rank_by
 
     st = space["table"]
     pools = space["pools"]
     ks = list(s.ks)
+    shared = list(space.get("shared") or ())
+    if shared:
+        whose = " and ".join([", ".join(f"{m}'s" for m in shared[:-1]), f"{shared[-1]}'s"] if len(shared) > 1
+                             else [f"{shared[0]}'s"])
+        where = f"`{space['readme']}`" if space.get("readme") else "their rows of `source=shared`"
+        shared_text = (f" {whose} roster{'s' if len(shared) > 1 else ''} score{'' if len(shared) > 1 else 's'} "
+                       f"each isomorphism class once and copy the score to its other members ({where}).")
+    else:
+        shared_text = ""
+    any_refs = bool((st.rule == "reference").any())
+    refs_text = (" Rows marked *reference* are fixed combinations (the paper's combined, α = 0.6), shown for "
+                 "comparison and never chosen." if any_refs else "")
+    size = space.get("size") or 15625
     out = ["### Whole space (every cell scored: the rosters of `whole_space_rosters`)", "",
            "Candidates of the whole-space rosters, per dataset of the members that have one there (all "
-           f"15,625 cells; up to {max(st['size'])} members under each rule, equal weights, normalized over the "
+           f"{size:,} cells; up to {max(st['size'])} members under each rule, equal weights, normalized over the "
            "whole space as `metric=ensemble` does with `member_rosters`). Every measure is exact: the searches "
-           "are the ones `task=search` runs from the rosters, same seeds. hook_logdet's and snip's rosters "
-           "score each isomorphism class once and copy the score to its other members "
-           "(`results/rosters/README.md`). Rows marked *reference* are fixed combinations (the paper's "
-           "combined, α = 0.6), shown for comparison and never chosen.", ""]
+           f"are the ones `task=search` runs from the rosters, same seeds.{shared_text}{refs_text}", ""]
     for ds, pool in pools.items():
         k = int((st.dataset == ds).sum())
         refs = st[(st.dataset == ds) & (st.rule == "reference")].candidate.tolist()
@@ -246,7 +348,7 @@ def _space_sections(space: dict, select_on: str, s, cells, head: str, sep: str, 
                 out.append(f"| {lab} (reference) | " + " | ".join(cells(r, ds, False)) + " |")
         tops = space.get("best_possible", {}).get(ds)
         if tops is not None:
-            out.append("| the best cells by test accuracy (a perfect score) | – | "
+            out.append(f"| the best cells by {acc_word} (a perfect score) | – | "
                        + " | ".join(_num(tops[k]) for k in ks) + " | – | – |")
         out.append("")
     ranked = [i for i in order if sel.iloc[i].rule != "reference"]

@@ -41,11 +41,15 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
         lines += _md_table(["metric", *header],
                            [[m] + [v for s in searches for v in _main_cells(cells, dataset, m, s, not space)]
                             for m in metrics])
+        if space:  # the ground truth may hold only a sample of the space: say what was found
+            lines += ["", "Score of the architecture found (mean ± std) / repeats whose find has ground truth:", ""]
+            lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
+                               [[m] + [_found_cell(frame, dataset, m, s) for s in searches] for m in metrics])
         lines += ["", "Distinct architectures scored / evaluations requested / repeats:", ""]
         lines += _md_table(["metric"] + [SEARCH_TITLES.get(s, s) for s in searches],
                            [[m] + [_detail_cell(cells, dataset, m, s) for s in searches] for m in metrics])
         lines.append("")
-    if len(cells) and cells.apply(off_protocol, axis=1).any():
+    if not space and len(cells) and cells.apply(off_protocol, axis=1).any():
         lines += [f"{OFF_PROTOCOL} ran with another budget or repeat count than the paper's {PAPER_VISITS} visited "
                   f"models and {PAPER_REPEATS} repeats (see the table above): not comparable to the value in brackets.", ""]
     lines += _protocol_section(cells) + _sources_section(frame) + _failures_section(frame)
@@ -60,7 +64,8 @@ def _cell(cells: pd.DataFrame, dataset: str, metric: str, search: str) -> pd.Ser
 def _main_cells(cells, dataset, metric, search, with_paper: bool = True) -> list[str]:
     c = _cell(cells, dataset, metric, search)
     paper = paper_cell(dataset, metric, search) if with_paper else None
-    test = "—" if c is None else _pm(c["test_mean"], c["test_std"]) + (OFF_PROTOCOL if off_protocol(c) else "")
+    marked = with_paper and c is not None and off_protocol(c)  # only the paper's grid has a protocol
+    test = "—" if c is None else _pm(c["test_mean"], c["test_std"]) + (OFF_PROTOCOL if marked else "")
     time = "—"
     if c is not None:
         time = _seconds(c["search_seconds"]) + ("" if c["time_source"] == "recorded/request" else "†")
@@ -68,6 +73,15 @@ def _main_cells(cells, dataset, metric, search, with_paper: bool = True) -> list
         test += f" [{_pm(paper[0], paper[1])}]"
         time += f" [{_seconds(paper[2])}]"
     return [test, time]
+
+
+def _found_cell(frame: pd.DataFrame, dataset: str, metric: str, search: str) -> str:
+    jobs = frame[(frame["status"] == "ok") & (frame["dataset"] == dataset) & (frame["metric"] == metric)
+                 & (frame["search"] == search)]
+    if jobs.empty:
+        return "—"
+    score = jobs["best_score"].astype(float)
+    return f"{score.mean():.4g} ± {score.std(ddof=0):.2g} / {int(jobs['test_accuracy'].notna().sum())} of {len(jobs)}"
 
 
 def _detail_cell(cells, dataset, metric, search) -> str:

@@ -1,25 +1,36 @@
 """``task=ensembles`` (``make table-ensembles``): the ensemble study of ``zcnas.analysis.ensemble_study``
 on the rosters named by ``rosters``; writes ``ensembles.csv`` and ``ensembles.md`` to ``report_dir``.
 
+In any search space (``space=``): the rosters must all be of the job's space (one-line ConfigError
+otherwise, as in ``task=correlate``); their rows are aligned with the space's ground truth by
+architecture over the cells every roster and the ground truth hold.  A ground truth of one dataset
+(NAS-Bench-Macro, NAS-Bench-101) leaves nothing held out: the report says the pick is in-sample.
+
 With ``whole_space_rosters`` set, also the whole-space mode (``space_study``): candidates of the
-whole-space rosters, searched by simulated aging evolution with warmup as ``task=search`` would run
-from them; its table is ``ensembles_whole_space.csv`` and its sections close ``ensembles.md``."""
+whole-space rosters of the job's space (those of other spaces are left out, and said so), searched
+by simulated aging evolution with warmup as ``task=search`` would run from them; its table is
+``ensembles_whole_space.csv`` and its sections close ``ensembles.md``.  It needs a space with an
+index whose ground truth holds every cell; elsewhere it is skipped with a note."""
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from zcnas.analysis.ensemble_study import SearchSettings, lookup, sample_scores, space_scores, space_study, study
+from zcnas.analysis.ensemble_study import (SearchSettings, lookup, sample_data, space_scores, space_study, study,
+                                           whole_space_available)
 from zcnas.analysis.normalization import RULES
 from zcnas.analysis.search_measures import AGING_WARMUP, TOP_K, search_params
 from zcnas.errors import ConfigError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.reports.ensembles import render_markdown, render_search_markdown
-from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, load_groups
+from zcnas.spaces import DEFAULT
+from zcnas.tasks.inputs import (benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters,
+                                space_name)
 
 SPACE_CSV = "ensembles_whole_space.csv"
 
@@ -53,40 +64,64 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
     datasets = [str(d) for d in datasets] if isinstance(datasets, (list, ListConfig)) else None
     settings = search_settings(cfg)
     select_on = str(cfg.select_on)
+    named = read_rosters(expand_rosters(cfg.get("rosters")))
+    space = job_space(cfg, named, "study")
     benchmark = benchmark_with_accuracies(cfg, "ensembles")
-    groups = load_groups(expand_rosters(cfg.get("rosters")))
-    scores, accuracy, cost, n, devices = sample_scores(groups, benchmark, datasets)
+    groups = group_rosters(named)
+    data = sample_data(groups, benchmark, datasets, space)
+    scores, accuracy, cost, n, devices = (data[k] for k in ("scores", "accuracy", "cost", "n", "devices"))
     res = study(scores, accuracy, select_on, int(cfg.max_size), rules, members,
-                tuple(cfg.get("searchable") or ()), settings)
+                tuple(cfg.get("searchable") or ()), settings, space=space, cells=data["keys"])
     sample_seconds = time.time() - started
     say = (lambda text: print(f"[zcnas] {text} ({time.time() - started:.0f} s)", flush=True)) if cfg.progress else None
     if say:
         say("ensembles: sample study done")
 
-    space = None
+    whole, note = None, None
     space_patterns = cfg.get("whole_space_rosters")
     if space_patterns:
-        space_groups = load_groups(expand_rosters(space_patterns))
-        reference = [str(m) for m in (cfg.get("whole_space_reference") or ())]
-        s_scores, s_accuracy = space_scores(space_groups, benchmark, datasets or list(scores))
-        space = space_study(s_scores, s_accuracy, select_on, int(cfg.max_size), rules, members, settings,
-                            reference, say)
-        space["rosters"] = {ds: sorted(p for g in space_groups if g.dataset == ds for p in g.paths)
-                            for ds in s_scores}
+        note = whole_space_available(space, benchmark, datasets or list(scores))
+    if space_patterns and note is None:
+        every = read_rosters(expand_rosters(space_patterns))
+        left_out = sorted({space_name(r) for _, r in every} - {space.name})
+        mine = [(p, r) for p, r in every if space_name(r) == space.name]
+        space_groups = group_rosters(mine)
+        if left_out:
+            note = (f"{len(every) - len(mine)} of the rosters of `whole_space_rosters` are of other spaces "
+                    f"({', '.join(left_out)}) and were left out")
+        space_groups = [g for g in space_groups if g.dataset in (datasets or list(scores))]
+        if space_groups:
+            reference = [str(m) for m in (cfg.get("whole_space_reference") or ())]
+            s_scores, s_accuracy = space_scores(space_groups, benchmark, datasets or list(scores), space)
+            whole = space_study(s_scores, s_accuracy, select_on, int(cfg.max_size), rules, members, settings,
+                                reference, say, space=space)
+            whole["rosters"] = {ds: sorted(p for g in space_groups if g.dataset == ds for p in g.paths)
+                                for ds in s_scores}
+            # metrics whose rosters copy scores within identity classes (share_isomorphic)
+            whole["shared"] = sorted({g.metric for g in space_groups if g.metric in s_scores.get(g.dataset, {})
+                                      and (g.roster.rows["source"] == "shared").any()})
+            whole["readme"] = _readme(cfg, [p for g in space_groups for p in g.paths])
+        else:
+            note = (f"no rosters of space {space.name} on {', '.join(datasets or list(scores))} among "
+                    "`whole_space_rosters`" + (f" ({note})" if note else ""))
 
+    facts = {"space": space, "accuracy_label": getattr(benchmark, "accuracy_label", None),
+             "ground_truth": tuple(getattr(benchmark, "datasets", ()) or ()), "dropped": data["dropped"],
+             "whole_space_note": note if whole is None else None}
     report_dir = Path(str(cfg.report_dir))
     report_dir.mkdir(parents=True, exist_ok=True)
     write_table(report_dir / "ensembles.csv", res["table"])
-    text = render_markdown(res, scores, accuracy, cost, select_on, devices)
-    text += render_search_markdown(res, accuracy, select_on, space)
+    text = render_markdown(res, scores, accuracy, cost, select_on, devices, facts)
+    text += render_search_markdown(res, accuracy, select_on, whole, facts)
     atomic_write_bytes(report_dir / "ensembles.md", text.encode())
-    if space is not None:
-        write_table(report_dir / SPACE_CSV, space["table"])
+    if whole is not None:
+        write_table(report_dir / SPACE_CSV, whole["table"])
 
     pick = lambda c: None if c is None else {"members": list(c.members), "rule": c.rule}  # noqa: E731
     summary = {ds: {c: lookup(res["table"], ds, res[c]) for c in ("chosen", "best_single", "chosen_searchable")
                     if res[c] is not None} for ds in scores}
-    out = {"report_dir": str(report_dir), "select_on": select_on, "pool": res["pool"],
+    out = {"report_dir": str(report_dir), "space": space.name, "select_on": select_on,
+           "held_out": [ds for ds in scores if ds != select_on], "pool": res["pool"],
            "candidates": res["candidates"], "architectures": n, "chosen": pick(res["chosen"]),
            "chosen_searchable": pick(res["chosen_searchable"]), "best_single": pick(res["best_single"]),
            "summary": summary, "chosen_for_search": pick(res["chosen_for_search"]),
@@ -94,16 +129,33 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
            "search_settings": {"top_k": list(settings.ks), "repeats": settings.repeats,
                                "random_n": settings.random_n, "aging_warmup": settings.aging},
            "sample_study_seconds": round(sample_seconds, 1)}
-    if space is not None:
-        t = space["table"]
+    if note:
+        out["whole_space_note"] = note
+    if whole is not None:
+        t = whole["table"]
         out["whole_space"] = {
-            "pools": space["pools"], "candidates": {ds: int((t.dataset == ds).sum()) for ds in space["pools"]},
-            "chosen": pick(space["chosen"]), "chosen_everywhere": pick(space["chosen_everywhere"]),
-            "summary": {ds: {k: search_lookup(t, ds, space[k]) for k in ("chosen", "chosen_everywhere", "best_single")
-                             if space[k] is not None and (t[t.dataset == ds].candidate == space[k].label).any()}
-                        for ds in space["pools"]}}
+            "pools": whole["pools"], "candidates": {ds: int((t.dataset == ds).sum()) for ds in whole["pools"]},
+            "chosen": pick(whole["chosen"]), "chosen_everywhere": pick(whole["chosen_everywhere"]),
+            "summary": {ds: {k: search_lookup(t, ds, whole[k]) for k in ("chosen", "chosen_everywhere", "best_single")
+                             if whole[k] is not None and (t[t.dataset == ds].candidate == whole[k].label).any()}
+                        for ds in whole["pools"]}}
     out["study_seconds"] = round(time.time() - started, 1)
     return out
+
+
+def _readme(cfg: DictConfig, paths: list[str]) -> str | None:
+    """The README.md beside the whole-space rosters (their common folder), relative to the project root."""
+    if not paths:
+        return None
+    folder = Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    root = Path(str(cfg.paths.root_dir)).resolve()
+    try:
+        return str(readme.resolve().relative_to(root))
+    except ValueError:
+        return str(readme)
 
 
 def search_lookup(table, ds: str, c) -> dict:
@@ -114,8 +166,12 @@ def search_lookup(table, ds: str, c) -> dict:
 
 
 def summarize_ensembles(result: dict) -> str:
+    in_sample = "held_out" in result and not result["held_out"]
     lines = [f"ensemble study: {result['candidates']} candidates from {len(result['pool'])} proxies, "
-             f"chosen on {result['select_on']}; report in {result['report_dir']}"]
+             f"chosen on {result['select_on']}"
+             + (" (in-sample: no held-out dataset)" if in_sample else "")
+             + (f", space {result['space']}" if result.get("space", DEFAULT) != DEFAULT else "")
+             + f"; report in {result['report_dir']}"]
     for ds, picks in result["summary"].items():
         cells = [f"{k}: {v['candidate']} rho {v['spearman']:.3f} tau {v['kendall']:.3f}" for k, v in picks.items()]
         lines.append(f"  {ds}: " + "; ".join(cells))
@@ -132,6 +188,8 @@ def summarize_ensembles(result: dict) -> str:
     lines.append("chosen for search (sample, on " + result["select_on"] + "):")
     for ds, v in result.get("search_summary", {}).items():
         lines.append(f"  {ds}: {measured(v)}")
+    if result.get("whole_space_note"):
+        lines.append(f"whole space: {result['whole_space_note']}")
     if "whole_space" in result:
         lines.append("chosen for search (whole space, on " + result["select_on"] + "):")
         for ds, picks in result["whole_space"]["summary"].items():

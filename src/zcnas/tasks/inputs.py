@@ -1,5 +1,6 @@
 """The rosters a study reads: ``rosters=`` (paths and glob patterns) -> one merged roster per
-(dataset, metric), for ``task=correlate`` and ``task=ensembles``."""
+(dataset, metric), for ``task=correlate`` and ``task=ensembles``; ``job_space``: the one search
+space they are of, which must be the job's (``space=``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zcnas.analysis.correlation_study import label_of
 from zcnas.benchmark import DATASETS
 from zcnas.errors import BenchmarkError, ConfigError, DataError
 from zcnas.roster import Roster, merge_rosters, read_roster
+from zcnas.spaces import DEFAULT, SearchSpace
 
 
 @dataclass
@@ -50,28 +52,62 @@ def expand_rosters(patterns) -> list[str]:
     return found
 
 
-def load_groups(paths: list[str]) -> list[Group]:
-    """Read, group by the (dataset, metric) of their metadata, and merge (ConfigError if they conflict)."""
-    named: dict[tuple[str, str], list[tuple[str, Roster]]] = {}
-    for path in paths:
-        roster = read_roster(path)
+def read_rosters(paths: list[str]) -> list[tuple[str, Roster]]:
+    """(path, roster) of every file, read and checked against its space, not yet grouped."""
+    return [(path, read_roster(path)) for path in paths]
+
+
+def group_rosters(named: list[tuple[str, Roster]]) -> list[Group]:
+    """Group by the (dataset, metric) of their metadata and merge (ConfigError if they conflict)."""
+    by_key: dict[tuple[str, str], list[tuple[str, Roster]]] = {}
+    for path, roster in named:
         dataset, metric = roster.meta.get("dataset"), roster.meta.get("metric")
         if not dataset or not metric:
             raise DataError(f"roster {path} does not record its metric and dataset; re-import it with task=import")
         if dataset not in DATASETS:
             raise DataError(f"roster {path} is for dataset {dataset!r}, which the benchmark lacks "
                             f"(valid: {', '.join(DATASETS)})")
-        named.setdefault((dataset, metric), []).append((path, roster))
+        by_key.setdefault((dataset, metric), []).append((path, roster))
     return [Group(ds, metric, label_of(metric), [p for p, _ in members], merge_rosters(members))
-            for (ds, metric), members in named.items()]
+            for (ds, metric), members in by_key.items()]
+
+
+def load_groups(paths: list[str]) -> list[Group]:
+    """Read, group by the (dataset, metric) of their metadata, and merge (ConfigError if they conflict)."""
+    return group_rosters(read_rosters(paths))
+
+
+def space_name(roster: Roster) -> str:
+    """The space a roster is of, by name (a roster that records none is NATS-Bench TSS's)."""
+    return str(roster.meta.get("space", DEFAULT))
+
+
+def job_space(cfg, named: list[tuple[str, Roster]], what: str = "study") -> SearchSpace:
+    """The job's space (``space=``), which every roster of ``named`` must be of: a one-line ConfigError
+    for rosters of several spaces, or of another space than the job's (``space=`` forgotten)."""
+    from zcnas.build import build_space
+
+    spaces = sorted({space_name(r) for _, r in named})
+    job = build_space(cfg)
+    if len(spaces) > 1:
+        raise ConfigError(f"the rosters are of spaces {', '.join(spaces)}; {what} one space at a time "
+                          "(rosters=[...] of one space, with space=<it>)")
+    if spaces and spaces[0] != job.name:
+        fix = "drop space=" if spaces[0] == DEFAULT else f"add space={spaces[0]}"
+        raise ConfigError(f"the rosters are of space {spaces[0]} but the job's space is {job.name}; {fix}")
+    return job
 
 
 def benchmark_with_accuracies(cfg, task: str):
     """The job's benchmark; BenchmarkError when it has no test accuracies (a study needs them)."""
-    from zcnas.build import build_benchmark
+    from zcnas.build import build_benchmark, build_space
 
     benchmark = build_benchmark(cfg)
     if not getattr(benchmark, "available", False):
+        space = build_space(cfg)
+        if space.name != DEFAULT:  # another space's ground truth is its table (conf/space/<name>.yaml)
+            raise BenchmarkError(f"task={task} needs accuracies and space {space.name} has no ground truth: set "
+                                 "space.table (path, arch, accuracy) or benchmark.path=<its table>")
         raise BenchmarkError(f"task={task} needs test accuracies and no benchmark is available: use "
                              "benchmark=table benchmark.path=/path/to/nats_tss_benchmark.csv or benchmark=nats_bench")
     return benchmark
