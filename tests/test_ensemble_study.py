@@ -246,3 +246,54 @@ def test_ensembles_task_whole_space_mode_through_the_cli(tmp_path, table_benchma
     assert len(table) == 3 + 3 and not table.aging_warmup_acc.isna().any()
     # the sample tables show the whole-space aging figure of the same candidate, marked
     assert "‡" in text.split("### On the sample")[1].split("### Whole space")[0]
+
+
+def test_nats_reports_read_as_before_with_the_facts_of_the_space():
+    """The sentences about the space come from facts; NATS-Bench's facts give the report it always had."""
+    from zcnas.benchmark.base import Benchmark
+    from zcnas.reports.ensembles import render_markdown, render_search_markdown
+    from zcnas.spaces import make_space
+
+    (s10, acc10), (s100, acc100) = constructed(0, 1000), constructed(1, 1000)
+    scores, accuracy = {"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}
+    res = study(scores, accuracy, "cifar10", max_size=2, rules=["rank"], search=SearchSettings(repeats=2))
+    cost = {ds: {m: 0.1 for m in s10} for ds in scores}
+    facts = {"space": make_space("nats_tss"), "accuracy_label": Benchmark.accuracy_label,
+             "ground_truth": ("cifar10", "cifar100", "ImageNet16-120"), "dropped": {"cifar10": 0, "cifar100": 0}}
+    plain = render_markdown(res, scores, accuracy, cost, "cifar10") + render_search_markdown(res, accuracy, "cifar10")
+    told = (render_markdown(res, scores, accuracy, cost, "cifar10", None, facts)
+            + render_search_markdown(res, accuracy, "cifar10", None, facts))
+    assert plain == told
+    assert plain.startswith("# Ensembles of zero-cost proxies\n") and "with 200-epoch test accuracy" in plain
+    assert "Chosen on **cifar10** only; the other datasets are held out." in plain
+    assert "with N = 500 from 1,000 cells, the best-scored of about 390 distinct ones" in plain
+    assert ("on the 1,000-cell sample it is not available (n/a; restricting it to the sample would degenerate, as "
+            "only about 1.5 of a cell's 24 neighbours lie in it)") in plain
+    assert "the benchmark's precision" in plain and "no held-out dataset" not in plain
+
+
+def test_sample_scores_align_nats_rosters_by_index(tmp_path, table_benchmark):
+    """NATS-Bench rosters over different cells: the common cells in index order, as score_array gives them."""
+    from zcnas.analysis.ensemble_study import sample_data
+    from zcnas.tasks.inputs import load_groups
+
+    a = {i: float(i % 11) for i in range(0, 600, 3)}
+    b = {i: float(-i) for i in range(0, 600, 2)}
+    write_roster(tmp_path / "a.parquet", roster("a", "cifar10", a))
+    write_roster(tmp_path / "b.parquet", roster("b", "cifar10", b))
+    d = sample_data(load_groups([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]), table_benchmark)
+    idx = list(range(0, 600, 6))
+    assert d["keys"]["cifar10"] == idx and d["dropped"] == {"cifar10": 0}
+    groups = {g.metric: g.roster for g in load_groups([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")])}
+    for m in ("a", "b"):
+        np.testing.assert_array_equal(d["scores"]["cifar10"][m], groups[m].score_array()[idx])
+    np.testing.assert_array_equal(d["accuracy"]["cifar10"], table_benchmark.all_test_accuracies("cifar10")[idx])
+
+
+def test_a_space_without_an_index_has_no_aging_and_says_why():
+    from zcnas.spaces import make_space
+
+    s, acc = constructed(4, 50)
+    m = measures(s["a"], acc, None, repeats=2, random_n=20, aging={"p": 4}, space=make_space("nas_bench_101"))
+    assert np.isnan(m["aging_mean"]) and "space nas_bench_101 has no index" in m["note"]
+    assert "50 cells here" in m["note"]
