@@ -70,6 +70,11 @@ bench: $(STAMP) ## scoring engine vs the straightforward implementation, side by
 table-ensembles: $(STAMP) ## single proxies and ensembles, rho and tau, chosen on CIFAR-10 (results/rosters/sample1000 -> results/ensembles/)
 	$(PY) run.py task=ensembles $(ARGS)
 
+.PHONY: table-spaces
+table-spaces: $(STAMP) ## proxies vs ground truth in NAS-Bench-Macro and NAS-Bench-101 (results/rosters/<space>/ -> results/correlation/<space>/)
+	$(PY) run.py task=correlate space=nas_bench_macro "rosters=[$(CURDIR)/results/rosters/nas_bench_macro/*.parquet,$(CURDIR)/results/rosters/nas_bench_macro/sample1000/*.parquet]" report_dir=$(CURDIR)/results/correlation/nas_bench_macro $(ARGS)
+	$(PY) run.py task=correlate space=nas_bench_101 "rosters=[$(CURDIR)/results/rosters/nas_bench_101/*.parquet]" report_dir=$(CURDIR)/results/correlation/nas_bench_101 $(ARGS)
+
 .PHONY: hw-study
 hw-study: $(STAMP) ## hardware-aware search: accuracy-latency Pareto fronts (HW-NAS-Bench) and searches under latency budgets -> results/hw/
 	$(PY) run.py task=hw_study $(ARGS)
