@@ -66,9 +66,9 @@ from zcnas.metrics.engine import (SpaceNetworkMetric, check_labels, conv_linear_
                                   scratch_train_mode, trainable)
 from zcnas.metrics.epe_nas import epe_nas_from_jacobian
 from zcnas.metrics.fisher import _channel_saliency
-from zcnas.metrics.jacov import jacov_from_jacobian
+from zcnas.metrics.jacov import check_jacobian_output, jacov_from_jacobian
 from zcnas.metrics.meco import check_layers, min_eigen_correlation
-from zcnas.metrics.naswot import _KernelAccumulator
+from zcnas.metrics.naswot import _KernelAccumulator, relu_modules
 
 #: metrics of the shared pass, in the order their scores are derived
 SHARED = ("hook_logdet", "meco", "fisher", "snip", "grad_norm", "plain", "grasp", "jacov", "epe_nas")
@@ -183,12 +183,7 @@ def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, nam
     hooks: list[tuple[list[nn.Module], object]] = []
     acc = None
     if "hook_logdet" in want:
-        relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-        if not relus:
-            raise MetricError(
-                f"hook_logdet needs nn.ReLU modules to hook, and {type(model).__name__} has none "
-                "(functional relu calls are invisible to hooks)"
-            )
+        relus = relu_modules(model)
         acc = _KernelAccumulator(x.shape[0], x.device)
 
         def codes(module, inputs, output):
@@ -238,13 +233,7 @@ def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, nam
         attr.add(order, forward - sum(spent.values()))
 
         if jac_names:
-            metric = jac_names[0]
-            if not isinstance(out, torch.Tensor):
-                raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
-                                  f"returned {type(out).__name__}")
-            if not out.requires_grad:
-                raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
-                                  f"of {type(model).__name__} does not")
+            check_jacobian_output(out, model, jac_names[0])
         if ce:
             with attr.span(ce):
                 loss = F.cross_entropy(out, y)

@@ -38,6 +38,16 @@ from zcnas.metrics.engine import EngineMetric, scratch_train_mode
 K = 1e-5
 
 
+def check_jacobian_output(out, model: nn.Module, metric: str) -> None:
+    """The output an input gradient is taken of: one tensor that depends on the input (else one line)."""
+    if not isinstance(out, torch.Tensor):
+        raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
+                          f"returned {type(out).__name__}")
+    if not out.requires_grad:
+        raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
+                          f"of {type(model).__name__} does not")
+
+
 def input_jacobian(model: nn.Module, x: torch.Tensor, metric: str = "jacov") -> tuple[torch.Tensor, torch.Tensor]:
     """(J, outputs): J is N×D, row n = ∂(Σ outputs)/∂x_n; the caller's x and model are not modified."""
     if not torch.is_floating_point(x):
@@ -48,12 +58,7 @@ def input_jacobian(model: nn.Module, x: torch.Tensor, metric: str = "jacov") -> 
     inp = x.detach().clone().requires_grad_(True)
     with scratch_train_mode(model), torch.enable_grad():
         out = model(inp)
-        if not isinstance(out, torch.Tensor):
-            raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
-                              f"returned {type(out).__name__}")
-        if not out.requires_grad:
-            raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
-                              f"of {type(model).__name__} does not")
+        check_jacobian_output(out, model, metric)
         (jac,) = torch.autograd.grad(out.sum(), inp, allow_unused=True)
     if jac is None:
         jac = torch.zeros_like(inp)

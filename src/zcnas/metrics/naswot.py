@@ -97,12 +97,7 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     layers this is N_A − d_H(c_i, c_j).  One matrix product per layer suffices
     (int8 or float32, whichever is faster here; both exact), accumulated on the batch's device.
     """
-    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    if not relus:
-        raise MetricError(
-            f"hook_logdet needs nn.ReLU modules to hook, and {type(model).__name__} has none "
-            "(functional relu calls are invisible to hooks)"
-        )
+    relus = relu_modules(model)
     acc = _KernelAccumulator(x.shape[0], x.device)
 
     def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -113,6 +108,17 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     observe(model, x, relus, accumulate)
     return acc.kernel()
+
+
+def relu_modules(model: nn.Module) -> list[nn.Module]:
+    """The ``nn.ReLU`` modules hook_logdet hooks; a one-line MetricError when there are none."""
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise MetricError(
+            f"hook_logdet needs nn.ReLU modules to hook, and {type(model).__name__} has none "
+            "(functional relu calls are invisible to hooks)"
+        )
+    return relus
 
 
 def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:

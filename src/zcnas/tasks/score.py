@@ -233,13 +233,8 @@ def roster_file(metric: str) -> str:
     return f"roster_{metric}.parquet"
 
 
-def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
-    names = metric_names(cfg)
-    if names is not None:
-        return run_fused_score_job(cfg, output_dir, names)
-    start = time.perf_counter()
-    every = checkpoint_every(cfg)
-    share = bool(cfg.share_isomorphic)
+def job_selection(cfg: DictConfig, share: bool):
+    """(space, benchmark, class_of or None, keys of this shard) of a score job."""
     space = build_space(cfg)
     benchmark = build_benchmark(cfg, space)
     table_archs = None
@@ -248,6 +243,17 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
     rep = class_of(space) if share else None
     indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.shard, cfg.num_shards,
                              cfg.get("indices"), classes=rep, space=space, table_archs=table_archs)
+    return space, benchmark, rep, indices
+
+
+def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
+    names = metric_names(cfg)
+    if names is not None:
+        return run_fused_score_job(cfg, output_dir, names)
+    start = time.perf_counter()
+    every = checkpoint_every(cfg)
+    share = bool(cfg.share_isomorphic)
+    space, benchmark, rep, indices = job_selection(cfg, share)
     device = configure_hardware(cfg)
     metric = build_metric(cfg, build_context(cfg, benchmark, device, space))
     if share and metric.needs_benchmark:
@@ -440,14 +446,7 @@ def run_fused_score_job(cfg: DictConfig, output_dir: Path, names: list[str]) -> 
     start = time.perf_counter()
     every = checkpoint_every(cfg)
     share = bool(cfg.share_isomorphic)
-    space = build_space(cfg)
-    benchmark = build_benchmark(cfg, space)
-    table_archs = None
-    if not space.indexed and cfg.get("sample") is None and cfg.get("indices") is None and benchmark.available:
-        table_archs = benchmark.archs  # the architectures with ground truth
-    rep = class_of(space) if share else None
-    indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.shard, cfg.num_shards,
-                             cfg.get("indices"), classes=rep, space=space, table_archs=table_archs)
+    space, benchmark, rep, indices = job_selection(cfg, share)
     device = configure_hardware(cfg)
     scorer = FusedScorer(names, build_context(cfg, benchmark, device, space), metric_settings(cfg, names))
     for name, metric in scorer.metrics.items():
