@@ -16,14 +16,25 @@ processes affects both alike.  Printed and written (results/bench/*.json,
   scoring): random search N and aging evolution M for the engine, and for the
   straightforward implementation either run in full or estimated (see
   ``--baseline-search``);
-* the machine's load average before and after each part.
+* the machine's load average before and after each part;
+* the targets of issue 15 §2 (bench/summary.py): per paper metric the engine's and the
+  reference's median seconds per cell and their ratio, against 4x at idle and 1x (never slower)
+  with ``--compete N`` >= 1; and the thread policy in effect (torch threads, how they were
+  decided, OMP_WAIT_POLICY).
+
+``--compete N`` runs N CPU-bound busy loops (child processes of this one, bench/compete.py) from
+before the thread count is decided until the measurements end; they are stopped in every case.
 
 Examples::
 
-    make bench                               # 50 cells per metric, searches N=M=500
+    make bench                               # two passes, --threads auto: idle (50 cells per metric,
+                                             # aging M=500) and --compete 1 (50 cells), then the targets
     make bench ARGS="--quick"                # a few minutes
+    .venv/bin/python bench/bench.py          # one pass: 1 thread, searches N=M=500
+    .venv/bin/python bench/bench.py --threads auto --compete 1 --searches none --tag bench_cpu_compete1
     make bench ARGS="--metrics synflow --searches none"
-    make bench ARGS="--metrics grad_norm,zico,params --searches none --sample 12 --tag bench_cpu_zoo"
+    make bench BENCH_TAG=bench_cpu_s20 ARGS="--sample 20"   # files bench_cpu_s20_idle.*, ..._compete1.*
+    .venv/bin/python bench/bench.py --metrics grad_norm,zico,params --searches none --sample 12 --tag bench_cpu_zoo
                                              # zoo engines vs the metric function on the full network
     .venv/bin/python bench/bench.py --device cuda
 """
@@ -58,6 +69,10 @@ from zcnas.network import build_network  # noqa: E402
 from zcnas.metrics.reference import reference_score  # noqa: E402
 from zcnas.search import Evaluator, run_search  # noqa: E402
 from zcnas.space import is_disconnected, sample_cell  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compete import BusyLoops  # noqa: E402
+from summary import compute_targets, format_targets, policy_line  # noqa: E402
 
 METRICS = ("synflow", "hook_logdet", "snip")
 SAMPLE_FILES = {"cifar10": "cifar10_sample.npz", "cifar100": "cifar100_sample.npz",
@@ -314,7 +329,8 @@ def table_rows(report: dict) -> list[dict]:
 def print_report(report: dict) -> None:
     m = report["meta"]
     print(f"\nzcnas bench -- {m['device']} ({m['cpu']}; {' '.join(m['vector_features']) or 'no AVX2'}), "
-          f"torch {m['torch']}, {m['threads']} thread(s), OMP_WAIT_POLICY={m['omp_wait_policy']}, "
+          f"torch {m['torch']}, {m['threads']} thread(s), OMP_WAIT_POLICY={m['omp_wait_policy'] or 'unset'}, "
+          f"{competing(m)}, "
           f"C Cᵀ kernel {m.get('naswot_kernel', '-')}, "
           f"engine layout {m['layout']}, "
           f"batch {m['batch_size']}, {m['dataset']}, sample of {m['sample']} cells (seed {m['seed']})")
@@ -340,6 +356,18 @@ def print_report(report: dict) -> None:
             print(f"{r['search'] + ' ' + p:<22} {r['metric']:<12} {r['engine']['total_s']:>9.1f} "
                   f"{r['engine']['distinct']:>8} {ref_s:>12} {ratio:>7}   load {r['load_before']} -> {r['load_after']}")
     print(f"\npeak RSS: sampled per implementation (see above); process ru_maxrss {m['ru_maxrss_mib']:.0f} MiB")
+    if m.get("compete"):
+        cpu = m.get("compete_cpu_s")
+        print(f"competing busy loops: {m['compete']} (pids {m['compete_pids']}), stopped at the end"
+              + (f"; they had {cpu:.0f} CPU s in {m['compete_wall_s']:.0f} s" if cpu is not None else "")
+              + f"; running at the end of the measurements: {m['compete_running_at_end']}")
+    print()
+    print(format_targets(report["targets"]))
+
+
+def competing(meta: dict) -> str:
+    n = meta.get("compete", 0)
+    return f"{n} competing busy loop(s)" if n else "no competing busy loop"
 
 
 def main(argv=None) -> int:
@@ -362,26 +390,53 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", default="1",
                     help="torch threads for both implementations (default 1: on a shared 2-core machine a "
                          "second thread waits on the other processes; 0 = torch's choice; auto = zcnas's "
-                         "policy, the cores other processes leave free)")
+                         "policy, the cores other processes leave free, decided after --compete's loops start)")
+    ap.add_argument("--compete", type=int, default=0,
+                    help="CPU-bound busy loops (child processes) to run during the measurements (default 0: idle); "
+                         "the targets are 4x at 0 and 1x (never slower) at 1 or more")
     ap.add_argument("--layout", default="contiguous", choices=("contiguous", "channels_last"),
                     help="engine layout for hook_logdet and snip (channels_last: faster, scores move ~1e-7)")
     ap.add_argument("--data-dir", default=os.environ.get("ZCNAS_SHARED_DATA", str(ROOT.parent / "shared" / "data")) )
     ap.add_argument("--out", default=str(ROOT / "results" / "bench"))
     ap.add_argument("--tag", default=None, help="file name stem (default bench_<device>[_quick])")
-    ap.add_argument("--quick", action="store_true", help="sample 8, N=M=60, baseline searches estimated")
+    ap.add_argument("--quick", action="store_true", help="sample 8, N=60, M=80, baseline searches estimated")
     args = ap.parse_args(argv)
     if args.quick:
         args.sample, args.n, args.m = min(args.sample, 8), 60, 80
         if args.baseline_search == "auto":
             args.baseline_search = "estimate"
-    if args.threads == "auto":
-        from zcnas.threads import resolve_threads
-
-        torch.set_num_threads(resolve_threads("auto")[0])
-    elif int(args.threads):
-        torch.set_num_threads(int(args.threads))
+    if args.threads != "auto" and not args.threads.isdigit():
+        ap.error(f"--threads: a number or auto, got {args.threads!r}")
+    if args.compete < 0:
+        ap.error("--compete: at least 0")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no GPU")
+    with BusyLoops(args.compete) as busy:  # stopped on leaving, whatever happens
+        if args.compete:
+            time.sleep(0.5)  # the loops are spinning before the thread count is decided
+        report, arch_rows = measure(args, busy)
+    write_and_print(args, report, arch_rows)
+    return 0
+
+
+def set_threads(setting: str) -> tuple[int, str]:
+    """Set torch's threads as ``--threads`` says; return the count and how it was decided."""
+    if setting == "auto":
+        from zcnas.threads import resolve_threads
+
+        threads, why = resolve_threads("auto")
+        why = f"zcnas policy: {why}"
+    elif int(setting):
+        threads, why = int(setting), "given"
+    else:
+        return torch.get_num_threads(), "torch's default"
+    torch.set_num_threads(threads)
+    return threads, why
+
+
+def measure(args, busy: BusyLoops) -> tuple[dict, list[dict]]:
+    threads, threads_why = set_threads(args.threads)
+    started = time.perf_counter()
 
     def log(msg: str) -> None:
         print(msg, flush=True)
@@ -393,12 +448,13 @@ def main(argv=None) -> int:
                       args.layout)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     meta = {"device": args.device, "device_name": device_name, **cpu_info(),
-            "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cores": os.cpu_count(), "threads": threads, "threads_setting": args.threads,
+            "threads_why": threads_why, "compete": args.compete, "compete_pids": busy.pids, "torch": torch.__version__,
             "python": platform.python_version(), "dataset": args.dataset, "batch_size": args.batch_size,
             "seed": args.seed, "sample": args.sample, "layout": args.layout, "sample_seed": args.sample_seed, "load_start": load(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:]}
-    log(f"zcnas bench: {meta['cpu']} ({' '.join(meta['vector_features']) or 'no AVX2'}), {meta['threads']} torch "
-        f"thread(s), OMP_WAIT_POLICY={meta['omp_wait_policy']}, load {meta['load_start']}")
+    log(f"zcnas bench: {meta['cpu']} ({' '.join(meta['vector_features']) or 'no AVX2'}), {meta['cores']} cores, "
+        f"{policy_line(meta)}, {competing(meta)}, load {meta['load_start']}")
     report = {"meta": meta, "per_arch": [], "searches": []}
     arch_rows: list[dict] = []
     with PeakRSS() as peak:
@@ -418,12 +474,21 @@ def main(argv=None) -> int:
                 report["searches"].append(bench_search(scorers, metric, search, params, baseline,
                                                        args.estimate_cells, peak, args.seed, log))
     meta["load_end"] = load()
+    meta["measure_s"] = time.perf_counter() - started
+    meta["compete_cpu_s"] = busy.cpu_seconds() if args.compete else None
+    meta["compete_wall_s"] = busy.elapsed() if args.compete else None
+    meta["compete_running_at_end"] = busy.running()
     meta["ru_maxrss_mib"] = maxrss_mib()
     from zcnas import kernels
 
     if kernels.choice_info:  # hook_logdet ran on the CPU: which C Cᵀ kernel, and how it was chosen
         meta["naswot_kernel"] = f"{kernels.choose_kernel()} ({kernels.choice_info['how']})"
         meta["naswot_kernel_choice"] = dict(kernels.choice_info)
+    report["targets"] = compute_targets(report)
+    return report, arch_rows
+
+
+def write_and_print(args, report: dict, arch_rows: list[dict]) -> None:
     layout = "" if args.layout == "contiguous" else f"_{args.layout}"
     tag = args.tag or f"bench_{args.device.replace(':', '')}{layout}{'_quick' if args.quick else ''}"
     out = Path(args.out)
@@ -433,7 +498,6 @@ def main(argv=None) -> int:
         write_table(out / f"{tag}_archs.csv", pd.DataFrame(arch_rows))
     print_report(report)
     print(f"\nwritten: {out / (tag + '.json')}, {out / (tag + '.csv')}, {out / (tag + '_archs.csv')}")
-    return 0
 
 
 if __name__ == "__main__":

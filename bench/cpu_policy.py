@@ -16,7 +16,8 @@ Three parts, each figure printed with the CPU model, its vector features and the
   (with PASSIVE, as run.py sets it).  ``--rounds`` rounds, the order rotating.
 
 ``--compete N`` starts N CPU-bound busy loops (this script's own child processes, stopped at
-the end) for the whole run, to measure "with one competing process" on an otherwise idle machine.
+the end; bench/compete.py) for the whole run, to measure "with one competing process" on an
+otherwise idle machine.
 
     .venv/bin/python bench/cpu_policy.py                     # all parts, at the load there is
     .venv/bin/python bench/cpu_policy.py --compete 1 --tag cpu_policy_compete1
@@ -88,11 +89,13 @@ def main(argv=None) -> int:
     import torch
 
     from bench import Scorers, cpu_info, load
+    from compete import BusyLoops
     from zcnas import kernels
     from zcnas.space import sample_cell
 
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.compete)]
-    info = {**cpu_info(), "cores": os.cpu_count(), "torch": torch.__version__, "compete": args.compete}
+    busy = BusyLoops(args.compete).start()
+    info = {**cpu_info(), "cores": os.cpu_count(), "torch": torch.__version__, "compete": args.compete,
+            "compete_pids": busy.pids}
     header = (f"{info['cpu']} ({' '.join(info['vector_features']) or 'no AVX2'}), {info['cores']} cores, "
               f"torch {info['torch']}" + (f", {args.compete} busy loop(s) of ours running" if args.compete else ""))
     report = {"meta": {**info, "argv": sys.argv[1:], "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
@@ -193,10 +196,9 @@ def main(argv=None) -> int:
                         f"OMP_WAIT_POLICY={policy or 'unset'}: total {res['total_s']:.2f} s, median "
                         f"{res['median_s']:.4f} s per cell; load {before} -> {res['load_after']}")
             report["threads"] = results
+        report["meta"]["compete_cpu_s"] = busy.cpu_seconds()
     finally:
-        for p in busy:
-            p.kill()
-            p.wait()
+        busy.stop()
     report["meta"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     from zcnas.io import write_json
 
