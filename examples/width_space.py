@@ -8,6 +8,7 @@ Run a search in it from the repository root (``examples/`` must be importable):
 A network is four conv3x3 + BatchNorm + ReLU layers (stride 2 at layers 2 and 4), a global average
 pool and a linear classifier.  Each layer's width is one of ``WIDTHS``, so the space holds
 4^4 = 256 architectures.  An architecture is the tuple of the four widths, written "16-32-32-64".
+The choices are a keyword option: ``+space.options.widths=[16,32,64,128]`` (rosters record it).
 docs/spaces.md explains what each method must guarantee.
 """
 
@@ -15,36 +16,47 @@ from __future__ import annotations
 
 import random
 
-from zcnas.errors import ArchError
+from zcnas.errors import ArchError, ConfigError
 from zcnas.spaces.base import SearchSpace
 
-WIDTHS = (8, 16, 32, 64)  # the choices of every layer
+WIDTHS = (8, 16, 32, 64)  # the choices of every layer, unless the option widths gives others
 STRIDES = (1, 2, 1, 2)  # one per layer: layers 2 and 4 halve the image
 LAYERS = len(STRIDES)
-_BY_TEXT = {str(w): w for w in WIDTHS}  # "16" -> 16: only the canonical spelling parses
 
 
 class WidthSpace(SearchSpace):
     name = "width"  # what results and rosters record as their space
     example = "16-32-32-64"  # shown in error messages
-    size = len(WIDTHS) ** LAYERS  # 256; a size with index/from_index makes the space enumerable
+
+    def __init__(self, widths=WIDTHS):
+        # a keyword option (space.options): make_space passes it, rosters record it and rebuild with it
+        if not isinstance(widths, (list, tuple)) or not widths or not all(
+                isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+            raise ConfigError(f"space option widths must be a list of positive integers, e.g. [8,16,32,64], "
+                              f"got {widths!r}")
+        self.widths = tuple(sorted(set(widths)))
+        # 4^4 = 256 by default; a size with index/from_index makes the space enumerable
+        self.size = len(self.widths) ** LAYERS
+        self._by_text = {str(w): w for w in self.widths}  # "16" -> 16: only the canonical spelling parses
+        if self.widths != WIDTHS:
+            self.example = self.format((self.widths[-1],) * LAYERS)
 
     # --- strings: parse(format(a)) == a; a bad string is a one-line ArchError ----------------
     def parse(self, text: str) -> tuple[int, ...]:
-        arch = tuple(_BY_TEXT.get(part) for part in str(text).strip().split("-"))
+        arch = tuple(self._by_text.get(part) for part in str(text).strip().split("-"))
         if len(arch) != LAYERS or None in arch:
             raise ArchError(f"architecture {text!r} of space {self.name}: expected {LAYERS} widths from "
-                            f"{', '.join(_BY_TEXT)} joined by '-', e.g. {self.example}")
+                            f"{', '.join(self._by_text)} joined by '-', e.g. {self.example}")
         return arch
 
     def format(self, arch: tuple[int, ...]) -> str:
         return "-".join(str(w) for w in arch)
 
-    # --- optional integer index: base 4, the first layer most significant --------------------
+    # --- optional integer index: base len(widths), the first layer most significant -----------
     def index(self, arch: tuple[int, ...]) -> int:
         value = 0
         for width in arch:
-            value = value * len(WIDTHS) + WIDTHS.index(width)
+            value = value * len(self.widths) + self.widths.index(width)
         return value
 
     def from_index(self, index: int) -> tuple[int, ...]:
@@ -52,17 +64,18 @@ class WidthSpace(SearchSpace):
             raise ArchError(f"index {index!r} is not an architecture of space {self.name} (0..{self.size - 1})")
         widths = []
         for _ in range(LAYERS):
-            index, digit = divmod(index, len(WIDTHS))
-            widths.append(WIDTHS[digit])
+            index, digit = divmod(index, len(self.widths))
+            widths.append(self.widths[digit])
         return tuple(reversed(widths))
 
     # --- sampling and mutation: only through the rng the search passes ----------------------
     def sample(self, rng: random.Random) -> tuple[int, ...]:
-        return tuple(rng.choice(WIDTHS) for _ in range(LAYERS))  # independent layers: uniform
+        return tuple(rng.choice(self.widths) for _ in range(LAYERS))  # independent layers: uniform
 
     def neighbours(self, arch: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """The 12 architectures that differ in one layer's width, layer by layer, widths ascending."""
-        return [arch[:i] + (w,) + arch[i + 1:] for i in range(LAYERS) for w in WIDTHS if w != arch[i]]
+        """The architectures that differ in one layer's width (12 of the default widths), layer by layer,
+        widths ascending."""
+        return [arch[:i] + (w,) + arch[i + 1:] for i in range(LAYERS) for w in self.widths if w != arch[i]]
 
     # --- the network: torch is imported here only, so the space itself stays plain Python ----
     def build_network(self, arch, num_classes: int, input_size: int, seed: int | None = None, prune: bool = False):

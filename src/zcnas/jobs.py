@@ -34,6 +34,11 @@ CHUNK_DIR = "chunks"
 NOT_IDENTITY = ("hardware", "progress", "force", "checkpoint_every", "paths", "sweep_name", "report_dir",
                 "sweep_dir", "benchmark", "cluster", "hydra", "experiment", "dataset.download", "overwrite")
 
+#: settings compared as one value by ``config_changes``, not key by key, so that a key added to or
+#: dropped from them is a change too: a custom space's keyword arguments (``{}`` and
+#: ``{widths: [8, 16]}`` are two spaces)
+WHOLE = ("space.options",)
+
 _SIMPLE = re.compile(r"^[A-Za-z0-9._-]+$")
 #: longest folder name we write (file systems allow 255 bytes)
 MAX_NAME = 160
@@ -90,10 +95,11 @@ def safe_name(text: str, what: str) -> str:
 def config_changes(previous: dict, current: dict) -> list[str]:
     """Dotted keys in a job's identity whose values differ between two resolved job configs.
 
-    Keys only one of them has are ignored (a setting added since keeps its old behaviour by default).
+    Keys only one of them has are ignored (a setting added since keeps its old behaviour by default),
+    except inside ``WHOLE``, whose values are compared whole (an option added to ``space.options``).
     """
     def flat(node, prefix=""):
-        if isinstance(node, dict):
+        if isinstance(node, dict) and prefix[:-1] not in WHOLE:
             for key, value in node.items():
                 dotted = f"{prefix}{key}"
                 if not excluded(dotted):

@@ -10,7 +10,10 @@ produced the scores is stored in the parquet file's metadata (key ``zcnas``),
 so a roster is self-describing.  Files are written atomically; never pickle.
 
 The search space is recorded as ``space`` (absent: NATS-Bench TSS, as every roster
-written before spaces became a plug-in); rosters of different spaces never mix.
+written before spaces became a plug-in); a custom space also records ``space_target``, its
+class path, and ``space_options``, the keyword arguments it was built with (JSON, sorted keys;
+absent: none).  Rosters of different spaces, or of one class built with different options,
+never mix.
 
 Every roster read is checked (``read_roster``): it must carry that metadata
 with its metric and dataset, list each architecture once, by an index of its
@@ -43,7 +46,10 @@ from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
 COLUMNS = ("index", "arch", "score", "finite", "seconds", "source")
 #: metadata keys that must agree for rosters to be merged or used together
-IDENTITY_KEYS = ("space", "space_target", "metric", "dataset", "seed", "batch_size", "settings", "data_sha256")
+IDENTITY_KEYS = ("space", "space_target", "space_options", "metric", "dataset", "seed", "batch_size", "settings",
+                 "data_sha256")
+#: what a roster that records no such key stands for: NATS-Bench TSS, a space built without options
+IDENTITY_DEFAULTS = {"space": DEFAULT, "space_options": "{}"}
 #: the index column of a space without an integer index
 NO_INDEX = -1
 
@@ -55,14 +61,41 @@ def space_meta(space: SearchSpace) -> dict:
     meta = {"space": space.name}
     if space.__class__.__module__.split(".")[0] != "zcnas":  # a user's space: how to rebuild it
         meta["space_target"] = f"{space.__class__.__module__}.{space.__class__.__qualname__}"
+        if space.space_options:  # only when there are some: a roster without options is as it always was
+            meta["space_options"] = encode_options(space.space_options)
     return meta
 
 
+def encode_options(options: dict) -> str:
+    """A custom space's options as rosters record them: JSON with sorted keys (one spelling per value)."""
+    try:
+        return json.dumps(options, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"space.options must be plain values (numbers, strings, lists, mappings) so that rosters "
+                          f"can record them: {exc}") from None
+
+
+def decode_options(meta: dict) -> dict:
+    """The keyword arguments a roster's custom space was built with ({} when it records none)."""
+    raw = meta.get("space_options")
+    if raw is None:
+        return {}
+    try:
+        options = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        options = None
+    if not isinstance(options, dict):
+        raise DataError(f"a roster records unreadable space_options {raw!r} (a JSON mapping expected); "
+                        "it was not written by zcnas: score it again")
+    return options
+
+
 def space_of(meta: dict) -> SearchSpace:
-    """The space a roster's metadata names (NATS-Bench TSS when it names none)."""
+    """The space a roster's metadata names (NATS-Bench TSS when it names none), a custom one built
+    with the options the roster records."""
     name = meta.get("space", DEFAULT)
     if meta.get("space_target"):
-        return make_space("custom", meta["space_target"])
+        return make_space("custom", meta["space_target"], **decode_options(meta))
     try:
         return make_space(name)
     except ConfigError:
@@ -253,8 +286,10 @@ def identity_conflict(a: dict, b: dict) -> str | None:
 
     A key that one of them does not record (an imported roster has no seed) is not compared;
     metric and dataset are always recorded (``read_roster`` and ``check_compatible`` see to it).
+    ``space`` and ``space_options`` are always compared: a roster that records none is of NATS-Bench
+    TSS, or of a space built without options (``IDENTITY_DEFAULTS``).
     """
-    a, b = {"space": DEFAULT, **a}, {"space": DEFAULT, **b}  # a roster that names no space is NATS-Bench TSS's
+    a, b = {**IDENTITY_DEFAULTS, **a}, {**IDENTITY_DEFAULTS, **b}
     return next((k for k in IDENTITY_KEYS if k in a and k in b and a[k] != b[k]), None)
 
 
@@ -268,10 +303,10 @@ def check_compatible(rosters: list[tuple[str, Roster]], expected: dict | None = 
                             "checked against the job's; import its scores with python run.py task=import ...")
         key = identity_conflict(roster.meta, reference)
         if key:
-            mine, theirs = {"space": DEFAULT, **roster.meta}, {"space": DEFAULT, **reference}
+            mine, theirs = {**IDENTITY_DEFAULTS, **roster.meta}, {**IDENTITY_DEFAULTS, **reference}
             raise ConfigError(
                 f"roster {name} has {key}={mine[key]!r} but {reference_name} has "
-                f"{key}={theirs[key]!r}; rosters of different {key}s cannot be mixed"
+                f"{key}={theirs[key]!r}; rosters of different {key.removesuffix('s')}s cannot be mixed"
             )
     return dict(reference)
 

@@ -50,6 +50,7 @@ def _build(name: str, target: str | None, options: dict) -> SearchSpace:
         raise ConfigError(f"bad options for space {name} ({cls.__name__}): {exc}") from None
     if not space.name:
         raise ConfigError(f"space class {cls.__module__}.{cls.__name__} sets no name; give it a class attribute name = '...'")
+    space.space_options = dict(options)  # what rosters record of a custom space (zcnas.roster.space_meta)
     return space
 
 

@@ -34,6 +34,9 @@ class SearchSpace(ABC):
     example: str = ""
     #: number of architectures when the space has an integer index, else None
     size: int | None = None
+    #: the keyword arguments the space was built with (a custom space's ``space.options``), set by
+    #: ``zcnas.spaces.make_space``; rosters of a custom space record them, and are read back with them
+    space_options: dict = {}
 
     # --- strings --------------------------------------------------------------------------
     @abstractmethod

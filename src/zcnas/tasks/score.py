@@ -57,8 +57,8 @@ from zcnas.errors import ConfigError, Interrupted
 from zcnas.jobs import CHUNK_DIR, ROSTER_FILE
 from zcnas.provenance import code_version
 from zcnas.progress import number, progress_bar
-from zcnas.roster import (Roster, identity_conflict, make_rows, merge_rosters, read_roster, space_meta,
-                          write_roster)
+from zcnas.roster import (IDENTITY_DEFAULTS, Roster, identity_conflict, make_rows, merge_rosters, read_roster,
+                          space_meta, write_roster)
 from zcnas.space import representatives
 from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
@@ -174,8 +174,9 @@ def chunk_disagreement(chunk_meta: dict, meta: dict) -> str | None:
             return "they do not record which image batch they were scored on (written by an older zcnas)"
         return "they were scored on another image batch (dataset.data_path or the data file changed)"
     key = identity_conflict(chunk_meta, meta)
-    if key:
-        return f"they were scored with {key}={chunk_meta[key]!r}, this job has {key}={meta[key]!r}"
+    if key:  # a key only one records is space or space_options, whose absence has a meaning
+        theirs, mine = {**IDENTITY_DEFAULTS, **chunk_meta}, {**IDENTITY_DEFAULTS, **meta}
+        return f"they were scored with {key}={theirs[key]!r}, this job has {key}={mine[key]!r}"
     return None
 
 
