@@ -173,3 +173,38 @@ def test_tables_say_where_the_scores_came_from(tmp_path):
     text = render_markdown(collect(tmp_path))
     assert "## Where the scores came from" in text
     assert "| hook_logdet | CIFAR-10 | hook_logdet_cifar10.parquet (one score per isomorphism class) |" in text
+
+
+def beyond_config(grid, report, root, entries):
+    return OmegaConf.create({"sweep_dir": str(grid), "report_dir": str(report), "overwrite": False,
+                             "paths": {"root_dir": str(root)}, "beyond_the_paper": {grid.name: entries}})
+
+
+def test_beyond_the_paper_sets_other_sweeps_against_the_papers_best_zero_cost_row(tmp_path):
+    grid, other = tmp_path / "paper", tmp_path / "ens"
+    for seed in range(2):  # hook_logdet in the grid: 10 s charged per search of 1,000 requests
+        job(grid, dataset="cifar10", metric="hook_logdet", search="aging_warmup", seed=seed, per_request=10.0)
+        job(grid, dataset="cifar100", metric="hook_logdet", search="aging_warmup", seed=seed, per_request=20.0)
+    for seed, acc in enumerate([93.9, 94.1]):  # 94.00 on CIFAR-10 beats the paper's 93.76
+        job(other, dataset="cifar10", metric="ensemble", search="aging_warmup", seed=seed, acc=acc, per_request=25.0)
+    job(other, dataset="cifar100", metric="ensemble", search="aging_warmup", seed=0, acc=72.0, per_request=30.0)
+    run_aggregate_job(OmegaConf.create({"sweep_dir": str(other), "report_dir": str(tmp_path / "results" / "ens"),
+                                        "overwrite": False}))
+    result = run_aggregate_job(beyond_config(grid, tmp_path / "r", tmp_path,
+                                             [{"label": "my ensemble", "report": "results/ens"}]))
+    rows = {r["dataset"]: r for r in result["beyond_the_paper"]}
+    assert rows["cifar10"]["test_mean"] == pytest.approx(94.0) and rows["cifar10"]["beats_paper"] is True
+    assert rows["cifar10"]["paper_best"] == 93.76 and rows["cifar10"]["cost_vs_hook_logdet"] == pytest.approx(2.5)
+    # a tie with the paper's 72.00 does not beat it
+    assert rows["cifar100"]["paper_best"] == 72.00 and rows["cifar100"]["beats_paper"] is False
+    assert rows["cifar100"]["cost_vs_hook_logdet"] == pytest.approx(1.5)
+    text = (tmp_path / "r" / "tables.md").read_text()
+    assert "## Beyond the paper" in text and "| CIFAR-10 | my ensemble | AE with Warmup | 94.00 ± 0.10 (n=2) |" in text
+    assert "72.00 (synflow / aging_warmup, combined / aging_warmup) | **no** |" in text
+
+
+def test_beyond_the_paper_without_the_other_report_is_a_one_line_error(tmp_path):
+    job(tmp_path / "paper", metric="hook_logdet")
+    with pytest.raises(ConfigError, match=r"beyond_the_paper: .*missing/jobs.csv not found; aggregate that sweep first"):
+        run_aggregate_job(beyond_config(tmp_path / "paper", tmp_path / "r", tmp_path,
+                                        [{"label": "x", "report": "missing"}]))

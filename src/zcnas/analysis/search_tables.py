@@ -257,3 +257,54 @@ def mean_trace(traces: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # visits without accuracies stay NaN
         return np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
+
+
+# --- beyond the paper ----------------------------------------------------------------------------
+
+#: metrics whose rows of Tables III-V count as the paper's zero-cost searches (val12 is trained)
+ZERO_COST = ("hook_logdet", "synflow", "snip", "combined")
+
+
+def paper_best_zero_cost(dataset: str) -> tuple[float, list[str]] | None:
+    """The highest mean test accuracy of the paper's zero-cost rows on ``dataset`` and the rows that have it."""
+    cells = [(row[i][0], f"{metric} / {search}") for metric, row in PAPER.get(dataset, {}).items()
+             if metric in ZERO_COST for i, search in enumerate(SEARCHES)]
+    if not cells:
+        return None
+    best = max(value for value, _ in cells)
+    return best, [name for value, name in cells if value == best]
+
+
+def per_architecture_cost(jobs: pd.DataFrame) -> float:
+    """Mean seconds charged per requested architecture in the paper's accounting (ok jobs with recorded costs)."""
+    ok = jobs[(jobs["status"] == "ok") & (jobs["time_source"] == "recorded/request")]
+    evaluations = ok["evaluations"].astype(float)
+    if ok.empty or not (evaluations > 0).all():
+        return math.nan
+    return float((ok["search_seconds"].astype(float) / evaluations).mean())
+
+
+def beyond_rows(grid: pd.DataFrame, others: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Searches of other sweeps (``others``: label and jobs, as ``collect`` gives them) against the
+    paper's best zero-cost row on each dataset, with their cost per architecture relative to
+    hook_logdet's in the same search of ``grid`` (the paper grid's jobs)."""
+    rows = []
+    for label, jobs in others:
+        ok = jobs[jobs["status"] == "ok"]
+        for (dataset, metric, search), group in ok.groupby(["dataset", "metric", "search"], sort=False):
+            best = paper_best_zero_cost(dataset)
+            hook = grid[(grid["dataset"] == dataset) & (grid["metric"] == "hook_logdet") & (grid["search"] == search)]
+            cost, hook_cost = per_architecture_cost(group), per_architecture_cost(hook)
+            mean = float(group["test_accuracy"].mean())
+            rows.append({
+                "dataset": dataset, "label": label, "metric": metric, "search": search, "n": len(group),
+                "test_mean": mean, "test_std": float(group["test_accuracy"].std(ddof=0)),
+                "search_seconds": float(group["search_seconds"].astype(float).mean()),
+                "time_source": "recorded/request" if set(group["time_source"]) == {"recorded/request"} else "wall",
+                "cost_vs_hook_logdet": cost / hook_cost if hook_cost and not math.isnan(hook_cost) else math.nan,
+                "paper_best": best[0] if best else math.nan,
+                "paper_best_rows": ", ".join(best[1]) if best else "",
+                "beats_paper": bool(best) and round(mean, 2) > best[0],
+            })
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(["dataset", "label"], key=_order_key).reset_index(drop=True) if len(frame) else frame

@@ -16,8 +16,10 @@ PAPER_TABLE = {"cifar10": "III", "cifar100": "IV", "ImageNet16-120": "V"}
 OFF_PROTOCOL = "‡"
 
 
-def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
-    """Tables III-V shaped as in the paper, ours beside the paper's, then the val12 check and failures."""
+def render_markdown(frame: pd.DataFrame, source: str = "", beyond: pd.DataFrame | None = None) -> str:
+    """Tables III-V shaped as in the paper, ours beside the paper's, then (``beyond``: rows of
+    ``analysis.search_tables.beyond_rows``) other sweeps' searches against the paper's best
+    zero-cost rows, the val12 check and failures."""
     cells = cell_summary(frame)
     ok, failed = (frame["status"] == "ok").sum(), (frame["status"] != "ok").sum()
     # outside NATS-Bench TSS there is no paper value to set beside ours
@@ -52,6 +54,7 @@ def render_markdown(frame: pd.DataFrame, source: str = "") -> str:
     if not space and len(cells) and cells.apply(off_protocol, axis=1).any():
         lines += [f"{OFF_PROTOCOL} ran with another budget or repeat count than the paper's {PAPER_VISITS} visited "
                   f"models and {PAPER_REPEATS} repeats (see the table above): not comparable to the value in brackets.", ""]
+    lines += _beyond_section(beyond)
     lines += _protocol_section(cells) + _sources_section(frame) + _failures_section(frame)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -87,6 +90,27 @@ def _found_cell(frame: pd.DataFrame, dataset: str, metric: str, search: str) -> 
 def _detail_cell(cells, dataset, metric, search) -> str:
     c = _cell(cells, dataset, metric, search)
     return "—" if c is None else f"{c['distinct_scored']:.0f} / {c['evaluations']:.0f} / {c['n']}"
+
+
+def _beyond_section(beyond: pd.DataFrame | None) -> list[str]:
+    if beyond is None or beyond.empty:
+        return []
+    lines = ["## Beyond the paper", "",
+             "Training-free searches of other sweeps (their reports under `results/search/`), set against the",
+             "best zero-cost row of the paper's table for the dataset (mean test accuracy; val12 is trained and",
+             "not counted). Cost per architecture: mean seconds charged per requested architecture in the",
+             "paper's accounting, relative to hook_logdet's in the same search of this grid.", ""]
+    rows = []
+    for _, b in beyond.iterrows():
+        cost = "n/a" if math.isnan(b["cost_vs_hook_logdet"]) else f"{b['cost_vs_hook_logdet']:.2f}×"
+        time = _seconds(b["search_seconds"]) + ("" if b["time_source"] == "recorded/request" else "†")
+        rows.append([DATASET_NAMES.get(b["dataset"], b["dataset"]), b["label"],
+                     SEARCH_TITLES.get(b["search"], b["search"]), f"{_pm(b['test_mean'], b['test_std'])} (n={b['n']})",
+                     time, cost, f"{b['paper_best']:.2f} ({b['paper_best_rows']})",
+                     "yes" if b["beats_paper"] else "**no**"])
+    lines += _md_table(["dataset", "search with", "search", "test", "time (s)", "cost per architecture vs hook_logdet",
+                        "paper's best zero-cost row", "beats it"], rows)
+    return lines + [""]
 
 
 def _protocol_section(cells: pd.DataFrame) -> list[str]:

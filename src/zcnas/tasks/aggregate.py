@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from zcnas.analysis.search_tables import cell_summary, collect
-from zcnas.errors import ConfigError
+from zcnas.analysis.search_tables import beyond_rows, cell_summary, collect
+from zcnas.errors import ConfigError, DataError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.reports.figures import figure2_png
 from zcnas.reports.search_tables import render_markdown
@@ -21,12 +21,38 @@ FILES = ("tables.md", "jobs.csv", "cells.csv", "figure2.png")
 
 
 def run_aggregate_job(cfg: DictConfig, output_dir=None) -> dict:
-    return aggregate_into(Path(str(cfg.sweep_dir)).expanduser(), Path(str(cfg.report_dir)).expanduser(),
-                          overwrite=cfg.overwrite)
+    sweep_dir = Path(str(cfg.sweep_dir)).expanduser()
+    entries = (cfg.get("beyond_the_paper") or {}).get(sweep_dir.name) or []
+    beyond = [(str(e.label), Path(str(cfg.paths.root_dir)) / str(e.report)) for e in entries]
+    return aggregate_into(sweep_dir, Path(str(cfg.report_dir)).expanduser(), overwrite=cfg.overwrite, beyond=beyond)
 
 
-def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False) -> dict:
-    """The sweep's reports into ``report_dir``; refuses to drop jobs an existing report holds."""
+def read_beyond(entries: list[tuple[str, Path]]) -> list[tuple[str, pd.DataFrame]]:
+    """The jobs of other sweeps' reports (label, folder holding their jobs.csv), checked."""
+    out = []
+    for label, folder in entries:
+        path = folder / "jobs.csv"
+        try:
+            jobs = pd.read_csv(path)
+        except FileNotFoundError:
+            raise ConfigError(f"beyond_the_paper: {path} not found; aggregate that sweep first "
+                              f"(make tables SWEEP={folder.name}) or drop it from conf/task/aggregate.yaml") from None
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise DataError(f"beyond_the_paper: cannot read {path} ({type(exc).__name__}); aggregate that sweep "
+                            "again") from None
+        missing = {"dataset", "metric", "search", "status", "test_accuracy", "search_seconds", "evaluations",
+                   "time_source"} - set(jobs.columns)
+        if missing:
+            raise DataError(f"beyond_the_paper: {path} lacks columns {', '.join(sorted(missing))}; aggregate that "
+                            "sweep again")
+        out.append((label, jobs))
+    return out
+
+
+def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False,
+                   beyond: list[tuple[str, Path]] = ()) -> dict:
+    """The sweep's reports into ``report_dir``; refuses to drop jobs an existing report holds.
+    ``beyond``: (label, report folder) of other sweeps shown against the paper's best zero-cost rows."""
     frame = collect(sweep_dir, traces=True) if sweep_dir.is_dir() else None
     if frame is None or frame.empty:
         raise ConfigError(f"no search results under sweep_dir={sweep_dir}: run a grid first "
@@ -35,7 +61,8 @@ def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False) -
     if not overwrite:
         check_no_jobs_lost(report_dir / "jobs.csv", jobs)
     cells = cell_summary(frame)
-    atomic_write_bytes(report_dir / "tables.md", render_markdown(jobs, str(sweep_dir)).encode())
+    others = beyond_rows(jobs, read_beyond(list(beyond))) if beyond else None
+    atomic_write_bytes(report_dir / "tables.md", render_markdown(jobs, str(sweep_dir), others).encode())
     write_table(report_dir / "jobs.csv", jobs)
     write_table(report_dir / "cells.csv", cells)
     atomic_write_bytes(report_dir / "figure2.png", figure2_png(frame))
@@ -48,6 +75,7 @@ def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False) -
         "ok": int((jobs["status"] == "ok").sum()),
         "failed": int((jobs["status"] != "ok").sum()),
         "files": [str(report_dir / name) for name in FILES],
+        "beyond_the_paper": [] if others is None else others.to_dict("records"),
         "protocol_misses": [f"{c.dataset} {c.search}: {c.test_mean:.2f} vs {c.protocol_test_mean:.2f}"
                             for c in checked.itertuples() if not c.protocol_ok],
         "cells": cells.to_dict("records"),
