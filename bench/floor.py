@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from bench import Scorers, cpu_info, load  # noqa: E402
+from bench import Scorers, cpu_info, load, set_threads  # noqa: E402
 from zcnas.network import build_network  # noqa: E402
 from zcnas.space import sample_cell  # noqa: E402
 
@@ -56,13 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--verbose", action="store_true", help="print every timing")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     args = ap.parse_args(argv)
-    if args.threads == "auto":
-        from zcnas.threads import resolve_threads
-
-        threads, why = resolve_threads("auto")
-    else:
-        threads, why = int(args.threads), "given"
-    torch.set_num_threads(threads)
+    threads, why = set_threads(args.threads)  # bench.py's: the same policy, the same wording
     info = cpu_info()
     print(f"zcnas floor: {info['cpu']} ({' '.join(info['vector_features'])}), {threads} torch thread(s) ({why}), "
           f"{args.cells} cells, CIFAR-10 batch 128, load {load()}", flush=True)
@@ -99,7 +93,8 @@ def main(argv=None) -> int:
     for i, cell in enumerate(cells):
         for name in names[i % len(names):] + names[:i % len(names)]:  # rotate the order per cell
             times[name].append(parts[name](cell))
-            print(i, name, round(times[name][-1], 3), flush=True) if args.verbose else None
+            if args.verbose:
+                print(i, name, round(times[name][-1], 3), flush=True)
     med = {name: statistics.median(t) for name, t in times.items()}
     print(f"\nmedian seconds per cell (load at end {load()}):")
     for name, value in med.items():
