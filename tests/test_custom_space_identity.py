@@ -7,6 +7,7 @@ custom spaces without options are recorded and named exactly as before (issue 16
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -196,6 +197,31 @@ def test_a_search_refuses_a_roster_of_other_options(tmp_path, compose_cfg, examp
     one_line(exc)
 
 
+# --- the studies (task=correlate, task=ensembles) ---------------------------------------------------
+
+def test_a_study_takes_rosters_of_the_jobs_space_options_included(compose_cfg, examples_on_path):
+    """``job_space`` compares class and options, not only the name (before: a roster of other options
+    passed the check and its rows were read in the wrong space)."""
+    from zcnas.tasks.inputs import describe_space, job_space, job_space_identity
+
+    narrow, other = width(widths=[16, 32]), width(widths=[16, 64])
+    named = [("narrow.parquet", roster_of(narrow, range(4)))]
+    assert job_space(compose_cfg(*CUSTOM, NARROW), named).space_options == {"widths": [16, 32]}
+    assert describe_space(job_space_identity(narrow)) == 'width (width_space.WidthSpace, options {"widths": [16, 32]})'
+    assert describe_space(job_space_identity(make_space("nas_bench_macro"))) == "nas_bench_macro"
+    with pytest.raises(ConfigError) as exc:
+        job_space(compose_cfg(*CUSTOM), named, "correlate")
+    assert one_line(exc) == ('the rosters are of space width (width_space.WidthSpace, options {"widths": [16, 32]}) but '
+                             "the job's space is width (width_space.WidthSpace); use space=custom "
+                             'space.target=width_space.WidthSpace with space.options {"widths": [16, 32]}')
+    with pytest.raises(ConfigError, match="without space.options") as exc:
+        job_space(compose_cfg(*CUSTOM, NARROW), [("d.parquet", roster_of(width(), range(4)))])
+    one_line(exc)
+    with pytest.raises(ConfigError, match="one space at a time") as exc:
+        job_space(compose_cfg(*CUSTOM, NARROW), named + [("o.parquet", roster_of(other, range(4)))])
+    one_line(exc)
+
+
 @pytest.mark.integration
 def test_options_through_the_cli(tmp_path, examples_on_path):
     """Score the narrow space whole, search it with that roster, and refuse the roster in the default space."""
@@ -215,3 +241,12 @@ def test_options_through_the_cli(tmp_path, examples_on_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("error: roster ") and "space_options" in lines[0]
+
+    # a study of the narrow roster in the default space is refused before it reads any ground truth
+    plain_path = tmp_path / "narrow.parquet"  # the job folder's name has characters Hydra's lists refuse
+    plain_path.write_bytes(Path(roster).read_bytes())
+    proc = run_cli(tmp_path / "study", "hardware.threads=1", *CUSTOM, "task=correlate", f"rosters=[{plain_path}]",
+                   f"report_dir={tmp_path / 'report'}", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "but the job's space is width (width_space.WidthSpace); use space=custom" in lines[0]

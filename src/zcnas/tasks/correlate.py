@@ -35,7 +35,7 @@ from zcnas.io import atomic_write_bytes, write_table
 from zcnas.names import DATASET_NAMES
 from zcnas.reports.correlation import fmt, render_markdown, render_space_markdown
 from zcnas.reports.figures import scatter_png
-from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, load_groups
+from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters
 
 
 def settings(cfg: DictConfig) -> Settings:
@@ -57,8 +57,9 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     s = settings(cfg)
     out = Path(os.path.expanduser(str(cfg.report_dir)))
     paths = expand_rosters(cfg.get("rosters"))
-    groups = load_groups(paths)
-    space = rosters_space(cfg, groups)
+    named = read_rosters(paths)
+    space = job_space(cfg, named, "correlate").name
+    groups = group_rosters(named)
     benchmark = benchmark_with_accuracies(cfg, "correlate")
     if space != "nats_tss":
         return _space_job(groups, benchmark, s, space, out, paths)
@@ -83,21 +84,6 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
         "report_dir": str(out),
         "files": [str(f) for f in files],
     }
-
-
-def rosters_space(cfg: DictConfig, groups) -> str:
-    """The one space all rosters are of, which must be the job's (``space=``)."""
-    from zcnas.build import build_space
-
-    spaces = sorted({g.roster.meta.get("space", "nats_tss") for g in groups})
-    job = build_space(cfg).name
-    if len(spaces) > 1:
-        raise ConfigError(f"the rosters are of spaces {', '.join(spaces)}; correlate one space at a time "
-                          "(rosters=[...] of one space, with space=<it>)")
-    if spaces[0] != job:
-        fix = "drop space=" if spaces[0] == "nats_tss" else f"add space={spaces[0]}"
-        raise ConfigError(f"the rosters are of space {spaces[0]} but the job's space is {job}; {fix}")
-    return job
 
 
 def _space_job(groups, benchmark, s: Settings, space: str, out: Path, paths: list[str]) -> dict:

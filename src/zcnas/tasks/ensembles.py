@@ -29,8 +29,8 @@ from zcnas.errors import ConfigError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.reports.ensembles import render_markdown, render_search_markdown
 from zcnas.spaces import DEFAULT
-from zcnas.tasks.inputs import (benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters,
-                                space_name)
+from zcnas.tasks.inputs import (benchmark_with_accuracies, describe_space, expand_rosters, group_rosters, job_space,
+                                job_space_identity, read_rosters, space_identity)
 
 SPACE_CSV = "ensembles_whole_space.csv"
 
@@ -83,8 +83,10 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
         note = whole_space_available(space, benchmark, datasets or list(scores))
     if space_patterns and note is None:
         every = read_rosters(expand_rosters(space_patterns))
-        left_out = sorted({space_name(r) for _, r in every} - {space.name})
-        mine = [(p, r) for p, r in every if space_name(r) == space.name]
+        identity = job_space_identity(space)
+        left_out = sorted({describe_space(space_identity(r.meta)) for _, r in every
+                           if space_identity(r.meta) != identity})
+        mine = [(p, r) for p, r in every if space_identity(r.meta) == identity]
         space_groups = group_rosters(mine)
         if left_out:
             note = (f"{len(every) - len(mine)} of the rosters of `whole_space_rosters` are of other spaces "

@@ -1,6 +1,6 @@
 """The rosters a study reads: ``rosters=`` (paths and glob patterns) -> one merged roster per
 (dataset, metric), for ``task=correlate`` and ``task=ensembles``; ``job_space``: the one search
-space they are of, which must be the job's (``space=``)."""
+space they are of, which must be the job's (``space=``: name, and a user's class and options)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from omegaconf import ListConfig
 from zcnas.analysis.correlation_study import label_of
 from zcnas.benchmark import DATASETS
 from zcnas.errors import BenchmarkError, ConfigError, DataError
-from zcnas.roster import Roster, merge_rosters, read_roster
+from zcnas.roster import IDENTITY_DEFAULTS, Roster, merge_rosters, read_roster, space_meta
 from zcnas.spaces import DEFAULT, SearchSpace
 
 
@@ -77,24 +77,49 @@ def load_groups(paths: list[str]) -> list[Group]:
     return group_rosters(read_rosters(paths))
 
 
-def space_name(roster: Roster) -> str:
-    """The space a roster is of, by name (a roster that records none is NATS-Bench TSS's)."""
-    return str(roster.meta.get("space", DEFAULT))
+def space_identity(meta: dict) -> tuple[str, str, str]:
+    """What makes two spaces the same: the name and, for a user's class, its path and options
+    (``zcnas.roster.space_meta``); equal identities score the same networks."""
+    full = {**IDENTITY_DEFAULTS, **meta}
+    return str(full["space"]), str(full.get("space_target", "")), str(full["space_options"])
+
+
+def job_space_identity(space: SearchSpace) -> tuple[str, str, str]:
+    """The identity a roster scored in ``space`` records."""
+    return space_identity({**space_meta(space), "space": space.name})
+
+
+def describe_space(identity: tuple[str, str, str]) -> str:
+    """A space for a message: its name, and the class and options of a user's space."""
+    name, target, options = identity
+    if not target:
+        return name
+    return f"{name} ({target}" + (f", options {options})" if options != "{}" else ")")
+
+
+def _space_fix(identity: tuple[str, str, str]) -> str:
+    """The overrides that give a job the space of ``identity``."""
+    name, target, options = identity
+    if not target:
+        return "drop space=" if name == DEFAULT else f"add space={name}"
+    fix = f"use space=custom space.target={target}"
+    return fix + (f" with space.options {options}" if options != "{}" else " without space.options")
 
 
 def job_space(cfg, named: list[tuple[str, Roster]], what: str = "study") -> SearchSpace:
-    """The job's space (``space=``), which every roster of ``named`` must be of: a one-line ConfigError
-    for rosters of several spaces, or of another space than the job's (``space=`` forgotten)."""
+    """The job's space (``space=``), which every roster of ``named`` must be of, class and options
+    included: a one-line ConfigError for rosters of several spaces, or of another space than the
+    job's (``space=`` forgotten, or a user's space built with other options)."""
     from zcnas.build import build_space
 
-    spaces = sorted({space_name(r) for _, r in named})
     job = build_space(cfg)
-    if len(spaces) > 1:
-        raise ConfigError(f"the rosters are of spaces {', '.join(spaces)}; {what} one space at a time "
-                          "(rosters=[...] of one space, with space=<it>)")
-    if spaces and spaces[0] != job.name:
-        fix = "drop space=" if spaces[0] == DEFAULT else f"add space={spaces[0]}"
-        raise ConfigError(f"the rosters are of space {spaces[0]} but the job's space is {job.name}; {fix}")
+    found = sorted({space_identity(r.meta) for _, r in named})
+    if len(found) > 1:
+        raise ConfigError(f"the rosters are of spaces {', '.join(map(describe_space, found))}; {what} one space "
+                          "at a time (rosters=[...] of one space, with space=<it>)")
+    if found and found[0] != job_space_identity(job):
+        raise ConfigError(f"the rosters are of space {describe_space(found[0])} but the job's space is "
+                          f"{describe_space(job_space_identity(job))}; {_space_fix(found[0])}")
     return job
 
 
