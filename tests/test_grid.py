@@ -1,6 +1,7 @@
 """The search grid: aggregation of result.json files into Tables III-V, Figure 2, and a tiny grid end to end."""
 
 import json
+from pathlib import Path
 import statistics
 
 import pandas as pd
@@ -208,3 +209,14 @@ def test_beyond_the_paper_without_the_other_report_is_a_one_line_error(tmp_path)
     with pytest.raises(ConfigError, match=r"beyond_the_paper: .*missing/jobs.csv not found; aggregate that sweep first"):
         run_aggregate_job(beyond_config(tmp_path / "paper", tmp_path / "r", tmp_path,
                                         [{"label": "x", "report": "missing"}]))
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_as_a_single_job(compose_cfg, name):
+    """An experiment names its sweep, and composes without -m too (a user trying one job of it):
+    its metric's settings belong to the metric it selects (before, experiment=ensembles without -m
+    put members: into synflow's node)."""
+    cfg = compose_cfg(f"experiment={name}")
+    assert cfg.sweep_name and cfg.sweep_name != cfg.task
+    if "members" in cfg.metric:
+        assert cfg.metric.name == "ensemble"
