@@ -222,6 +222,23 @@ def test_a_study_takes_rosters_of_the_jobs_space_options_included(compose_cfg, e
     one_line(exc)
 
 
+def test_the_study_library_refuses_groups_of_other_options(examples_on_path):
+    """Called without a job (``space=None``), the study reads the space from the rosters and refuses
+    rosters of one name but other options (before: only names were compared)."""
+    from zcnas.analysis.ensemble_study import groups_space
+    from zcnas.tasks.inputs import group_rosters
+
+    narrow, other = width(widths=[16, 32]), width(widths=[16, 64])
+    assert groups_space(group_rosters([("n.parquet", roster_of(narrow, range(4)))])).space_options == \
+        {"widths": [16, 32]}
+    flops = roster_of(other, range(4))
+    flops.meta["metric"] = "flops"  # another (dataset, metric) group, so the two are not merged
+    mixed = group_rosters([("n.parquet", roster_of(narrow, range(4))), ("o.parquet", flops)])
+    with pytest.raises(DataError, match="a study takes one space") as exc:
+        groups_space(mixed)
+    assert '{"widths": [16, 32]}' in one_line(exc) and '{"widths": [16, 64]}' in one_line(exc)
+
+
 @pytest.mark.integration
 def test_options_through_the_cli(tmp_path, examples_on_path):
     """Score the narrow space whole, search it with that roster, and refuse the roster in the default space."""

@@ -124,10 +124,10 @@ def build_metric(cfg: DictConfig, context: ScoringContext) -> Metric:
     if roster:
         from zcnas.metrics import metric_class
         from zcnas.metrics.from_roster import RosterScores
-        from zcnas.roster import space_meta
+        from zcnas.roster import space_identity_meta
 
         # the roster must be of the job's space: its name and, for a custom space, its class and options
-        expected = {**space_meta(context.space), "space": context.space.name}
+        expected = space_identity_meta(context.space)
         return RosterScores(metric_class(name), context, os.path.expanduser(str(roster)),
                             {**expected, "metric": name, "dataset": context.dataset})
     return make_metric(name, context, **params)

@@ -66,6 +66,26 @@ def space_meta(space: SearchSpace) -> dict:
     return meta
 
 
+def space_identity_meta(space: SearchSpace) -> dict:
+    """The space keys a roster scored in ``space`` must carry, the name always included."""
+    return {**space_meta(space), "space": space.name}
+
+
+def space_identity(meta: dict) -> tuple[str, str, str]:
+    """What makes two spaces the same: the name and, for a user's class, its path and options
+    (``space_meta``); equal identities score the same networks."""
+    full = {**IDENTITY_DEFAULTS, **meta}
+    return str(full["space"]), str(full.get("space_target", "")), str(full["space_options"])
+
+
+def describe_space(identity: tuple[str, str, str]) -> str:
+    """A space for a message: its name, and the class and options of a user's space."""
+    name, target, options = identity
+    if not target:
+        return name
+    return f"{name} ({target}" + (f", options {options})" if options != "{}" else ")")
+
+
 def encode_options(options: dict) -> str:
     """A custom space's options as rosters record them: JSON with sorted keys (one spelling per value)."""
     try:

@@ -54,7 +54,6 @@ from zcnas.analysis.search_measures import (AGING_WARMUP, RANDOM_N, TOP_K, check
                                             measures, random_draws, top_k_means)
 from zcnas.benchmark.base import DATASETS
 from zcnas.errors import ConfigError, DataError
-from zcnas.spaces import DEFAULT as DEFAULT_SPACE
 
 #: metrics a study never combines: the trained reference and the fixed combinations
 EXCLUDED = ("val12", "combined", "ensemble")
@@ -231,11 +230,13 @@ def rank_by(rows: pd.DataFrame, keys: list[str]) -> list[int]:
 def groups_space(groups):
     """The space of the groups' rosters (they are of one space: ``zcnas.tasks.inputs.job_space``);
     NATS-Bench TSS when there are none."""
+    from zcnas.roster import describe_space, space_identity
     from zcnas.spaces import make_space
 
-    spaces = {g.roster.meta.get("space", DEFAULT_SPACE) for g in groups}
+    spaces = sorted({space_identity(g.roster.meta) for g in groups})
     if len(spaces) > 1:
-        raise DataError(f"the rosters are of spaces {', '.join(sorted(spaces))}; a study takes one space")
+        raise DataError(f"the rosters are of spaces {', '.join(map(describe_space, spaces))}; a study takes one "
+                        "space (rosters=[...] of one space)")
     return next(iter(groups)).roster.space if groups else make_space()
 
 

@@ -14,7 +14,8 @@ from omegaconf import ListConfig
 from zcnas.analysis.correlation_study import label_of
 from zcnas.benchmark import DATASETS
 from zcnas.errors import BenchmarkError, ConfigError, DataError
-from zcnas.roster import IDENTITY_DEFAULTS, Roster, merge_rosters, read_roster, space_meta
+from zcnas.roster import (Roster, describe_space, merge_rosters, read_roster, space_identity,  # noqa: F401 (re-export)
+                          space_identity_meta)
 from zcnas.spaces import DEFAULT, SearchSpace
 
 
@@ -77,24 +78,9 @@ def load_groups(paths: list[str]) -> list[Group]:
     return group_rosters(read_rosters(paths))
 
 
-def space_identity(meta: dict) -> tuple[str, str, str]:
-    """What makes two spaces the same: the name and, for a user's class, its path and options
-    (``zcnas.roster.space_meta``); equal identities score the same networks."""
-    full = {**IDENTITY_DEFAULTS, **meta}
-    return str(full["space"]), str(full.get("space_target", "")), str(full["space_options"])
-
-
 def job_space_identity(space: SearchSpace) -> tuple[str, str, str]:
     """The identity a roster scored in ``space`` records."""
-    return space_identity({**space_meta(space), "space": space.name})
-
-
-def describe_space(identity: tuple[str, str, str]) -> str:
-    """A space for a message: its name, and the class and options of a user's space."""
-    name, target, options = identity
-    if not target:
-        return name
-    return f"{name} ({target}" + (f", options {options})" if options != "{}" else ")")
+    return space_identity(space_identity_meta(space))
 
 
 def _space_fix(identity: tuple[str, str, str]) -> str:
