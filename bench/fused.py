@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     import torch
     from omegaconf import OmegaConf
 
-    from bench import SAMPLE_FILES, cpu_info, load
+    from bench import SAMPLE_FILES, cpu_info, load, set_threads
     from zcnas.data import get_spec, load_batch
     from zcnas.io import write_json
     from zcnas.metrics import ScoringContext
@@ -64,12 +64,7 @@ def main(argv=None) -> int:
     from zcnas.space import sample_cell
     from zcnas.tasks.score import metric_settings
 
-    if args.threads == "auto":
-        from zcnas.threads import resolve_threads
-
-        torch.set_num_threads(resolve_threads("auto")[0])
-    else:
-        torch.set_num_threads(int(args.threads))
+    threads, threads_why = set_threads(args.threads)  # bench.py's: one thread policy, one wording
     names = [m for m in args.metrics.split(",") if m]
     if "hook_logdet" not in names:
         ap.error("--metrics must include hook_logdet (the first target is relative to it)")
@@ -85,11 +80,11 @@ def main(argv=None) -> int:
     rng = random.Random(args.sample_seed)
     cells = [sample_cell(rng) for _ in range(args.cells)]
 
-    info = {**cpu_info(), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
+    info = {**cpu_info(), "cores": os.cpu_count(), "threads": threads, "threads_setting": args.threads,
+            "threads_why": threads_why, "torch": torch.__version__, "python": platform.python_version()}
     print(f"zcnas fused bench: {info['cpu']} ({' '.join(info['vector_features']) or 'no AVX2'}), {info['cores']} "
-          f"cores, {info['threads']} torch thread(s), OMP_WAIT_POLICY={info['omp_wait_policy']}; {args.cells} cells, "
-          f"batch {args.batch_size} of {args.dataset}; load {load()}", flush=True)
+          f"cores, {threads} torch thread(s) ({threads_why}), OMP_WAIT_POLICY={info['omp_wait_policy']}; "
+          f"{args.cells} cells, batch {args.batch_size} of {args.dataset}; load {load()}", flush=True)
 
     # warm-up (not timed): loads the batch, picks the C Cᵀ kernel, fills the params/flops tables
     fused.score_cell(cells[0])

@@ -95,6 +95,38 @@ def format_targets(targets: dict) -> str:
     return "\n".join(lines)
 
 
+FUSED_OVER_HOOK = 3.0  # §3: all proxies of a cell fused in at most 3x hook_logdet alone
+SINGLES_OVER_FUSED = 4.0  # §3: and at least 4x faster than the sum of the single-metric times
+
+
+def is_fused(report: dict) -> bool:
+    """A ``bench/fused.py`` report (the fused engine), not a ``bench/bench.py`` one."""
+    return "fused_over_hook_logdet" in report
+
+
+def format_fused(name: str, report: dict) -> str:
+    """The two targets of issue 15 §3 from a ``bench/fused.py`` report, with its thread policy."""
+    meta, cells = report.get("meta", {}), report.get("meta", {}).get("cells", 0)
+    ratio, speedup = report["fused_over_hook_logdet"], report["singles_over_fused"]
+    median = report.get("median_s", {})
+    unequal = [m for m, n in report.get("identical", {}).items() if n != cells]
+    lines = [f"fused engine ({name}): {len(meta.get('metrics', []))} proxies of a cell in one pass, median over "
+             f"{cells} cells, batch {meta.get('batch_size')} of {meta.get('dataset')}; {policy_line(meta)}",
+             f"  fused {median.get('fused', float('nan')):.4f} s, hook_logdet alone "
+             f"{median.get('hook_logdet', float('nan')):.4f} s, sum of singles "
+             f"{median.get('sum_of_singles', float('nan')):.4f} s",
+             f"  fused / hook_logdet alone   {ratio:6.2f}  (target <= {FUSED_OVER_HOOK:g}: "
+             f"{'met' if ratio <= FUSED_OVER_HOOK else 'NOT met'})",
+             f"  sum of singles / fused      {speedup:6.2f}  (target >= {SINGLES_OVER_FUSED:g}: "
+             f"{'met' if speedup >= SINGLES_OVER_FUSED else 'NOT met'})",
+             "  every fused score equal to its single-metric score: "
+             + ("yes" if not unequal else "NO (" + ", ".join(unequal) + ")")]
+    load_before = meta.get("load_before")
+    if load_before and load_before[0] >= 0.5 + (meta.get("threads") or 1) - 1:
+        lines.append(f"  note: 1-min load average {load_before[0]} before timing: other work may have been running")
+    return "\n".join(lines)
+
+
 def side_by_side(named: list[tuple[str, dict]]) -> str:
     """The targets of several reports: each report's condition and thread policy, then a column per report."""
     lines = ["make bench: engine vs the straightforward implementation, ratio of median s per cell (reference / engine)"]
@@ -122,7 +154,7 @@ def main(argv=None) -> int:
     if not paths:
         print("usage: summary.py REPORT.json [REPORT.json ...]", file=sys.stderr)
         return 2
-    named, failed = [], False
+    named, fused, failed = [], [], False
     for path in paths:
         try:
             report = json.loads(path.read_text())
@@ -130,9 +162,14 @@ def main(argv=None) -> int:
             print(f"cannot read {path}: {e}", file=sys.stderr)
             failed = True
             continue
-        named.append((path.stem, report.get("targets") or compute_targets(report)))
+        if is_fused(report):
+            fused.append((path.stem, report))
+        else:
+            named.append((path.stem, report.get("targets") or compute_targets(report)))
     if named:
         print(side_by_side(named))
+    for name, report in fused:
+        print(format_fused(name, report))
     return 1 if failed else 0
 
 

@@ -149,3 +149,44 @@ def test_summary_prints_two_passes_side_by_side(tmp_path, capsys):
     # a missing pass is an error, the others are still printed
     assert summary.main([str(tmp_path / "p_idle.json"), str(tmp_path / "missing.json")]) == 1
     assert "p_idle (>= 4x)" in capsys.readouterr().out
+
+
+def fused_report(fused: float, hook: float, singles: float, identical: int, cells: int = 4) -> dict:
+    return {"meta": {"cells": cells, "metrics": ["hook_logdet", "synflow"], "batch_size": 128, "dataset": "cifar10",
+                     "threads": 2, "threads_setting": "auto", "threads_why": "zcnas policy: load 0.1 on 0 of 2 cores",
+                     "load_before": [0.1, 0.2, 0.3]},
+            "median_s": {"fused": fused, "hook_logdet": hook, "sum_of_singles": singles},
+            "fused_over_hook_logdet": fused / hook, "singles_over_fused": singles / fused,
+            "identical": {"hook_logdet": cells, "synflow": identical}}
+
+
+def test_summary_prints_the_fused_engine_targets_after_the_passes(tmp_path, capsys):
+    """make bench ends with bench/fused.py's report: both §3 targets, the thread policy, and whether
+    every fused score equals its single-metric one."""
+    (tmp_path / "p_fused.json").write_text(json.dumps(fused_report(0.6, 0.25, 3.0, identical=4)))
+    (tmp_path / "q_fused.json").write_text(json.dumps(fused_report(1.0, 0.25, 2.0, identical=3)))
+    assert summary.main([str(tmp_path / "p_fused.json"), str(tmp_path / "q_fused.json")]) == 0
+    out = capsys.readouterr().out
+    p, q = out.split("fused engine (q_fused)")
+    assert "fused engine (p_fused): 2 proxies" in p and "--threads auto: zcnas policy" in p
+    assert "fused / hook_logdet alone     2.40  (target <= 3: met)" in p
+    assert "sum of singles / fused        5.00  (target >= 4: met)" in p
+    assert "single-metric score: yes" in p
+    assert "4.00  (target <= 3: NOT met)" in q and "2.00  (target >= 4: NOT met)" in q
+    assert "single-metric score: NO (synflow)" in q
+
+
+def test_fused_bench_runs_as_make_bench_runs_it(tmp_path):
+    """bench/fused.py with make bench's arguments (fewer cells and metrics), then summary.py on its report."""
+    data = shared_data_dir()
+    run = subprocess.run([sys.executable, str(BENCH / "fused.py"), "--threads", "auto", "--cells", "1",
+                          "--metrics", "hook_logdet,synflow,params", "--data-dir", str(data),
+                          "--out", str(tmp_path), "--tag", "t_fused"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "torch thread(s) (zcnas policy:" in run.stdout
+    report = json.loads((tmp_path / "t_fused.json").read_text())
+    assert report["identical"] == {"hook_logdet": 1, "synflow": 1, "params": 1}
+    assert report["meta"]["threads_setting"] == "auto" and report["meta"]["threads_why"].startswith("zcnas policy")
+    shown = subprocess.run([sys.executable, str(BENCH / "summary.py"), str(tmp_path / "t_fused.json")],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "fused engine (t_fused): 3 proxies" in shown.stdout
