@@ -6,8 +6,8 @@ classes (task=score's share_isomorphic) would have given instead of computing ev
 cell: each cell takes the score of its class's lowest-index member, compared with
 its own computed score.
 
-hook_logdet_<dataset>.parquet (share_isomorphic=true: one computed cell per class):
-the same counts and seconds, and the shared scores against the cells' own scores
+Every roster written with share_isomorphic=true (hook_logdet, snip, jacov, zen: one
+computed cell per class): the same counts and seconds, and the shared scores against the cells' own scores
 computed in the 1,000-cell sample roster (results/rosters/sample1000/), with the
 Spearman rho of each with the 200-epoch test accuracy on those cells.
 
@@ -63,9 +63,10 @@ def main() -> int:
             "meta": {k: roster.meta.get(k) for k in ("metric", "dataset", "seed", "zcnas_version", "torch_version")},
         }
         print(path.name, stats[path.stem])
-    for path in sorted((ROOT / "results" / "rosters").glob("hook_logdet_*.parquet")):
-        stats[path.stem] = shared_roster_stats(path, rep_of, member)
-        print(path.name, stats[path.stem])
+    for path in sorted((ROOT / "results" / "rosters").glob("*_*.parquet")):
+        if read_roster(path).meta.get("share_isomorphic"):  # hook_logdet, snip, jacov, zen
+            stats[path.stem] = shared_roster_stats(path, rep_of, member)
+            print(path.name, stats[path.stem])
     write_json(ROOT / "results" / "rosters" / "stats.json", stats)
     return 0
 
