@@ -311,7 +311,7 @@ def beyond_rows(grid: pd.DataFrame, others: list[tuple[str, pd.DataFrame]]) -> p
                 "paper_best_rows": ", ".join(best[1]) if best else "",
                 "beats_paper": bool(best) and round(mean, 2) > best[0],
             })
-            ratio = rows[-1]["cost_vs_hook_logdet"]
-            rows[-1]["meets_goal"] = bool(rows[-1]["beats_paper"] and not math.isnan(ratio) and ratio <= GOAL_COST_LIMIT)
+            row = rows[-1]
+            row["meets_goal"] = bool(row["beats_paper"] and row["cost_vs_hook_logdet"] <= GOAL_COST_LIMIT)  # NaN: no
     frame = pd.DataFrame(rows)
     return frame.sort_values(["dataset", "label"], key=_order_key).reset_index(drop=True) if len(frame) else frame
