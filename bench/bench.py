@@ -400,6 +400,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "results" / "bench"))
     ap.add_argument("--tag", default=None, help="file name stem (default bench_<device>[_quick])")
     ap.add_argument("--quick", action="store_true", help="sample 8, N=60, M=80, baseline searches estimated")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                    help="before an idle pass (no --compete), wait up to S seconds until zcnas's policy would use "
+                         "every core (the 1-minute load average lags behind the work that just ended)")
     args = ap.parse_args(argv)
     if args.quick:
         args.sample, args.n, args.m = min(args.sample, 8), 60, 80
@@ -411,12 +414,36 @@ def main(argv=None) -> int:
         ap.error("--compete: at least 0")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no GPU")
+    waited = wait_for_idle(args.wait_idle) if not args.compete else None
     with BusyLoops(args.compete) as busy:  # stopped on leaving, whatever happens
         if args.compete:
             time.sleep(0.5)  # the loops are spinning before the thread count is decided
         report, arch_rows = measure(args, busy)
+    report["meta"]["waited_idle"] = waited
     write_and_print(args, report, arch_rows)
     return 0
+
+
+def wait_for_idle(max_seconds: float, poll: float = 5.0) -> dict | None:
+    """Wait (at most ``max_seconds``) until zcnas's thread policy would use every usable core.
+
+    ``make bench`` runs its passes back to back: each pass keeps the cores busy, and the 1-minute
+    load average it leaves behind decays over a minute or two, so without waiting the next idle
+    pass would count the previous pass as other work and take 1 thread.  Returns what happened.
+    """
+    if max_seconds <= 0:
+        return None
+    from zcnas.threads import auto_threads, other_load, usable_cpus
+
+    start = time.perf_counter()
+    cpus = int(usable_cpus())
+    while auto_threads() < cpus and time.perf_counter() - start < max_seconds:
+        time.sleep(poll)
+    waited = {"seconds": round(time.perf_counter() - start, 1), "other_load": round(other_load(), 2),
+              "idle": auto_threads() >= cpus}
+    print(f"waited {waited['seconds']:.0f} s for the machine to be idle: other load {waited['other_load']}"
+          + ("" if waited["idle"] else f" (still busy after {max_seconds:.0f} s; measuring anyway)"), flush=True)
+    return waited
 
 
 def set_threads(setting: str) -> tuple[int, str]:

@@ -51,12 +51,14 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=os.environ.get("ZCNAS_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(ROOT / "results" / "bench"))
     ap.add_argument("--tag", default="fused_cpu")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                    help="wait up to S seconds until zcnas's policy would use every core (as bench.py)")
     args = ap.parse_args(argv)
 
     import torch
     from omegaconf import OmegaConf
 
-    from bench import SAMPLE_FILES, cpu_info, load, set_threads
+    from bench import SAMPLE_FILES, cpu_info, load, set_threads, wait_for_idle
     from summary import FUSED_OVER_HOOK, SINGLES_OVER_FUSED  # the targets, stated once
     from zcnas.data import get_spec, load_batch
     from zcnas.io import write_json
@@ -65,6 +67,7 @@ def main(argv=None) -> int:
     from zcnas.space import sample_cell
     from zcnas.tasks.score import metric_settings
 
+    waited = wait_for_idle(args.wait_idle)
     threads, threads_why = set_threads(args.threads)  # bench.py's: one thread policy, one wording
     names = [m for m in args.metrics.split(",") if m]
     if "hook_logdet" not in names:
@@ -82,7 +85,8 @@ def main(argv=None) -> int:
     cells = [sample_cell(rng) for _ in range(args.cells)]
 
     info = {**cpu_info(), "cores": os.cpu_count(), "threads": threads, "threads_setting": args.threads,
-            "threads_why": threads_why, "torch": torch.__version__, "python": platform.python_version()}
+            "threads_why": threads_why, "waited_idle": waited, "torch": torch.__version__,
+            "python": platform.python_version()}
     print(f"zcnas fused bench: {info['cpu']} ({' '.join(info['vector_features']) or 'no AVX2'}), {info['cores']} "
           f"cores, {threads} torch thread(s) ({threads_why}), OMP_WAIT_POLICY={info['omp_wait_policy']}; "
           f"{args.cells} cells, batch {args.batch_size} of {args.dataset}; load {load()}", flush=True)

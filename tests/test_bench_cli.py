@@ -103,6 +103,28 @@ def test_bench_with_a_competing_loop_writes_targets_and_stops_the_loop(tmp_path)
     assert ("synflow" in proc.stdout) and ("NOT met" in proc.stdout or " met" in proc.stdout)
 
 
+def test_an_idle_pass_waits_for_the_load_of_the_pass_before_it(monkeypatch, capsys):
+    """make bench runs its passes back to back: an idle pass waits until the thread policy would use
+    every core again, and says how long it waited (or that it measured a busy machine anyway)."""
+    import zcnas.threads as threads
+
+    bench = load_script("bench")
+    policy = iter([1, 1, 2, 2])  # busy twice (the previous pass's load average), then idle
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "auto_threads", lambda *a, **k: next(policy))
+    monkeypatch.setattr(threads, "other_load", lambda: 0.3)
+    waited = bench.wait_for_idle(60, poll=0.01)
+    assert waited["idle"] is True and waited["other_load"] == 0.3 and waited["seconds"] < 60
+    assert "for the machine to be idle: other load 0.3" in capsys.readouterr().out
+
+    monkeypatch.setattr(threads, "auto_threads", lambda *a, **k: 1)  # never idle: gives up, says so
+    monkeypatch.setattr(threads, "other_load", lambda: 1.7)
+    waited = bench.wait_for_idle(0.05, poll=0.01)
+    assert waited["idle"] is False and waited["other_load"] == 1.7
+    assert "still busy after 0 s; measuring anyway" in capsys.readouterr().out
+    assert bench.wait_for_idle(0) is None  # no wait asked: nothing recorded
+
+
 def fake_report(compete: int, threads: int, medians: dict[str, tuple[float, float]], load1: float = 0.1) -> dict:
     return {"meta": {"compete": compete, "threads": threads, "cores": 2, "threads_setting": "auto",
                      "threads_why": f"zcnas policy: load {load1} on 2 of 2 cores", "omp_wait_policy": None,
@@ -179,12 +201,13 @@ def test_summary_prints_the_fused_engine_targets_after_the_passes(tmp_path, caps
 def test_fused_bench_runs_as_make_bench_runs_it(tmp_path):
     """bench/fused.py with make bench's arguments (fewer cells and metrics), then summary.py on its report."""
     data = shared_data_dir()
-    run = subprocess.run([sys.executable, str(BENCH / "fused.py"), "--threads", "auto", "--cells", "1",
-                          "--metrics", "hook_logdet,synflow,params", "--data-dir", str(data),
+    run = subprocess.run([sys.executable, str(BENCH / "fused.py"), "--threads", "auto", "--wait-idle", "1",
+                          "--cells", "1", "--metrics", "hook_logdet,synflow,params", "--data-dir", str(data),
                           "--out", str(tmp_path), "--tag", "t_fused"], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "torch thread(s) (zcnas policy:" in run.stdout
+    assert "torch thread(s) (zcnas policy:" in run.stdout and "for the machine to be idle" in run.stdout
     report = json.loads((tmp_path / "t_fused.json").read_text())
+    assert set(report["meta"]["waited_idle"]) == {"seconds", "other_load", "idle"}
     assert report["identical"] == {"hook_logdet": 1, "synflow": 1, "params": 1}
     assert report["meta"]["threads_setting"] == "auto" and report["meta"]["threads_why"].startswith("zcnas policy")
     shown = subprocess.run([sys.executable, str(BENCH / "summary.py"), str(tmp_path / "t_fused.json")],

@@ -15,18 +15,21 @@ zero nodes, operations that only feed ``none`` edges).  A disconnected cell
 passes no signal: every weight gradient is zero and the score is 0.0
 exactly, as in the full computation.
 
-It needs no weight gradients.  A layer's output z = θ ∗ a is linear in its
-weights θ, so Σ_i θ_i ∂R/∂θ_i = <∂R/∂z, z> (Euler's identity for a function
-of degree 1 in θ).  And every term θ_i ∂R/∂θ_i is ≥ 0 -- θ ≥ 0, the all-ones
-input and every activation a ≥ 0, ∂R/∂z ≥ 0 (positive linear maps and ReLU
-masks carry the all-ones seed back) -- so the sum of |θ ⊙ ∂R/∂θ| equals
-Σ_layers <∂R/∂z, z>.  The backward pass then only carries ∂R/∂z from layer to
-layer: the weight-gradient half of each convolution's backward is skipped
-(4.5-4.8x the straightforward code's speed instead of 3.2x,
-results/bench/README.md).  Being a different order of the same sums, the
-result equals ``synflow_score(build_network(cell, classes, seed), input_shape)``
-up to float64 rounding (at most 4.2e-16 relative on 50 cells, 16 of them
-bit-identical; tests/test_engine.py allows 1e-13).
+It needs no backward pass.  All weights θ ≥ 0, the input and every
+activation are ≥ 0, and ∂R/∂θ ≥ 0 (positive linear maps and ReLU masks), so
+Σ |θ ⊙ ∂R/∂θ| = Σ θ ⊙ ∂R/∂θ over the conv and linear weights, which is the
+derivative d/dt R((1 + t)θ) at t = 0 -- R is a sum over the network's paths of
+the product of their weights, and scaling every weight by (1 + t) multiplies
+a path of L weighted layers by (1 + t)^L.  The engine computes that derivative
+in the forward pass itself (forward-mode differentiation): each tensor travels
+with its derivative u, and a layer v' = θ∗v gives u' = θ∗(u + v), both in one
+convolution of a batch of two.  No graph is recorded and no weight or input
+gradient is formed, and the batch of two lets a second thread work (4.1-4.7x
+the straightforward code's speed at idle with 2 threads instead of 3.2x; one
+thread gains little: results/bench/README.md).  Being other sums of the same
+products, the result equals ``synflow_score(build_network(cell, classes,
+seed), input_shape)`` up to float64 rounding (at most 6.3e-16 relative on 50
+cells; tests/test_engine.py allows 1e-13).
 """
 
 from __future__ import annotations
@@ -93,57 +96,50 @@ def synflow_cell(cell: Cell, num_classes: int, input_shape: tuple[int, int, int]
     drawn = draw_weights(cell, num_classes, seed)
     used = _used_weights(ops, num_classes)
     w = {name: t.to(device=device, dtype=torch.float64).abs_() for name, t in drawn.items() if name in used}
-    outputs: list[torch.Tensor] = []  # every conv's output z, for Σ θ·∂R/∂θ = <∂R/∂z, z>
 
-    def conv(x, name, stride=1):
+    # Every tensor below is a pair T = [v; u] along the batch dimension: v the network's value,
+    # u its derivative d/dt as every conv/linear weight θ becomes (1 + t)θ (see the module docstring).
+    def conv(t, name, stride=1):  # v' = θ∗v, u' = θ∗u + θ∗v = θ∗(u + v): one call for both
         k = w[name].shape[-1]
-        z = F.conv2d(x, w[name], None, (stride, stride), (k // 2, k // 2), (1, 1), 1)
-        outputs.append(z)
-        return z
+        return F.conv2d(torch.cat([t[:1], t[:1] + t[1:]]), w[name], None, (stride, stride), (k // 2, k // 2),
+                        (1, 1), 1)
 
-    # the stem's output is the leaf of the graph: no gradient to the input image is needed
-    x = F.conv2d(torch.ones((1, *input_shape), dtype=torch.float64, device=device), w["stem.0.weight"],
-                 None, (1, 1), (1, 1), (1, 1), 1).requires_grad_(True)
-    outputs.append(x)
-    index = 0
-    for stage in range(3):
-        if stage > 0:
-            p = f"cells.{index}"
-            shortcut = F.conv2d(F.avg_pool2d(x, 2, 2, 0, False, True, None), w[f"{p}.shortcut.1.weight"],
-                                None, (1, 1), (0, 0), (1, 1), 1)
-            outputs.append(shortcut)
-            a = conv(torch.relu(x), f"{p}.conv_a.1.weight", stride=2)
-            x = shortcut + conv(torch.relu(a), f"{p}.conv_b.1.weight")
-            index += 1
-        for _ in range(5):
-            nodes: list[torch.Tensor | None] = [x] + [None] * (NUM_NODES - 1)
-            for node in range(1, NUM_NODES):
-                total = None
-                for e, (to, frm) in enumerate(EDGES):
-                    if to != node or e not in plan.full:
-                        continue
-                    op, src = ops[e], nodes[frm]
-                    if op == "skip_connect":
-                        out = src
-                    elif op == "avg_pool_3x3":
-                        out = _avg_pool(_POOL, src)  # = F.avg_pool2d(src, 3, 1, 1, False, False), faster
-                    else:  # a conv edge: ReLU -> conv -> (BatchNorm removed)
-                        out = conv(torch.relu(src), f"cells.{index}.edges.{e}.1.weight")
-                    total = out if total is None else total + out
-                nodes[node] = total
-            x = nodes[-1]
-            index += 1
-    x = F.adaptive_avg_pool2d(torch.relu(x), 1).flatten(1)
-    # R = Σ_k (W x + b)_k: ∂R/∂(W x) is all ones, so the classifier weight's term is Σ_k (W x)_k
-    wx = F.linear(x, w["classifier.weight"])
-    classifier_term = wx.sum()
-    deltas = torch.autograd.grad(classifier_term, outputs, allow_unused=True)
+    def relu(t):  # u' = relu'(v)·u, relu'(0) = 0 as autograd has it
+        return torch.cat([torch.relu(t[:1]), t[1:] * (t[:1] > 0)])
+
     with torch.no_grad():
-        total = classifier_term.detach()
-        for z, delta in zip(outputs, deltas):
-            if delta is not None:
-                total = total + (z * delta).sum()
-    return float(total)
+        stem = F.conv2d(torch.ones((1, *input_shape), dtype=torch.float64, device=device), w["stem.0.weight"],
+                        None, (1, 1), (1, 1), (1, 1), 1)
+        x = torch.cat([stem, stem])  # the input is constant in t: u = 0 + θ∗ones = v
+        index = 0
+        for stage in range(3):
+            if stage > 0:
+                p = f"cells.{index}"
+                shortcut = conv(F.avg_pool2d(x, 2, 2, 0, False, True, None), f"{p}.shortcut.1.weight")
+                a = conv(relu(x), f"{p}.conv_a.1.weight", stride=2)
+                x = shortcut + conv(relu(a), f"{p}.conv_b.1.weight")
+                index += 1
+            for _ in range(5):
+                nodes: list[torch.Tensor | None] = [x] + [None] * (NUM_NODES - 1)
+                for node in range(1, NUM_NODES):
+                    total = None
+                    for e, (to, frm) in enumerate(EDGES):
+                        if to != node or e not in plan.full:
+                            continue
+                        op, src = ops[e], nodes[frm]
+                        if op == "skip_connect":
+                            out = src
+                        elif op == "avg_pool_3x3":
+                            out = _avg_pool(_POOL, src)  # = F.avg_pool2d(src, 3, 1, 1, False, False), faster
+                        else:  # a conv edge: ReLU -> conv -> (BatchNorm removed)
+                            out = conv(relu(src), f"cells.{index}.edges.{e}.1.weight")
+                        total = out if total is None else total + out
+                    nodes[node] = total
+                x = nodes[-1]
+                index += 1
+        x = F.adaptive_avg_pool2d(relu(x), 1).flatten(1)
+        # R = Σ_k (W x + b)_k; the bias is not a weight of synflow's sum: dR/dt = Σ_k (W (x_v + x_u))_k
+        return float(F.linear(x[:1] + x[1:], w["classifier.weight"]).sum())
 
 
 @register("synflow", needs=SHAPE, higher_is_better=True,
