@@ -437,12 +437,15 @@ def wait_for_idle(max_seconds: float, poll: float = 5.0) -> dict | None:
 
     start = time.perf_counter()
     cpus = int(usable_cpus())
-    while auto_threads() < cpus and time.perf_counter() - start < max_seconds:
+    while True:
+        load = other_load()
+        idle = auto_threads(cpus, load) >= cpus
+        if idle or time.perf_counter() - start >= max_seconds:
+            break
         time.sleep(poll)
-    waited = {"seconds": round(time.perf_counter() - start, 1), "other_load": round(other_load(), 2),
-              "idle": auto_threads() >= cpus}
+    waited = {"seconds": round(time.perf_counter() - start, 1), "other_load": round(load, 2), "idle": idle}
     print(f"waited {waited['seconds']:.0f} s for the machine to be idle: other load {waited['other_load']}"
-          + ("" if waited["idle"] else f" (still busy after {max_seconds:.0f} s; measuring anyway)"), flush=True)
+          + ("" if idle else f" (still busy after {max_seconds:.0f} s; measuring anyway)"), flush=True)
     return waited
 
 

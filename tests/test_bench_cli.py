@@ -109,16 +109,14 @@ def test_an_idle_pass_waits_for_the_load_of_the_pass_before_it(monkeypatch, caps
     import zcnas.threads as threads
 
     bench = load_script("bench")
-    policy = iter([1, 1, 2, 2])  # busy twice (the previous pass's load average), then idle
+    loads = iter([1.6, 0.9, 0.3])  # the previous pass's load average decaying
     monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(threads, "auto_threads", lambda *a, **k: next(policy))
-    monkeypatch.setattr(threads, "other_load", lambda: 0.3)
+    monkeypatch.setattr(threads, "other_load", lambda: next(loads))
     waited = bench.wait_for_idle(60, poll=0.01)
     assert waited["idle"] is True and waited["other_load"] == 0.3 and waited["seconds"] < 60
     assert "for the machine to be idle: other load 0.3" in capsys.readouterr().out
 
-    monkeypatch.setattr(threads, "auto_threads", lambda *a, **k: 1)  # never idle: gives up, says so
-    monkeypatch.setattr(threads, "other_load", lambda: 1.7)
+    monkeypatch.setattr(threads, "other_load", lambda: 1.7)  # never idle: gives up, says so
     waited = bench.wait_for_idle(0.05, poll=0.01)
     assert waited["idle"] is False and waited["other_load"] == 1.7
     assert "still busy after 0 s; measuring anyway" in capsys.readouterr().out

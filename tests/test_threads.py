@@ -59,6 +59,21 @@ def test_other_load_is_a_non_negative_number():
     assert threads.other_load() >= 0.0
 
 
+def test_a_process_caught_running_once_is_not_load(monkeypatch):
+    # the median of the readings: a shell command seen in one reading of five does not take an
+    # idle machine's second thread; a CPU-bound process, running in most readings, does
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.3, 0.4))
+    readings = iter([1, 0, 0, 0, 0])
+    monkeypatch.setattr(threads, "running_others", lambda: next(readings))
+    assert threads.other_load(interval=0) == 0.2
+    assert threads.auto_threads(cpus=2, load=0.2, total=2) == 2
+    readings = iter([1, 1, 0, 1, 1])
+    assert threads.other_load(interval=0) == 1.0
+    assert threads.auto_threads(cpus=2, load=1.0, total=2) == 1
+    monkeypatch.setattr(threads, "running_others", lambda: None)  # no /proc: the load average alone
+    assert threads.other_load(interval=0) == 0.2
+
+
 
 def test_configure_hardware_logs_and_sets_the_threads(compose_cfg, capsys):
     import torch

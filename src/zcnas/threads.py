@@ -9,8 +9,8 @@ threads against 3.2 s with 1, and at load 3-7 41-55 s against 2.9-4.0 s.  So:
 * ``hardware.threads: auto`` (the default of ``hardware=local`` and ``gpu``) takes
   the CPUs this process may run on (its affinity mask, capped by a cgroup CPU quota),
   minus those other processes keep busy (the 1-minute load average or the number of
-  processes running right now, whichever is higher, scaled to this process's share of
-  the machine), at least 1.  An idle machine's cores are all used; a loaded one gets
+  processes running right now -- the median of five readings 0.05 s apart --, whichever
+  is higher, scaled to this process's share of the machine), at least 1.  An idle machine's cores are all used; a loaded one gets
   1 thread, never slower than the 1-thread figure.  An explicit number wins, and so
   does ``OMP_NUM_THREADS`` when it is set and the config says ``auto``.
 * OpenMP's wait policy is left as it is (spinning, unless you set ``OMP_WAIT_POLICY``).
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
+import time
 
 def usable_cpus() -> float:
     """The CPUs this process may use: its affinity mask, capped by a cgroup v2/v1 CPU quota."""
@@ -54,21 +56,35 @@ def _cgroup_quota() -> float | None:
         return None
 
 
-def other_load() -> float:
+def other_load(samples: int = 5, interval: float = 0.05) -> float:
     """CPUs kept busy by other processes, machine-wide: the 1-minute load average, or the
     processes running right now less this one, whichever is higher (the load average lags:
-    shards started together see each other only in the second figure)."""
+    shards started together see each other only in the second figure).  "Right now" is the
+    median of a few readings ``interval`` seconds apart: a CPU-bound process is running in
+    every one, while a short-lived one (a shell command, a kernel thread) caught in a single
+    reading would otherwise cost an idle machine its second thread."""
     try:
         load1 = os.getloadavg()[0]
     except (AttributeError, OSError):
         load1 = 0.0
-    running = 0
+    readings = []
+    for i in range(max(1, samples)):
+        if i:
+            time.sleep(interval)
+        running = running_others()
+        if running is None:
+            break
+        readings.append(running)
+    return max(load1, float(statistics.median(readings)) if readings else 0.0, 0.0)
+
+
+def running_others() -> int | None:
+    """Tasks running machine-wide at this instant, less this one (/proc/loadavg); None if unknown."""
     try:
         with open("/proc/loadavg") as f:
-            running = int(f.read().split()[3].split("/")[0]) - 1  # "3/112": running/total; less this one
+            return int(f.read().split()[3].split("/")[0]) - 1  # "3/112": running/total
     except (OSError, ValueError, IndexError):
-        pass
-    return max(load1, float(running), 0.0)
+        return None
 
 
 def auto_threads(cpus: float | None = None, load: float | None = None, total: int | None = None) -> int:
