@@ -24,9 +24,10 @@ a path of L weighted layers by (1 + t)^L.  The engine computes that derivative
 in the forward pass itself (forward-mode differentiation): each tensor travels
 with its derivative u, and a layer v' = θ∗v gives u' = θ∗(u + v), both in one
 convolution of a batch of two.  No graph is recorded and no weight or input
-gradient is formed, and the batch of two lets a second thread work (4.1-4.7x
-the straightforward code's speed at idle with 2 threads instead of 3.2x; one
-thread gains little: results/bench/README.md).  Being other sums of the same
+gradient is formed, and the batch of two lets a second thread work: 4.1-4.8x
+the straightforward code's speed at idle with 2 threads and 3.95x with 1 thread
+beside a busy loop, against 3.2-3.3x and 3.0x with weight gradients
+(results/bench/README.md).  Being other sums of the same
 products, the result equals ``synflow_score(build_network(cell, classes,
 seed), input_shape)`` up to float64 rounding (at most 6.3e-16 relative on 50
 cells; tests/test_engine.py allows 1e-13).
