@@ -10,8 +10,9 @@ threads against 3.2 s with 1, and at load 3-7 41-55 s against 2.9-4.0 s.  So:
   the CPUs this process may run on (its affinity mask, capped by a cgroup CPU quota),
   minus those other processes keep busy (the 1-minute load average or the number of
   processes running right now -- the median of five readings 0.05 s apart --, whichever
-  is higher, scaled to this process's share of the machine), at least 1.  An idle machine's cores are all used; a loaded one gets
-  1 thread, never slower than the 1-thread figure.  An explicit number wins, and so
+  is higher, scaled to this process's share of the machine), at least 1.  An idle
+  machine's cores are all used; a loaded one gets 1 thread, never slower than the
+  1-thread figure.  An explicit number wins, and so
   does ``OMP_NUM_THREADS`` when it is set and the config says ``auto``.
 * OpenMP's wait policy is left as it is (spinning, unless you set ``OMP_WAIT_POLICY``).
   ``PASSIVE`` rescues 2 threads on a loaded machine, but costs 2x at idle: on 2 idle
