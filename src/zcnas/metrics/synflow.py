@@ -122,6 +122,7 @@ def synflow_cell(cell: Cell, num_classes: int, input_shape: tuple[int, int, int]
                 index += 1
             for _ in range(5):
                 nodes: list[torch.Tensor | None] = [x] + [None] * (NUM_NODES - 1)
+                activated: dict[int, torch.Tensor] = {}  # relu of a node, shared by its conv edges
                 for node in range(1, NUM_NODES):
                     total = None
                     for e, (to, frm) in enumerate(EDGES):
@@ -133,7 +134,9 @@ def synflow_cell(cell: Cell, num_classes: int, input_shape: tuple[int, int, int]
                         elif op == "avg_pool_3x3":
                             out = _avg_pool(_POOL, src)  # = F.avg_pool2d(src, 3, 1, 1, False, False), faster
                         else:  # a conv edge: ReLU -> conv -> (BatchNorm removed)
-                            out = conv(relu(src), f"cells.{index}.edges.{e}.1.weight")
+                            if frm not in activated:
+                                activated[frm] = relu(src)
+                            out = conv(activated[frm], f"cells.{index}.edges.{e}.1.weight")
                         total = out if total is None else total + out
                     nodes[node] = total
                 x = nodes[-1]
