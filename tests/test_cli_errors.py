@@ -187,6 +187,7 @@ def test_results_name_the_git_commit(tmp_path):
 def _job(folder: Path, seed: int, visited: int = 500, acc: float = 94.0) -> None:
     write_json(folder / f"metric=val12,seed={seed}" / "result.json", {
         "status": "ok", "task": "search", "dataset": "cifar10", "metric": "val12", "search": "random", "seed": seed,
+        "config": {"task": "search", "seed": seed},
         "best": {"arch": "|a|", "index": seed, "score": 1.0, "test_accuracy": acc, "rank": 1}, "visited": visited,
         "evaluations": visited, "distinct_scored": visited, "wall_seconds": 1.0, "scoring_wall_seconds": 1.0,
         "recorded_seconds": 1.0, "recorded_seconds_per_request": 1.0, "trace": {"best_test_accuracy": [acc]}})

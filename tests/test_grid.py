@@ -22,6 +22,7 @@ def job(folder, *, dataset="cifar10", metric="val12", search="random", seed=0, a
     """A result.json as a search job writes it (only the fields aggregation reads)."""
     write_json(folder / f"dataset={dataset},metric={metric},search={search},seed={seed}" / "result.json", {
         "status": "ok", "task": "search", "dataset": dataset, "metric": metric, "search": search, "seed": seed,
+        "config": {"task": "search", "seed": seed},
         "best": {"arch": "|a|", "index": seed, "score": 1.5, "test_accuracy": acc, "rank": 3},
         "visited": visited, "evaluations": 2 * visited, "distinct_scored": visited - 10, "wall_seconds": wall,
         "scoring_wall_seconds": wall / 2, "recorded_seconds": None if per_request is None else per_request / 2,

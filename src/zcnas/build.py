@@ -74,7 +74,7 @@ def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchm
     if kind == "nats_bench":
         raise ConfigError(f"benchmark=nats_bench reads NATS-Bench's files; space {space.name} takes its "
                           "ground truth from a table (space.table, or benchmark.path=<table>)")
-    from zcnas.benchmark.space_table import SpaceTableBenchmark, table_settings
+    from zcnas.benchmark.space_table import SpaceTableBenchmark, table_flags, table_settings
 
     table = cfg.space.get("table")
     path = b.get("path") if b.get("path") else (table.get("path") if table else None)
@@ -84,7 +84,7 @@ def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchm
                               "(path, arch, accuracy) or use benchmark=none")
         return make_benchmark("none")
     arch, accuracy, label = table_settings(table)
-    return SpaceTableBenchmark(space, os.path.expanduser(str(path)), arch, accuracy, label)
+    return SpaceTableBenchmark(space, os.path.expanduser(str(path)), arch, accuracy, label, **table_flags(table))
 
 
 def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str,

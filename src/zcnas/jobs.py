@@ -7,6 +7,11 @@ go).  The same list decides two things, so they cannot disagree:
 * the job's folder name (``folder_name``), e.g. ``metric=synflow,search=random,seed=3``;
 * whether a finished result still answers the job (``config_changes``).
 
+``benchmark`` is outside it (folder names stay as they were), but the ground truth a job reads is
+compared by path and content hash (``zcnas.benchmark.identity``, recorded in ``result.json``): a
+job whose result depends on it runs again when it changes, and one that only reports its
+accuracies re-reads them.
+
 Folder names are flat, readable and shell-safe: an override whose value holds
 anything but letters, digits and ``._-`` (a path, a list, a quote) is written
 as a slug of the value plus a short hash of it, e.g.

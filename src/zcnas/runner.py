@@ -24,6 +24,7 @@ from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
+from zcnas.benchmark.identity import ground_truth
 from zcnas.errors import Interrupted, ZcnasError, write_error
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
@@ -91,6 +92,10 @@ def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None
         changed = config_changes(previous.get("config") or {}, OmegaConf.to_container(cfg, resolve=True))
     except Exception:  # a config that does not resolve now: the finished result stands
         changed = []
+    if not changed:  # the ground truth read (tables, HW costs) is compared by content
+        from zcnas.benchmark.identity import finished_ground_truth
+
+        changed, previous = finished_ground_truth(task, cfg, previous, result_path)
     if changed:
         why = f"holds a result of another configuration ({', '.join(changed[:4])} differ{'s' if len(changed) == 1 else ''})"
     else:
@@ -128,7 +133,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
         with _sigterm_interrupts():
             result = run(cfg, output_dir)
             result = {"status": "ok", **result, "started": started, "versions": versions(),
-                      "config": OmegaConf.to_container(cfg, resolve=True)}
+                      "config": OmegaConf.to_container(cfg, resolve=True), "ground_truth": ground_truth(task, cfg)}
             write_json(result_path, result)
     except (KeyboardInterrupt, Interrupted) as exc:
         _interrupted(exc, cfg, output_dir)

@@ -31,7 +31,7 @@ from scipy import stats
 from zcnas.analysis.correlation import correlations, subset_label, top_positions, treat_non_finite
 from zcnas.analysis.normalization import NORMALIZATIONS, check_alpha, combined_normalizers, combined_scores
 from zcnas.benchmark.base import DATASETS
-from zcnas.errors import ConfigError
+from zcnas.errors import ConfigError, DataError
 from zcnas.names import order_key
 
 #: the paper's alpha sweep for combined
@@ -154,6 +154,7 @@ def study(groups, benchmark, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame, d
     rows, sweep, panels = [], [], {}
     for ds in DATASETS:
         test = benchmark.all_test_accuracies(ds)
+        check_finite_accuracy(test, ds, benchmark.description, lambda i: f"index {i}")
         val12 = benchmark_val12(benchmark, ds)
         res = correlations(val12, test, frac, nf)
         rows += _records(ds, "val12", res, nf, f"benchmark: {benchmark.description}", sub)
@@ -193,7 +194,18 @@ def study(groups, benchmark, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame, d
     return pd.DataFrame(rows), pd.DataFrame(sweep), panels
 
 
-def space_study(groups, accuracy_of, s: Settings) -> tuple[pd.DataFrame, dict[str, list[Panel]]]:
+def check_finite_accuracy(accuracy: np.ndarray, dataset: str, source: str, name_of) -> None:
+    """A one-line error naming the first architecture whose accuracy is not a finite number: a
+    correlation with it would mean nothing."""
+    bad = np.flatnonzero(~np.isfinite(np.asarray(accuracy, dtype=float)))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"{source}: the {dataset} accuracy of {name_of(i)} is {accuracy[i]} ({bad.size} non-finite "
+                        "in all); every accuracy must be a finite number: fix the ground truth table")
+
+
+def space_study(groups, accuracy_of, s: Settings,
+                source: str = "the ground truth") -> tuple[pd.DataFrame, dict[str, list[Panel]]]:
     """The study in a space other than NATS-Bench TSS: each roster's correlation with the space's
     ground truth over the roster's architectures that the ground truth holds.
 
@@ -205,10 +217,11 @@ def space_study(groups, accuracy_of, s: Settings) -> tuple[pd.DataFrame, dict[st
     sub = subset_label(frac)
     rows, panels = [], {}
     for g in sorted(groups, key=lambda g: (g.dataset, order_key(g.label))):
-        pairs = [(score, accuracy_of(g.dataset, arch)) for arch, score in g.roster.scores_by_arch().items()]
-        pairs = [(score, acc) for score, acc in pairs if acc is not None]
-        scores = np.array([p[0] for p in pairs], dtype=float)
-        accuracy = np.array([p[1] for p in pairs], dtype=float)
+        pairs = [(arch, score, accuracy_of(g.dataset, arch)) for arch, score in g.roster.scores_by_arch().items()]
+        pairs = [p for p in pairs if p[2] is not None]
+        scores = np.array([p[1] for p in pairs], dtype=float)
+        accuracy = np.array([p[2] for p in pairs], dtype=float)
+        check_finite_accuracy(accuracy, g.dataset, source, lambda i: pairs[i][0])
         res = correlations(scores, accuracy, frac, nf)
         # the paper's values are NATS-Bench's: none to compare with here
         rows += [{**r, "paper_value": math.nan}

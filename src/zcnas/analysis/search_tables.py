@@ -95,6 +95,12 @@ def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
             record = read_json(path)
         except (OSError, ValueError) as exc:
             record = {"status": "failed", "error": f"unreadable {RESULT_FILE} ({type(exc).__name__})"}
+        if not isinstance(record, dict):
+            record = {"status": "failed", "error": f"invalid {RESULT_FILE}: a JSON {type(record).__name__}, "
+                                                   "not a job's result (an object)"}
+        problem = invalid_ok_result(record)
+        if problem:  # never counted as an ok job: listed with the failures, saying why
+            record = {**record, "status": "failed", "error": f"invalid {RESULT_FILE}: {problem}", "best": {}}
         row = _job_row(record, path.parent, sweep_dir)
         if row is None:
             continue
@@ -112,6 +118,29 @@ def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values(["dataset", "metric", "search", "seed"], key=_order_key,
                              na_position="last").reset_index(drop=True)
+
+
+def invalid_ok_result(record: dict) -> str | None:
+    """Why a result that says ``ok`` cannot be a search job's result as the runner writes it, or None."""
+    if record.get("status") != "ok":
+        return None
+    config = record.get("config")
+    if not isinstance(config, dict) or not config:
+        return "status ok but no config: not written by a zcnas job (which records its configuration)"
+    if str(record.get("task") or config.get("task") or "search") != "search":
+        return None  # another task's result: left out of the tables anyway
+    best = record.get("best")
+    if not isinstance(best, dict):
+        return "status ok but no best architecture"
+    for key in ("test_accuracy", "score"):
+        value = best.get(key)
+        if value is None:
+            continue  # a best cell outside the benchmark's sample has no accuracy
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"status ok but best.{key} is {value!r}, not a number"
+        if key == "test_accuracy" and not math.isfinite(value):
+            return f"status ok but best.test_accuracy is {value}, not a finite number"
+    return None
 
 
 def _job_row(record: dict, folder: Path, sweep_dir: Path) -> dict | None:

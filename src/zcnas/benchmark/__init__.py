@@ -35,26 +35,40 @@ def make_benchmark(kind: str, path: str | None = None, table_path: str | None = 
     raise ConfigError(f"unknown benchmark kind {kind!r}; valid: {', '.join(KINDS)}")
 
 
+def source_path(kind: str, path: str | None, table_path: str | None) -> str | None:
+    """The file or official folder that ``make_benchmark(kind, path, table_path)`` reads (None: none)."""
+    if kind == "table":
+        return str(Path(path or table_path).expanduser()) if (path or table_path) else None
+    if kind == "nats_bench":
+        return str(Path(path).expanduser()) if path else str(default_nats_dir())
+    if kind != "auto":
+        return None
+    if path:
+        return str(Path(path).expanduser())
+    if table_path and Path(table_path).expanduser().is_file():
+        return str(Path(table_path).expanduser())
+    if default_nats_dir().is_dir():
+        return str(default_nats_dir())
+    return None
+
+
 def _auto(path: str | None, table_path: str | None) -> Benchmark:
     """An explicit ``path`` wins (a file: a table, a directory: the official files); without one,
     the table at ``table_path`` if present, else the official files under $TORCH_HOME, else none."""
     from zcnas.benchmark.nats_api import NatsBenchBenchmark
 
-    if path:
-        given = Path(path).expanduser()
-        if given.is_file():
-            return TableBenchmark(given)
-        if given.is_dir():
-            return NatsBenchBenchmark(str(given))
-        raise BenchmarkError(
-            f"benchmark.path {given} does not exist; give a benchmark table (CSV or parquet) "
-            "or an official NATS-tss-v1_0-3ffb9-simple directory"
-        )
-    if table_path and Path(table_path).expanduser().is_file():
-        return TableBenchmark(table_path)
-    if default_nats_dir().is_dir():
-        return NatsBenchBenchmark(str(default_nats_dir()))
-    return NoBenchmark()
+    source = source_path("auto", path, table_path)
+    if source is None:
+        return NoBenchmark()
+    given = Path(source)
+    if given.is_file():
+        return TableBenchmark(given)
+    if given.is_dir():
+        return NatsBenchBenchmark(str(given))
+    raise BenchmarkError(
+        f"benchmark.path {given} does not exist; give a benchmark table (CSV or parquet) "
+        "or an official NATS-tss-v1_0-3ffb9-simple directory"
+    )
 
 
-__all__ = ["DATASETS", "Benchmark", "NoBenchmark", "TableBenchmark", "make_benchmark", "default_nats_dir"]
+__all__ = ["DATASETS", "Benchmark", "NoBenchmark", "TableBenchmark", "make_benchmark", "default_nats_dir", "source_path"]

@@ -7,10 +7,15 @@ template over the row's columns that gives the architecture string (``"{arch}"``
 dataset's accuracy.  Every string is parsed by the space and stored in canonical form, so a
 row is found under any spelling of the same network: rows are keyed by the space's identity key
 (NAS-Bench-101's graph hash, so a cell written with its vertices in another order is found; in
-NAS-Bench-Macro the identity layers that commute).  A table may cover the whole space
-(NAS-Bench-Macro) or a sample (the NAS-Bench-101 sample): a lookup of an architecture it lacks
-returns None, never an error.  An architecture listed on several rows (the NAS-Bench-101 sample
-draws small cells repeatedly, each row one training run) gets the mean of its rows' accuracies.
+NAS-Bench-Macro the identity layers that commute).
+
+A table covers the whole space unless the config declares it a sample (``space.table.sample``,
+true for the NAS-Bench-101 500-cell sample): a table of the whole space (NAS-Bench-Macro) that
+lacks an architecture is refused, never taken for a sample.  A lookup in a sample of an
+architecture it lacks returns None, never an error.  Rows of one network must agree on its
+accuracy, unless the config declares them repeated training runs (``space.table.repeated_runs``:
+the NAS-Bench-101 sample draws small cells repeatedly, each row one run); their mean is then the
+accuracy and ``note`` says so.  Accuracies are checked by ``zcnas.benchmark.checks``.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import numpy as np
 import pandas as pd
 
 from zcnas.benchmark.base import Benchmark
+from zcnas.benchmark.checks import check_percent
 from zcnas.errors import ArchError, BenchmarkError, ConfigError
 from zcnas.spaces.base import SearchSpace
 
 
 class SpaceTableBenchmark(Benchmark):
     def __init__(self, space: SearchSpace, path: str | Path, arch: str, accuracy: dict[str, str],
-                 accuracy_label: str = "accuracy"):
+                 accuracy_label: str = "accuracy", sample: bool = False, repeated_runs: bool = False):
         self.space = space
         self.path = Path(path).expanduser()
         self.description = f"table {self.path}"
@@ -61,16 +67,53 @@ class SpaceTableBenchmark(Benchmark):
         self._rows = {key: i for i, key in enumerate(first)}
         self.repeated_rows = len(keys) - len(self.archs)
         self._accuracy = {}
+        where = f"table {self.path}"
         for dataset, column in accuracy.items():
             values = pd.to_numeric(frame[column], errors="coerce")
             bad = np.flatnonzero(values.isna().to_numpy())
             if bad.size:
-                raise BenchmarkError(f"table {self.path}: column {column} holds {frame[column].iloc[bad[0]]!r} in "
+                raise BenchmarkError(f"{where}: column {column} holds {frame[column].iloc[bad[0]]!r} in "
                                      f"data row {bad[0] + 1}, not a number")
-            # the mean over an architecture's rows, in first-seen order
-            self._accuracy[dataset] = pd.Series(values.to_numpy(dtype=float)).groupby(keys, sort=False).mean() \
-                .reindex(list(first)).to_numpy()
-        self.complete = space.size is not None and len(self.archs) == space.size
+            values = values.to_numpy(dtype=float)
+            check_percent(values, where, column, frame[column].to_numpy())
+            groups = pd.Series(values).groupby(keys, sort=False)
+            if not repeated_runs:
+                self._check_agreement(groups, keys, values, column)
+            # the mean over an architecture's rows (one value where they agree), in first-seen order
+            self._accuracy[dataset] = groups.mean().reindex(list(first)).to_numpy()
+        self.note = (f"{self.repeated_rows} of the table's {len(keys)} rows repeat an architecture: repeated "
+                     "training runs, whose accuracies are averaged" if repeated_runs and self.repeated_rows else None)
+        self.sample = bool(sample)
+        self.complete = self._check_whole(space, sample)
+
+    def _check_agreement(self, groups, keys: list, values: np.ndarray, column: str) -> None:
+        """Rows of one network hold one accuracy: a conflict names both rows."""
+        spread = (groups.max() - groups.min()).to_numpy()
+        conflicts = np.flatnonzero(spread > 1e-9 * np.maximum(1, groups.max().abs().to_numpy()))
+        if not conflicts.size:
+            return
+        key = groups.max().index[conflicts[0]]
+        rows = [i for i, k in enumerate(keys) if k == key][:2]
+        raise BenchmarkError(
+            f"table {self.path}: data rows {rows[0] + 1} and {rows[1] + 1} are the same architecture of space "
+            f"{self.space.name} with different {column} ({values[rows[0]]:g} and {values[rows[1]]:g}); keep one "
+            "row per architecture, or set space.table.repeated_runs=true if they are repeated training runs")
+
+    def _check_whole(self, space: SearchSpace, sample: bool) -> bool:
+        """Whether the table holds every architecture of the space; a table not declared a sample must."""
+        if space.size is None:  # an unbounded or uncounted space: no table can claim all of it
+            return False
+        lacking = (arch for arch in space.all_archs() if space.identity_key(arch) not in self._rows)
+        first_lacking = next(lacking, None)
+        if first_lacking is None:
+            return True
+        if not sample:
+            count = 1 + sum(1 for _ in lacking)
+            raise BenchmarkError(
+                f"table {self.path} lacks {count} of the {space.size:,} architectures of space {space.name} "
+                f"(first: {space.format(first_lacking)}); a table of the whole space must hold every one: "
+                "use the complete table, or set space.table.sample=true if it is a sample")
+        return False
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -112,3 +155,16 @@ def table_settings(node) -> tuple[str, dict[str, str], str]:
         raise ConfigError("space.table needs path, arch (a template such as '{arch}') and accuracy "
                           "(dataset -> column)") from None
     return arch, accuracy, str(node.get("accuracy_label") or "accuracy")
+
+
+def table_flags(node) -> dict[str, bool]:
+    """``sample`` and ``repeated_runs`` of a ``space.table`` config node (both false unless declared)."""
+    flags = {}
+    for key in ("sample", "repeated_runs"):
+        value = node.get(key, False)
+        if value is None:
+            value = False
+        if not isinstance(value, bool):
+            raise ConfigError(f"space.table.{key} must be true or false, got {value!r}")
+        flags[key] = value
+    return flags

@@ -11,7 +11,8 @@ validation pass).  The shared development table
 but its test accuracies are single training runs, not means over seeds (see
 its README), so they differ from the official means by run-to-run noise.
 
-An empty value cell means the source had no record of that architecture
+Accuracies must be percents (0..100, not fractions) and times finite and >= 0
+(``zcnas.benchmark.checks``).  An empty value cell means the source had no record of that architecture
 (``task=build_table allow_missing=true``): looking it up is a one-line
 ``BenchmarkError``, and so is a whole-space lookup of a column with holes.
 """
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index
+from zcnas.benchmark.checks import check_percent, check_seconds
 from zcnas.errors import BenchmarkError
 from zcnas.space import NUM_CELLS, all_cells, format_arch
 
@@ -38,7 +40,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise BenchmarkError(f"benchmark table not found: {path} ({HOW_TO})")
     try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        # only an empty cell is a hole: a literal nan/NaN/NA is refused as not a number
+        frame = (pd.read_parquet(path) if path.suffix == ".parquet"
+                 else pd.read_csv(path, keep_default_na=False, na_values=[""]))
     except Exception as exc:  # pandas/pyarrow raise many types for a damaged file
         raise BenchmarkError(f"benchmark table {path} could not be read ({type(exc).__name__}: {exc}); {HOW_TO}") from None
     return frame
@@ -73,6 +77,9 @@ class TableBenchmark(Benchmark):
             )
         # numbers are checked in file order, so an error's row number is the file's
         columns = {c: numeric_column(frame, c, self.path) for c in VALUE_COLUMNS}
+        for c, values in columns.items():
+            check = check_seconds if c.endswith("_time") else check_percent
+            check(values, f"benchmark table {self.path}", c, frame[c].to_numpy())
         order = np.argsort(frame["index"].to_numpy())
         if check_arch and list(frame["arch"].to_numpy()[order]) != [format_arch(c) for c in all_cells()]:
             raise BenchmarkError(

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from zcnas.analysis.search_tables import beyond_rows, cell_summary, collect
 from zcnas.errors import ConfigError, DataError
 from zcnas.io import atomic_write_bytes, write_table
+from zcnas.jobs import RESULT_FILE
 from zcnas.reports.figures import figure2_png
 from zcnas.reports.search_tables import render_markdown
 
@@ -74,6 +75,9 @@ def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False,
         "jobs": len(jobs),
         "ok": int((jobs["status"] == "ok").sum()),
         "failed": int((jobs["status"] != "ok").sum()),
+        # result.json files no job wrote as they are (hand-made, edited): counted as failed, never as ok
+        "invalid": [f"{j.job}: {j.error}" for j in jobs.itertuples()
+                    if str(j.error or "").startswith(f"invalid {RESULT_FILE}")],
         "files": [str(report_dir / name) for name in FILES],
         "beyond_the_paper": [] if others is None else others.to_dict("records"),
         "protocol_misses": [f"{c.dataset} {c.search}: {c.test_mean:.2f} vs {c.protocol_test_mean:.2f}"
@@ -119,4 +123,8 @@ def summarize_aggregate(result: dict) -> str:
              f"from {result['sweep_dir']}",
              f"  wrote {', '.join(Path(f).name for f in result['files'])} to {result['report_dir']}"]
     lines += [f"  val12 outside the protocol's tolerance: {miss}" for miss in result.get("protocol_misses", [])]
+    invalid = result.get("invalid", [])
+    lines += [f"  not counted: {line}" for line in invalid[:5]]
+    if len(invalid) > 5:
+        lines.append(f"  not counted: {len(invalid) - 5} more invalid {RESULT_FILE} files (jobs.csv lists them)")
     return "\n".join(lines)

@@ -14,15 +14,16 @@ study correlates each roster with the space's ground truth over the architecture
 without val12 and combined (NATS-Bench records), and writes ``correlation.md``,
 ``correlations.csv`` and ``scatter_<dataset>.png``.
 
-Writes to ``report_dir``: ``table1.md`` (Tables I and II beside the paper's
-values, the combined comparisons), ``correlations.csv`` (tidy, signed
-values), ``alpha_sweep.csv`` and ``scatter_<dataset>.png``.
+Writes to ``report_dir`` (unset: the job's own folder): ``table1.md`` (Tables I and II beside
+the paper's values, the combined comparisons), ``correlations.csv`` (tidy, signed values),
+``alpha_sweep.csv`` and ``scatter_<dataset>.png``.  A report already there that holds a
+correlation this run lacks, or one over more architectures, is kept (``overwrite=true`` replaces
+it; ``zcnas.reports.kept``).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig
@@ -35,6 +36,7 @@ from zcnas.io import atomic_write_bytes, write_table
 from zcnas.names import DATASET_NAMES
 from zcnas.reports.correlation import fmt, render_markdown, render_space_markdown
 from zcnas.reports.figures import scatter_png
+from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters
 
 
@@ -55,15 +57,17 @@ def settings(cfg: DictConfig) -> Settings:
 
 def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     s = settings(cfg)
-    out = Path(os.path.expanduser(str(cfg.report_dir)))
+    out = report_folder(cfg.get("report_dir"), output_dir)
+    overwrite = check_overwrite(cfg.get("overwrite", False))
     paths = expand_rosters(cfg.get("rosters"))
     named = read_rosters(paths)
     space = job_space(cfg, named, "correlate").name
     groups = group_rosters(named)
     benchmark = benchmark_with_accuracies(cfg, "correlate")
     if space != "nats_tss":
-        return _space_job(groups, benchmark, s, space, out, paths)
+        return _space_job(groups, benchmark, s, space, out, paths, overwrite)
     tidy, sweep, panels = study(groups, benchmark, s)
+    keep_report(out, tidy, overwrite)
 
     files = [out / "table1.md", out / "correlations.csv", out / "alpha_sweep.csv"]
     atomic_write_bytes(files[0], render_markdown(tidy, sweep, s, benchmark.description).encode())
@@ -86,14 +90,24 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     }
 
 
-def _space_job(groups, benchmark, s: Settings, space: str, out: Path, paths: list[str]) -> dict:
+#: a correlation report's rows: one per (dataset, metric[, normalization, alpha], subset), each over n architectures
+KEY = ["dataset", "metric", "normalization", "alpha", "subset"]
+
+
+def keep_report(out: Path, tidy, overwrite: bool) -> None:
+    check_report_kept(out, "correlations.csv", tidy, KEY, size="n", what="correlations", overwrite=overwrite)
+
+
+def _space_job(groups, benchmark, s: Settings, space: str, out: Path, paths: list[str], overwrite: bool) -> dict:
     datasets = sorted({g.dataset for g in groups})
     for ds in datasets:
         if not benchmark.covers(ds):
             raise ConfigError(f"space {space}'s ground truth ({benchmark.description}) has no {ds} accuracies; "
                               f"it has {', '.join(benchmark.datasets)}")
     parse = benchmark.space.parse
-    tidy, panels = space_study(groups, lambda ds, arch: benchmark.accuracy_of(parse(arch), ds), s)
+    tidy, panels = space_study(groups, lambda ds, arch: benchmark.accuracy_of(parse(arch), ds), s,
+                               benchmark.description)
+    keep_report(out, tidy, overwrite)
     files = [out / "correlation.md", out / "correlations.csv"]
     atomic_write_bytes(files[0], render_space_markdown(tidy, s, space, benchmark).encode())
     write_table(files[1], tidy)

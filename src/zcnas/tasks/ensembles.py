@@ -1,5 +1,7 @@
 """``task=ensembles`` (``make table-ensembles``): the ensemble study of ``zcnas.analysis.ensemble_study``
-on the rosters named by ``rosters``; writes ``ensembles.csv`` and ``ensembles.md`` to ``report_dir``.
+on the rosters named by ``rosters``; writes ``ensembles.csv`` and ``ensembles.md`` to ``report_dir``
+(unset: the job's own folder).  A report already there that holds a candidate this run lacks, or
+one over more architectures, is kept (``overwrite=true`` replaces it; ``zcnas.reports.kept``).
 
 In any search space (``space=``): the rosters must all be of the job's space (one-line ConfigError
 otherwise, as in ``task=correlate``); their rows are aligned with the space's ground truth by
@@ -28,11 +30,14 @@ from zcnas.analysis.search_measures import AGING_WARMUP, TOP_K, search_params
 from zcnas.errors import ConfigError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.reports.ensembles import render_markdown, render_search_markdown
+from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.spaces import DEFAULT
 from zcnas.tasks.inputs import (benchmark_with_accuracies, describe_space, expand_rosters, group_rosters, job_space,
                                 job_space_identity, read_rosters, space_identity)
 
 SPACE_CSV = "ensembles_whole_space.csv"
+#: an ensemble report's rows: one per (dataset, candidate), each over n architectures
+KEY = ["dataset", "candidate"]
 
 
 def search_settings(cfg: DictConfig) -> SearchSettings:
@@ -57,6 +62,8 @@ def search_settings(cfg: DictConfig) -> SearchSettings:
 
 def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
     started = time.time()
+    report_dir = report_folder(cfg.get("report_dir"), output_dir)
+    overwrite = check_overwrite(cfg.get("overwrite", False))
     rules = list(cfg.rules or RULES)
     members = cfg.get("members")
     members = list(members) if isinstance(members, (list, ListConfig)) else None
@@ -72,6 +79,8 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
     scores, accuracy, cost, n, devices = (data[k] for k in ("scores", "accuracy", "cost", "n", "devices"))
     res = study(scores, accuracy, select_on, int(cfg.max_size), rules, members,
                 tuple(cfg.get("searchable") or ()), settings, space=space, cells=data["keys"])
+    # before the whole-space mode, the longest part, runs
+    check_report_kept(report_dir, "ensembles.csv", res["table"], KEY, size="n", what="candidates", overwrite=overwrite)
     sample_seconds = time.time() - started
     say = (lambda text: print(f"[zcnas] {text} ({time.time() - started:.0f} s)", flush=True)) if cfg.progress else None
     if say:
@@ -110,7 +119,8 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
     facts = {"space": space, "accuracy_label": getattr(benchmark, "accuracy_label", None),
              "ground_truth": tuple(getattr(benchmark, "datasets", ()) or ()), "dropped": data["dropped"],
              "whole_space_note": note if whole is None else None}
-    report_dir = Path(str(cfg.report_dir))
+    check_report_kept(report_dir, SPACE_CSV, None if whole is None else whole["table"], KEY, size="n",
+                      what="whole-space candidates", overwrite=overwrite)
     report_dir.mkdir(parents=True, exist_ok=True)
     write_table(report_dir / "ensembles.csv", res["table"])
     text = render_markdown(res, scores, accuracy, cost, select_on, devices, facts)

@@ -6,8 +6,11 @@ space, and per latency budget (a quantile of the device's measured latencies) th
 under it against what the searches find when they score with a roster metric and may only visit
 cells within the budget (``run_search(..., feasible=...)``), over ``repeats`` seeds.
 
-Writes to ``report_dir``: ``hw_study.csv`` (one row per search run), ``hw_study.md`` (per dataset a
-table of mean ± std) and ``pareto_<dataset>.png`` (``zcnas.reports.pareto``).
+Writes to ``report_dir`` (unset: the job's own folder): ``hw_study.csv`` (one row per search run),
+``hw_study.md`` (per dataset a table of mean ± std) and ``pareto_<dataset>.png``
+(``zcnas.reports.pareto``).  A report already there that holds search runs this study lacks (more
+datasets, devices, budgets, searches or repeats) is kept (``overwrite=true`` replaces it;
+``zcnas.reports.kept``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from zcnas.benchmark.hw_costs import DEVICES, read_hw_costs
 from zcnas.errors import ConfigError, DataError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.names import DATASET_NAMES, SEARCH_TITLES
+from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.reports.pareto import DevicePanel, pareto_png
 from zcnas.roster import read_roster
 from zcnas.tasks.inputs import benchmark_with_accuracies
@@ -63,27 +67,43 @@ def settings(cfg: DictConfig) -> dict:
 def roster_scores(cfg: DictConfig, dataset: str) -> tuple[str, np.ndarray]:
     """The roster's path and its scores by index (NaN where it has none: such cells rank lowest)."""
     explicit = cfg.get("rosters") or {}
+    metric = str(cfg.hw_metric)
     path = Path(os.path.expanduser(str(explicit[dataset] if dataset in explicit
-                                       else Path(str(cfg.roster_dir)) / f"{cfg.hw_metric}_{dataset}.parquet")))
+                                       else Path(str(cfg.roster_dir)) / f"{metric}_{dataset}.parquet")))
     roster = read_roster(path)
     if roster.meta.get("dataset") != dataset:
         raise DataError(f"roster {path} is for dataset {roster.meta.get('dataset')!r}, not {dataset!r}; "
                         f"set rosters.{dataset}=<a roster of {dataset}>")
+    found = roster.meta.get("metric")
+    if found != metric:  # the report says which metric the searches scored with
+        raise DataError(f"roster {path} holds {found!r} scores, not hw_metric={metric}'s; "
+                        f"set hw_metric={found} or rosters.{dataset}=<a {metric} roster of {dataset}>")
     return str(path), roster.score_array()
+
+
+#: a row of hw_study.csv: one search run
+RUN_KEY = ["dataset", "device", "budget_quantile", "search", "repeat"]
 
 
 def run_hw_study_job(cfg: DictConfig, output_dir: Path) -> dict:
     from zcnas.search import run_search
 
     s = settings(cfg)
+    out = report_folder(cfg.get("report_dir"), output_dir)
+    # hw_study.csv has one row per search run: this study's are known before it starts
+    planned = pd.DataFrame([{"dataset": ds, "device": dev, "budget_quantile": q, "search": label, "repeat": r}
+                            for ds in s["datasets"] for dev in s["devices"] for q in s["budgets"]
+                            for label in s["searches"] for r in range(s["repeats"])])
+    check_report_kept(out, "hw_study.csv", planned, RUN_KEY, what="search runs",
+                      overwrite=check_overwrite(cfg.get("overwrite", False)))
     benchmark = benchmark_with_accuracies(cfg, "hw_study")
-    out = Path(os.path.expanduser(str(cfg.report_dir)))
+    loaded = {ds: roster_scores(cfg, ds) for ds in s["datasets"]}  # every roster checked before any file is written
     rows, rosters, files = [], {}, []
     started = time.time()
     for ds in s["datasets"]:
         hw = read_hw_costs(os.path.expanduser(str(cfg.hw_data)), ds, key="hw_data")
         accuracy = benchmark.all_test_accuracies(ds)
-        rosters[ds], score_array = roster_scores(cfg, ds)
+        rosters[ds], score_array = loaded[ds]
         scores = score_array.tolist()  # plain floats: the searches look them up thousands of times
         evaluate = lambda cell: scores[cell.index]  # noqa: E731
         panels = []

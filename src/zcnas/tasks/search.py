@@ -129,6 +129,8 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
         if space.name != "nats_tss":
             found["accuracy_label"] = benchmark.accuracy_label
             found["ranked_among"] = len(table_acc)  # the table's architectures (all, or a sample)
+            if getattr(benchmark, "note", None):  # e.g. accuracies that are means of repeated runs
+                found["accuracy_note"] = benchmark.note
     elif accuracy:
         found["test_accuracy"] = None  # not in the benchmark's table (a sample of the space)
     if max_cost:
