@@ -12,6 +12,11 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 ARGS ?=
+# User text reaches the programs as data: these are exported to the recipes' environment and
+# scripts/make_args.py splits ARGS into words (no shell evaluates it) and checks that the names
+# (EXPERIMENT, SWEEP, SCORE_SWEEP) are plain before it puts them into arguments.
+export ARGS EXPERIMENT SWEEP SCORE_SWEEP
+WITH_ARGS = $(PY) scripts/make_args.py
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast clean
@@ -29,21 +34,21 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP) ## create .venv; install zcnas (editable) with its dependencies, and torch (TORCH_SPEC) if the venv has none
 
 run: $(STAMP) ## the default job: synflow random search (N=500) on CIFAR-10; extra overrides in ARGS="..."
-	$(PY) run.py metric=synflow search=random $(ARGS)
+	$(WITH_ARGS) -- $(PY) run.py metric=synflow search=random
 
 .PHONY: table1
 table1: $(STAMP) ## the correlation study (paper Tables I and II) from results/rosters/ into results/correlation/
-	$(PY) run.py task=correlate $(ARGS)
+	$(WITH_ARGS) -- $(PY) run.py task=correlate report_dir=$(CURDIR)/results/correlation
 
 # the search grid (paper Tables III-V, Figure 2): make grid [EXPERIMENT=val12|laptop|tiny], then make tables
 EXPERIMENT ?= paper
 SWEEP ?= paper
 .PHONY: grid tables figure2
 grid: $(STAMP) ## run the search grid of conf/experiment/$(EXPERIMENT).yaml (default paper); a relaunch skips finished jobs
-	$(PY) run.py -m experiment=$(EXPERIMENT) $(ARGS)
+	$(WITH_ARGS) --plain EXPERIMENT -- $(PY) run.py -m experiment=@EXPERIMENT@
 
 tables: $(STAMP) ## Tables III-V (and Figure 2) of multirun_outputs/$(SWEEP) into results/search/$(SWEEP)/
-	$(PY) run.py task=aggregate sweep_dir=$(CURDIR)/multirun_outputs/$(SWEEP) report_dir=$(CURDIR)/results/search/$(SWEEP) $(ARGS)
+	$(WITH_ARGS) --plain SWEEP -- $(PY) run.py task=aggregate sweep_dir=$(CURDIR)/multirun_outputs/@SWEEP@ report_dir=$(CURDIR)/results/search/@SWEEP@
 
 figure2: $(STAMP) tables ## Figure 2 (figure2.png): written by the same aggregation as the tables
 
@@ -51,13 +56,13 @@ figure2: $(STAMP) tables ## Figure 2 (figure2.png): written by the same aggregat
 SCORE_SWEEP ?= score
 .PHONY: merge
 merge: $(STAMP) ## merge the roster shards of multirun_outputs/$(SCORE_SWEEP) into results/rosters/<metric>_<dataset>.parquet
-	$(PY) run.py task=merge 'merge.inputs=["$(CURDIR)/multirun_outputs/$(SCORE_SWEEP)/**/roster.parquet"]' $(ARGS)
+	$(WITH_ARGS) --plain SCORE_SWEEP -- $(PY) run.py task=merge 'merge.inputs=["$(CURDIR)/multirun_outputs/@SCORE_SWEEP@/**/roster.parquet"]'
 
 test: $(STAMP) ## the whole test suite (slow, integration, SLURM); starts a one-node SLURM cluster for it when it can
-	PY=$(PY) bash scripts/test.sh $(ARGS)
+	PY=$(PY) $(WITH_ARGS) -- bash scripts/test.sh
 
 test-fast: $(STAMP) ## unit tests only (skips tests marked slow/integration/slurm)
-	$(PY) -m pytest -m "not slow and not integration and not slurm" $(ARGS)
+	$(WITH_ARGS) -- $(PY) -m pytest -m "not slow and not integration and not slurm"
 
 clean: ## remove outputs/ and the contents of multirun_outputs/
 	rm -rf outputs && find multirun_outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
@@ -77,21 +82,21 @@ FUSED_CELLS ?= $(if $(findstring --quick,$(ARGS)),3,50)
 BENCH_WAIT ?= 180
 .PHONY: bench
 bench: $(STAMP) ## engine vs the paper's code at idle and beside 1 busy loop (4x/1x), fused engine (3x hook_logdet, 4x singles) (~25 min on 2 idle cores; ARGS="--quick": a few min) -> results/bench/
-	$(PY) bench/bench.py --threads auto --wait-idle $(BENCH_WAIT) $(BENCH_IDLE) --out $(BENCH_OUT) --tag $(BENCH_TAG)_idle $(ARGS)
+	$(WITH_ARGS) -- $(PY) bench/bench.py --threads auto --wait-idle $(BENCH_WAIT) $(BENCH_IDLE) --out $(BENCH_OUT) --tag $(BENCH_TAG)_idle
 	$(PY) bench/fused.py --threads auto --wait-idle $(BENCH_WAIT) --cells $(FUSED_CELLS) --out $(BENCH_OUT) --tag $(BENCH_TAG)_fused
-	$(PY) bench/bench.py --threads auto --compete 1 $(BENCH_COMPETE) --out $(BENCH_OUT) --tag $(BENCH_TAG)_compete1 $(ARGS)
+	$(WITH_ARGS) -- $(PY) bench/bench.py --threads auto --compete 1 $(BENCH_COMPETE) --out $(BENCH_OUT) --tag $(BENCH_TAG)_compete1
 	$(PY) bench/summary.py $(BENCH_OUT)/$(BENCH_TAG)_idle.json $(BENCH_OUT)/$(BENCH_TAG)_compete1.json \
 		$(BENCH_OUT)/$(BENCH_TAG)_fused.json
 
 .PHONY: table-ensembles
 table-ensembles: $(STAMP) ## single proxies and ensembles, rho and tau, chosen on CIFAR-10 (results/rosters/sample1000 -> results/ensembles/)
-	$(PY) run.py task=ensembles $(ARGS)
+	$(WITH_ARGS) -- $(PY) run.py task=ensembles report_dir=$(CURDIR)/results/ensembles
 
 .PHONY: table-spaces
 table-spaces: $(STAMP) ## proxies vs ground truth in NAS-Bench-Macro and NAS-Bench-101 (results/rosters/<space>/ -> results/correlation/<space>/)
-	$(PY) run.py task=correlate space=nas_bench_macro "rosters=[$(CURDIR)/results/rosters/nas_bench_macro/*.parquet,$(CURDIR)/results/rosters/nas_bench_macro/sample1000/*.parquet]" report_dir=$(CURDIR)/results/correlation/nas_bench_macro $(ARGS)
-	$(PY) run.py task=correlate space=nas_bench_101 "rosters=[$(CURDIR)/results/rosters/nas_bench_101/*.parquet]" report_dir=$(CURDIR)/results/correlation/nas_bench_101 $(ARGS)
+	$(WITH_ARGS) -- $(PY) run.py task=correlate space=nas_bench_macro "rosters=[$(CURDIR)/results/rosters/nas_bench_macro/*.parquet,$(CURDIR)/results/rosters/nas_bench_macro/sample1000/*.parquet]" report_dir=$(CURDIR)/results/correlation/nas_bench_macro
+	$(WITH_ARGS) -- $(PY) run.py task=correlate space=nas_bench_101 "rosters=[$(CURDIR)/results/rosters/nas_bench_101/*.parquet]" report_dir=$(CURDIR)/results/correlation/nas_bench_101
 
 .PHONY: hw-study
 hw-study: $(STAMP) ## hardware-aware search: accuracy-latency Pareto fronts (HW-NAS-Bench) and searches under latency budgets -> results/hw/
-	$(PY) run.py task=hw_study $(ARGS)
+	$(WITH_ARGS) -- $(PY) run.py task=hw_study report_dir=$(CURDIR)/results/hw

@@ -11,6 +11,20 @@ cd "$(dirname "$0")/.."
 METRIC=${1:?usage: bash bench/score_rosters.sh METRIC [task=score override ...]}
 shift
 PY=${PY:-.venv/bin/python}
+DATASETS=${DATASETS:-cifar10 cifar100 ImageNet16-120}
+# METRIC and each dataset name files (the log, the rosters): a metric and datasets of conf/, checked
+# before anything is written
+plain() { [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]*$ ]]; }
+if ! plain "$METRIC" || [[ ! -f conf/metric/$METRIC.yaml ]]; then
+  echo "error: unknown metric '$METRIC'; valid: $(cd conf/metric && ls -- *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')" >&2
+  exit 2
+fi
+for ds in $DATASETS; do
+  if ! plain "$ds" || [[ ! -f conf/dataset/$ds.yaml ]]; then
+    echo "error: unknown dataset '$ds' in DATASETS; valid: $(cd conf/dataset && ls -- *.yaml | sed 's/\.yaml$//' | tr '\n' ' ')" >&2
+    exit 2
+  fi
+done
 OUT=${OUT:-outputs/${METRIC}_rosters}
 SHARDS=${SHARDS:-1}
 ROSTERS=${ROSTERS:-results/rosters}
@@ -21,7 +35,7 @@ mkdir -p "$ROSTERS"
 folder() { "$PY" -c 'import sys; from zcnas.jobs import folder_name; print(folder_name(sys.argv[1:]))' "$@"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-for ds in ${DATASETS:-cifar10 cifar100 ImageNet16-120}; do
+for ds in $DATASETS; do
   job=(task=score "metric=$METRIC" "dataset=$ds" "$@")
   # one shard is the plain job: no shard overrides, so its folder name is the plain job's
   ((SHARDS > 1)) && job+=("num_shards=$SHARDS")

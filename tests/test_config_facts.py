@@ -22,11 +22,13 @@ from zcnas.schema import SETTINGS, check_settings
 
 
 def test_the_dataset_options_are_the_specs_and_hold_no_facts(compose_cfg):
-    assert group_options("dataset") == sorted(DATASETS)
+    # the benchmark datasets, and the kinds of the user's own data
+    assert group_options("dataset") == sorted((*DATASETS, "folder", "npz", "torchvision"))
     for name in DATASETS:
         ds = compose_cfg(f"dataset={name}").dataset
-        assert ds.name == get_spec(name).name == name
-        assert tuple(ds) == SETTINGS  # name, data_path, split, download: no num_classes, mean, ...
+        assert ds.name == get_spec(name).name == name and ds.kind == "benchmark"
+        assert tuple(ds) == SETTINGS  # the user-data settings are null: a benchmark's facts are fixed
+        assert all(ds[key] is None for key in ("num_classes", "mean", "std", "resolution"))
         assert "num_classes" not in (CONFIG_DIR / "dataset" / f"{name}.yaml").read_text()
 
 
@@ -52,12 +54,14 @@ def test_the_scoring_context_and_its_batch_use_the_specs_facts(compose_cfg, tmp_
 
 
 def test_a_dataset_fact_cannot_be_set(compose_cfg):
-    with pytest.raises(ConfigCompositionException, match="dataset.num_classes"):
-        compose_cfg("dataset.num_classes=7")  # not a key of the group
-    cfg = compose_cfg("+dataset.num_classes=7")  # `+` adds it past the schema: refused where it would be ignored
-    with pytest.raises(ConfigError, match=r"^dataset.num_classes cannot be set: .* normalization are fixed") as info:
+    # a setting of the user's own data, fixed for a benchmark dataset: refused where it would be ignored
+    cfg = compose_cfg("dataset.num_classes=7")
+    with pytest.raises(ConfigError, match=r"^dataset.num_classes cannot be set for cifar10: .* normalization are fixed") as info:
         build_context(cfg, None, "cpu")
     assert "\n" not in str(info.value)
+    cfg = compose_cfg("+dataset.classes=7")  # `+` adds a key past the schema
+    with pytest.raises(ConfigError, match=r"^dataset.classes cannot be set: the settings of dataset are name, kind"):
+        build_context(cfg, None, "cpu")
 
 
 def test_dataset_settings_are_typed_when_composed(compose_cfg):
@@ -84,10 +88,10 @@ def test_shared_settings_are_checked_in_one_place(compose_cfg, override, message
 
 @pytest.mark.integration
 @pytest.mark.parametrize("override, message", [
-    ("dataset.num_classes=7", "error: unknown setting dataset.num_classes (valid keys of dataset: "
-                              "data_path, download, name, split)"),
-    ("+dataset.mean=[0,0,0]", "error: dataset.mean cannot be set: the settings of dataset are name, "
-                              "data_path, split, download (its classes, image size and normalization are fixed"),
+    ("dataset.classes=7", "error: unknown setting dataset.classes (valid keys of dataset: "
+                          "data_path, download, fingerprint, kind, mean, name, num_classes, path, resolution,"),
+    ("dataset.mean=[0,0,0]", "error: dataset.mean cannot be set for cifar10: a benchmark dataset's classes, "
+                             "image size and normalization are fixed"),
 ])
 def test_setting_a_dataset_fact_on_the_command_line_is_one_line(tmp_path, override, message):
     proc = run_cli(tmp_path, "benchmark=none", "search.n=3", "hardware.threads=1", override, check=False)

@@ -37,7 +37,7 @@ def width(**options):
 
 
 def roster_of(space, keys) -> Roster:
-    return Roster(make_rows([(k, float(k), 0.0, "computed") for k in keys], space), {**space_meta(space), **META})
+    return Roster(make_rows([(k, float(k), 0.0, "computed") for k in keys], space), {**space_meta(space), **META}, space)
 
 
 def one_line(exc_info) -> str:
@@ -98,7 +98,7 @@ def test_a_roster_is_read_back_in_the_space_built_with_its_options(tmp_path, exa
     narrow = width(widths=[16, 32])
     path = tmp_path / "narrow.parquet"
     write_roster(path, roster_of(narrow, range(narrow.size)))
-    roster = read_roster(path)  # its rows are checked in the narrow space: 16 architectures, base-2 indices
+    roster = read_roster(path, narrow)  # its rows are checked in the narrow space: 16 architectures, base-2 indices
     assert roster.meta["space_options"] == '{"widths": [16, 32]}'
     assert roster.space is narrow and roster.space.widths == (16, 32)
     assert list(roster.rows["arch"])[:3] == ["16-16-16-16", "16-16-16-32", "16-16-32-16"]
@@ -248,7 +248,7 @@ def test_options_through_the_cli(tmp_path, examples_on_path):
     score = json.loads(result_path.read_text())
     assert score["space_options"] == '{"widths": [16, 32]}' and score["architectures"] == 16
     roster = score["roster"]
-    assert read_roster(roster).space.widths == (16, 32)
+    assert read_roster(roster, width(widths=[16, 32])).space.widths == (16, 32)
 
     run_cli(tmp_path, *fast, NARROW, f"metric.roster={roster}", "search.n=5")
     (result_path,) = (tmp_path / "outputs" / "search").rglob("result.json")

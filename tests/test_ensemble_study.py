@@ -279,13 +279,13 @@ def test_sample_scores_align_nats_rosters_by_index(tmp_path, table_benchmark):
 
     a = {i: float(i % 11) for i in range(0, 600, 3)}
     b = {i: float(-i) for i in range(0, 600, 2)}
-    write_roster(tmp_path / "a.parquet", roster("a", "cifar10", a))
-    write_roster(tmp_path / "b.parquet", roster("b", "cifar10", b))
+    write_roster(tmp_path / "a.parquet", roster("synflow", "cifar10", a))
+    write_roster(tmp_path / "b.parquet", roster("params", "cifar10", b))
     d = sample_data(load_groups([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]), table_benchmark)
     idx = list(range(0, 600, 6))
     assert d["keys"]["cifar10"] == idx and d["dropped"] == {"cifar10": 0}
     groups = {g.metric: g.roster for g in load_groups([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")])}
-    for m in ("a", "b"):
+    for m in ("synflow", "params"):  # rosters record metrics zcnas knows
         np.testing.assert_array_equal(d["scores"]["cifar10"][m], groups[m].score_array()[idx])
     np.testing.assert_array_equal(d["accuracy"]["cifar10"], table_benchmark.all_test_accuracies("cifar10")[idx])
 

@@ -121,24 +121,24 @@ def test_macro_rows_are_aligned_over_the_cells_every_roster_holds(tmp_path, trut
     others = np.setdiff1d(np.arange(space.size), a_cells)
     b_cells = np.concatenate([a_cells[:40], rng.choice(others, 15, replace=False)])
     acc_of = {int(i): bench.accuracy_of(space.from_index(int(i)), "cifar10") for i in np.union1d(a_cells, b_cells)}
-    # "exact" scores the accuracy itself, "negative" its opposite; seconds differ per cell
-    write(tmp_path / "exact.parquet", space, "exact", {int(i): acc_of[int(i)] for i in a_cells},
+    # "exact" (as synflow) scores the accuracy itself, "negative" (as params) its opposite; seconds differ per cell
+    write(tmp_path / "exact.parquet", space, "synflow", {int(i): acc_of[int(i)] for i in a_cells},
           {int(i): float(i) for i in a_cells})
-    write(tmp_path / "negative.parquet", space, "negative", {int(i): -acc_of[int(i)] for i in b_cells})
+    write(tmp_path / "negative.parquet", space, "params", {int(i): -acc_of[int(i)] for i in b_cells})
     d = sample_data(load_groups([str(tmp_path / "exact.parquet"), str(tmp_path / "negative.parquet")]), bench)
     common = sorted(int(i) for i in a_cells[:40])
     assert d["keys"]["cifar10"] == common and d["n"] == {"cifar10": 40} and d["dropped"] == {"cifar10": 0}
     assert d["archs"]["cifar10"] == [space.format(space.from_index(i)) for i in common]
     np.testing.assert_array_equal(d["accuracy"]["cifar10"], [acc_of[i] for i in common])
-    np.testing.assert_array_equal(d["scores"]["cifar10"]["exact"], d["accuracy"]["cifar10"])
-    np.testing.assert_array_equal(d["scores"]["cifar10"]["negative"], -d["accuracy"]["cifar10"])
-    assert d["cost"]["cifar10"]["exact"] == float(np.median(common))  # over the common cells only
+    np.testing.assert_array_equal(d["scores"]["cifar10"]["synflow"], d["accuracy"]["cifar10"])
+    np.testing.assert_array_equal(d["scores"]["cifar10"]["params"], -d["accuracy"]["cifar10"])
+    assert d["cost"]["cifar10"]["synflow"] == float(np.median(common))  # over the common cells only
     res = study(d["scores"], d["accuracy"], "cifar10", 2, ["rank"], search=SearchSettings(repeats=2),
                 space=space, cells=d["keys"])
     t = res["table"].set_index("candidate")
-    assert t.loc["exact", "spearman"] == pytest.approx(1.0) and t.loc["negative", "spearman"] == pytest.approx(-1.0)
-    assert t.loc["exact", "top1_acc"] == pytest.approx(max(acc_of[i] for i in common))
-    assert res["chosen"].label == "exact" and res["whole_space"] == {"cifar10": False}
+    assert t.loc["synflow", "spearman"] == pytest.approx(1.0) and t.loc["params", "spearman"] == pytest.approx(-1.0)
+    assert t.loc["synflow", "top1_acc"] == pytest.approx(max(acc_of[i] for i in common))
+    assert res["chosen"].label == "synflow" and res["whole_space"] == {"cifar10": False}
     assert "cover 40 of 6,561 cells" in res["search_note"]
 
 
@@ -271,8 +271,8 @@ def test_too_few_cells_with_ground_truth_is_a_data_error(tmp_path, truth):
     drawn = list(dict.fromkeys(space.format(space.sample(rng)) for _ in range(200)))
     known = {a: bench.accuracy_of(space.parse(a), "cifar10") is not None for a in drawn}
     archs = [a for a in drawn if known[a]][:5] + [a for a in drawn if not known[a]][:25]  # 5 in the table, 25 not
-    for metric in ("a", "b"):
-        write(tmp_path / f"{metric}.parquet", space, metric, {a: 1.0 for a in archs})
+    for metric, name in (("synflow", "a"), ("params", "b")):  # rosters record metrics zcnas knows
+        write(tmp_path / f"{name}.parquet", space, metric, {a: 1.0 for a in archs})
     with pytest.raises(DataError, match=r"the cifar10 rosters share only 5 architectures that the ground truth "
                                         r"holds \(25 it lacks\)"):
         sample_data(load_groups([str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]), bench)

@@ -181,12 +181,12 @@ def test_hw_study_cli(tmp_path, benchmark_csv, table_benchmark, hw_dir):
     acc = table_benchmark.all_test_accuracies("cifar100")
     scores = {i: float(a) for i, a in enumerate(acc + np.random.default_rng(0).normal(0, 3, acc.size))}
     write_roster(tmp_path / "r.parquet", Roster(make_rows((i, s, 0.0, "computed") for i, s in scores.items()),
-                                                {"metric": "noisy", "dataset": "cifar100"}))
+                                                {"metric": "synflow", "dataset": "cifar100"}))
     report = tmp_path / "hw"
     # edgetpu: the device with unmeasured cells, which must never be found
     proc = run_cli(tmp_path, "task=hw_study", "datasets=[cifar100]", "devices=[edgetpu]", "repeats=2",
                    "budgets=[0.1,0.5]", "searches.random.n=100", "searches.aging_warmup.m=150",
-                   f"rosters={{cifar100: {tmp_path / 'r.parquet'}}}", "hw_metric=noisy", f"report_dir={report}",
+                   f"rosters={{cifar100: {tmp_path / 'r.parquet'}}}", "hw_metric=synflow", f"report_dir={report}",
                    "benchmark=table", f"benchmark.path={benchmark_csv}", f"hw_data={hw_dir}")
     assert "hw_study" in proc.stdout and "cifar100 edgetpu" in proc.stdout
     for name in ("hw_study.md", "hw_study.csv", "pareto_cifar100.png"):

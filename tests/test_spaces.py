@@ -204,7 +204,7 @@ def test_custom_space_search_and_roster_through_the_cli(tmp_path, examples_on_pa
     run_cli(tmp_path, *FAST, *custom, "task=score", "metric=synflow", "sample=5")
     score = result_of(tmp_path, "score")
     assert score["space"] == "width" and score["space_target"] == "width_space.WidthSpace"
-    roster = read_roster(score["roster"])
+    roster = read_roster(score["roster"], space)  # a user's space is the reader's to give, never the file's
     assert roster.meta["space"] == "width" and roster.meta["space_target"] == "width_space.WidthSpace"
     assert len(roster) == 5 and roster.rows["finite"].all()
     assert [space.index(space.parse(a)) for a in roster.rows["arch"]] == list(roster.rows["index"])

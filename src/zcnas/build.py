@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -10,7 +11,6 @@ from omegaconf import DictConfig, OmegaConf
 from zcnas.benchmark import Benchmark, make_benchmark
 from zcnas.errors import ConfigError
 from zcnas.metrics import Metric, ScoringContext, make_metric
-from zcnas.schema import dataset_spec
 from zcnas.spaces import DEFAULT, SearchSpace, make_space
 from zcnas.threads import resolve_threads
 
@@ -25,11 +25,17 @@ def configure_hardware(cfg: DictConfig) -> str:
 
     hw = cfg.hardware
     device = str(hw.device)
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):  # torch would fail later, deep in a metric
+        raise ConfigError(f"hardware.device must be cpu, cuda or cuda:<n>, got {device!r}; "
+                          "hardware=local runs on the CPU, hardware=gpu on the first GPU")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(
             "hardware asks for a CUDA device but torch sees none (CPU-only torch build or no GPU); "
             "use hardware=local or install a CUDA build of torch"
         )
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"hardware.device={device}, but torch sees {torch.cuda.device_count()} GPU(s), "
+                          "numbered from 0")
     if device.startswith("cuda"):
         # plain fp32 as on the CPU: TF32 convolutions (cuDNN's default) would round the
         # activations to 10-bit mantissas and move scores away from their CPU values
@@ -67,7 +73,7 @@ def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchm
     b = cfg.benchmark
     space = space or build_space(cfg)
     if space.name == DEFAULT:
-        return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"))
+        return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"), b.get("shipped_path"))
     kind = str(b.kind)
     if kind == "none":
         return make_benchmark("none")
@@ -89,26 +95,18 @@ def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchm
 
 def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str,
                   space: SearchSpace | None = None) -> ScoringContext:
-    ds = cfg.dataset
-    # classes and image size are facts of the dataset: from its spec, as the batch's normalization is
-    spec = dataset_spec(ds)
+    # classes, image size and normalization: the dataset's (fixed for a benchmark, from the data for yours)
+    from zcnas.data.dataset import load_dataset
+
+    data = load_dataset(cfg.dataset)
 
     def load() -> Any:
-        from zcnas.data import load_batch
-
-        return load_batch(
-            str(ds.name),
-            os.path.expanduser(str(ds.data_path)),
-            batch_size=int(cfg.batch_size),
-            seed=int(cfg.seed),
-            split=str(ds.split),
-            download=bool(ds.download),
-        )
+        return data.scoring_batch(int(cfg.batch_size), int(cfg.seed))
 
     return ScoringContext(
-        dataset=str(ds.name),
-        num_classes=spec.num_classes,
-        input_size=spec.input_size,
+        dataset=data.name,
+        num_classes=data.num_classes,
+        input_size=data.input_size,
         seed=int(cfg.seed),
         device=device,
         batch_loader=load,

@@ -11,6 +11,13 @@
    unwritable output folder reaches us and is said in one line;
 4. exits non-zero when a sweep had failed jobs (after its summary).
 
+``hardware=slurm`` (or ``slurm_gpu``) without ``-m`` is refused: only a sweep goes through the
+launcher, so a single run would run here, not on the cluster.  A sweep SLURM does not take (sbatch
+fails: no reachable controller) is one line too.
+
+Debug switch: ``ZCNAS_DEBUG=1`` in the environment, or ``hydra.verbose=true`` on the command line,
+shows the traceback behind a one-line error (the error line is still printed last).
+
 Exit status: 0 done, 1 a sweep with failed jobs (or a bug: then the traceback is shown),
 2 bad input, 130/143 interrupted (SIGINT/SIGTERM).
 """
@@ -54,6 +61,10 @@ def check_overrides(args: list[str], config_dir: Path) -> str | None:
             option = option.strip()
             if option and option != "null" and not (config_dir / key / f"{option}.yaml").is_file():
                 return f"unknown {key} {option!r}; valid: {', '.join(group_options(key, config_dir))}"
+            if key == "hardware" and option.startswith("slurm") and not multirun:
+                # a single run never goes through the launcher: it would run here, not on the cluster
+                return (f"hardware={option} submits -m sweeps to SLURM; add -m to submit this job "
+                        f"(python run.py -m hardware={option} ...), or leave hardware={option} out to run it here")
             if key == "hardware" and option.startswith("slurm") and multirun:
                 missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
                 if missing:
@@ -80,7 +91,7 @@ def explain(exc: BaseException, args: list[str]) -> str:
     match = re.search(r"Could not override '([^']+)'", text)
     if match:
         key = match.group(1)
-        return f"unknown setting {key}{valid_keys(key, args)}; to add a new key write +{key}=..."
+        return f"unknown setting {key}{valid_keys(key, args)}{optional_hint(key)}"
     match = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
     if match:
         return f"{match.group(1)} already exists: set it without the leading '+'"
@@ -99,6 +110,23 @@ def explain(exc: BaseException, args: list[str]) -> str:
         return f"invalid configuration: {first}" + (f" ({why[0].strip()})" if why and why[0] not in first else "")
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def optional_hint(key: str) -> str:
+    """How to give a key that a component reads although no YAML sets it (``zcnas.schema.OPTIONAL_KEYS``)."""
+    from zcnas.schema import OPEN_MAPPINGS, OPTIONAL_KEYS
+
+    parent = key.rpartition(".")[0]
+    optional = key in OPTIONAL_KEYS or parent in OPEN_MAPPINGS or any(key.startswith(k + ".") for k in OPTIONAL_KEYS)
+    return f"; it is optional: add it with +{key}=..." if optional else "; check its spelling"
+
+
+def explain_submitit(exc: BaseException) -> str:
+    """One line for a sweep SLURM would not take (sbatch failed: no controller, a bad partition)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    why = lines[-1] if lines else type(exc).__name__  # sbatch's own message comes last
+    return (f"SLURM did not take the sweep's jobs ({why}); check the cluster with sinfo and the settings in "
+            "conf/local/default.yaml, or run the jobs as local processes with hardware=submitit_local")
 
 
 def valid_keys(key: str, args: list[str]) -> str:
@@ -135,6 +163,8 @@ def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
     if problem:
         _exit(problem)
     sys.argv[1:] = args
+    if "hydra.verbose=true" in args:  # Hydra's own debug switch shows our tracebacks too
+        os.environ["ZCNAS_DEBUG"] = "1"
     debug = os.environ.get("ZCNAS_DEBUG") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing; we say it in one line
     try:
@@ -147,6 +177,8 @@ def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
+        if not debug and type(exc).__module__.startswith("submitit"):  # sbatch failed: no cluster reachable
+            _exit(explain_submitit(exc))
         if debug or not isinstance(exc, (HydraException, OmegaConfBaseException, OSError)):
             raise  # a bug: the traceback helps to report it
         _exit(explain(exc, args))

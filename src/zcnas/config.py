@@ -30,7 +30,24 @@ def register_resolvers() -> None:
     # ${zcnas_folder:${sweep_name}}: a plain folder name, or a one-line error
     if not OmegaConf.has_resolver("zcnas_folder"):
         OmegaConf.register_new_resolver("zcnas_folder", lambda name: safe_name(name, "sweep_name"))
+    # ${zcnas_data_fingerprint:${dataset.path}}: the data as part of the job's identity (zcnas.data.fingerprint)
+    if not OmegaConf.has_resolver("zcnas_data_fingerprint"):
+        OmegaConf.register_new_resolver("zcnas_data_fingerprint", data_fingerprint)
+    # ${zcnas_first_existing:a,b}: the shared development table a, else its copy b shipped in benchmarks/
+    if not OmegaConf.has_resolver("zcnas_first_existing"):
+        OmegaConf.register_new_resolver("zcnas_first_existing", first_existing)
     os.environ.setdefault("ZCNAS_ROOT", str(PROJECT_ROOT))
+
+
+def first_existing(*paths: str) -> str:
+    """The first of ``paths`` that exists; the first when none does (its absence is then reported)."""
+    return next((p for p in paths if Path(str(p)).expanduser().exists()), paths[0])
+
+
+def data_fingerprint(path) -> str:
+    from zcnas.data.fingerprint import fingerprint
+
+    return fingerprint(path)
 
 
 def roster_path(rosters, metric: str, dataset: str) -> str | None:
@@ -46,8 +63,27 @@ def roster_path(rosters, metric: str, dataset: str) -> str | None:
     return f"{rosters.dir}/{metric}_{dataset}.parquet"
 
 
-GROUPS = ("dataset", "metric", "search", "space", "hardware", "benchmark", "experiment", "task")
+GROUPS = ("dataset", "metric", "search", "space", "hardware", "benchmark", "experiment", "task", "train")
 
 
 def group_options(group: str, config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+
+
+def composed_defaults():
+    """The running job's config composed from its group choices only, without the user's value
+    overrides: what declares each key and its type (``zcnas.schema.check_against_defaults``).
+
+    None outside a Hydra job (a config composed by a test or the API has no overrides to check).
+    """
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or not GlobalHydra.instance().is_initialized():
+        return None
+    hc = HydraConfig.get()
+    groups = set(hc.runtime.choices)
+    # `metric=synflow`, `+experiment=x`, `hydra/launcher=...`: a group choice; `search.n=3`: a value
+    choices = [o for o in hc.overrides.task if o.partition("=")[0].lstrip("+~") in groups]
+    return compose(config_name=hc.job.config_name, overrides=choices)

@@ -49,5 +49,18 @@ class Interrupted(BaseException):
 
 def write_error(exc: OSError, where: object = "the output folder") -> str:
     """One line for an OSError while writing outputs (a folder that is a file, read-only, full)."""
+    import errno
+
+    if exc.errno == errno.EISDIR and exc.filename:  # a folder where the job writes a file
+        return (f"cannot write {exc.filename}: a folder is in its place; move that folder away, or choose "
+                "another output folder with paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
     return (f"cannot write {exc.filename or where}: {exc.strerror or exc}; choose a writable folder with "
             "paths.output_dir=... (single runs) or paths.multirun_dir=... (sweeps)")
+
+
+def debug_enabled() -> bool:
+    """The debug switch: ``ZCNAS_DEBUG=1`` (``hydra.verbose=true`` on the command line sets it too)
+    shows the traceback behind a one-line error."""
+    import os
+
+    return os.environ.get("ZCNAS_DEBUG") == "1"

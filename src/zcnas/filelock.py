@@ -100,8 +100,9 @@ def _describe(info: dict | None) -> str:
     return f"process {info.get('pid')} on host {info.get('host')} since {since}"
 
 
-def acquire(path: str | Path) -> dict:
-    """Take the lock of ``path`` or raise LockHeld; returns what the lock file records."""
+def acquire(path: str | Path, doing: str = "another merge is writing it") -> dict:
+    """Take the lock of ``path`` or raise LockHeld (whose message says the holder is ``doing`` so);
+    returns what the lock file records."""
     lock = lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
     me = _holder()
@@ -110,7 +111,7 @@ def acquire(path: str | Path) -> dict:
             return me
         info = _read(lock)
         if not is_stale(info):
-            raise LockHeld(f"{path} is locked by {_describe(info)} (another merge is writing it); retry when "
+            raise LockHeld(f"{path} is locked by {_describe(info)} ({doing}); retry when "
                            f"it has finished, or delete {lock} if that process is gone")
         _remove_stale(lock, info)
     raise LockHeld(f"could not take the lock {lock} (other processes keep taking it over); retry")
@@ -124,8 +125,8 @@ def release(path: str | Path, me: dict) -> None:
 
 
 @contextmanager
-def locked(path: str | Path) -> Iterator[None]:
-    me = acquire(path)
+def locked(path: str | Path, doing: str = "another merge is writing it") -> Iterator[None]:
+    me = acquire(path, doing)
     try:
         yield
     finally:

@@ -8,6 +8,7 @@ the host and pid so concurrent writers never share one.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -25,13 +26,18 @@ def _temp_path(path: Path) -> Path:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():  # else os.replace fails naming the temporary file, which the user never chose
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     tmp = _temp_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # name the destination, not the temporary file
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     finally:
         if tmp.exists():
             tmp.unlink()

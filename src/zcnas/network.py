@@ -1,8 +1,14 @@
-"""PyTorch networks of the NATS-Bench topology space (``infer.tiny``, C=16, N=5).
+"""PyTorch networks of the NATS-Bench topology space (``infer.tiny``, C=16, N=5 by default).
 
 Macro skeleton (Dong et al., NATS-Bench; identical parameter counts):
-stem 3x3 conv + BN -> 5 cells (C) -> reduction block -> 5 cells (2C) ->
-reduction block -> 5 cells (4C) -> BN -> ReLU -> global average pool -> linear.
+stem 3x3 conv + BN -> N cells (C) -> reduction block -> N cells (2C) ->
+reduction block -> N cells (4C) -> BN -> ReLU -> global average pool -> linear.
+The paper's C=16, N=5 are what every score and benchmark accuracy refers to;
+other widths and depths are for training on a user's task.  Any input
+resolution that is a multiple of 4 works (two reductions, global pooling).
+
+TorchScript: ``torch.jit.script`` compiles the full (unpruned) pass; the
+pruned pass and the broadcast shortcut of ``ReLU`` are eager-only.
 
 Construction draws the initial weights from torch's global RNG in module
 order; ``build_network(cell, classes, seed)`` therefore fixes every weight,
@@ -66,9 +72,13 @@ class ReLU(nn.ReLU):
     """``nn.ReLU`` that keeps a broadcast constant input broadcast (no full-size output)."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if input.dim() and input.numel() and not any(input.stride()):
+        if not torch.jit.is_scripting() and _broadcast_constant(input):
             return torch.relu(input.as_strided((), ())).expand(input.shape)
-        return super().forward(input)
+        return torch.relu(input)  # what nn.ReLU(inplace=False) computes
+
+
+def _broadcast_constant(input: torch.Tensor) -> bool:
+    return bool(input.dim() and input.numel() and not any(input.stride()))
 
 
 class ReLUConvBN(nn.Sequential):
@@ -208,9 +218,18 @@ class CellModule(nn.Module):
         self.cell = cell
         self.edges = nn.ModuleList(make_op(op, channels) for op in cell.ops)
         self.prune = False
+        # plain int lists, which TorchScript reads as module attributes
+        self.targets = [to for to, _ in EDGES]
+        self.sources = [frm for _, frm in EDGES]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        observe = _observation(self) if self.prune else None
+        if self.prune and not torch.jit.is_scripting():
+            return self._pruned_or_full(x)
+        return self.full_forward(x)
+
+    @torch.jit.unused
+    def _pruned_or_full(self, x: torch.Tensor) -> torch.Tensor:
+        observe = _observation(self)
         if observe is None or not _zero_preserving(self):
             return self.full_forward(x)
         out, zero = self.pruned_forward(x, False, observe)
@@ -218,15 +237,17 @@ class CellModule(nn.Module):
 
     def full_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The unpruned pass: every edge, ``none`` included, in edge order."""
+        # EDGES is ordered by target node, so a node's sum is complete before an edge reads it;
+        # each node sums its edges left to right, in edge order
         nodes = [x]
-        for node in range(1, NUM_NODES):
-            total = None
-            for e, (to, frm) in enumerate(EDGES):
-                if to == node:
-                    out = self.edges[e](nodes[frm])
-                    total = out if total is None else total + out
-            nodes.append(total)
-        return nodes[-1]
+        total = x
+        for e, op in enumerate(self.edges):
+            first = e == 0 or self.targets[e] != self.targets[e - 1]  # the first edge into its node
+            if first and e > 0:
+                nodes.append(total)
+            out = op(nodes[self.sources[e]])
+            total = out if first else total + out
+        return total
 
     def pruned_forward(self, x: torch.Tensor, x_zero: bool, observe: bool) -> tuple[torch.Tensor, bool]:
         """(output, output is all zero); ``x_zero`` says the input is all zero (``x`` may be broadcast)."""
@@ -276,12 +297,15 @@ class ReductionBlock(nn.Module):
 
 
 class TinyNetwork(nn.Module):
-    """The NATS-Bench TSS network for one cell."""
+    """The NATS-Bench TSS network for one cell: ``channels`` C and ``cells_per_stage`` N (the paper's
+    C=16, N=5 by default), for images of ``resolution`` x ``resolution`` (a multiple of 4)."""
 
     def __init__(self, cell: Cell | str | int, num_classes: int, channels: int = 16, cells_per_stage: int = 5,
-                 prune: bool = False):
+                 prune: bool = False, resolution: int = 32):
         super().__init__()
+        check_size(num_classes, channels, cells_per_stage, resolution)
         self.cell = to_cell(cell)
+        self.resolution = resolution
         c = channels
         self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
         layers: list[nn.Module] = []
@@ -297,7 +321,13 @@ class TinyNetwork(nn.Module):
         self.prune = prune
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        observe = _observation(self) if self.prune else None
+        if self.prune and not torch.jit.is_scripting():
+            return self._pruned_or_full(x)
+        return self.full_forward(x)
+
+    @torch.jit.unused
+    def _pruned_or_full(self, x: torch.Tensor) -> torch.Tensor:
+        observe = _observation(self)
         if observe is None or not _zero_preserving(self):
             return self.full_forward(x)
         x = self.stem(x)
@@ -362,18 +392,34 @@ def _batchnorm_at_zero(bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor | No
     return value if shift is None else value + shift
 
 
+def check_size(num_classes: int, channels: int, cells_per_stage: int, resolution: int) -> None:
+    """A one-line ``ConfigError`` for a network size that cannot be built."""
+    from zcnas.errors import ConfigError
+
+    for name, value, low in (("num_classes", num_classes, 1), ("C (channels)", channels, 1),
+                             ("N (cells per stage)", cells_per_stage, 0), ("resolution", resolution, 4)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{name} of a NATS-Bench network must be an integer >= {low}, got {value!r}")
+    if resolution % 4:
+        raise ConfigError(f"resolution {resolution}: a NATS-Bench network halves the image twice, so the "
+                          "resolution must be a multiple of 4 (e.g. dataset.resolution=32)")
+
+
 def build_network(cell: Cell | str | int, num_classes: int, seed: int | None = None,
-                  prune: bool = False) -> TinyNetwork:
+                  prune: bool = False, channels: int = 16, cells_per_stage: int = 5,
+                  resolution: int = 32) -> TinyNetwork:
     """A freshly initialized network; with ``seed`` its weights are reproducible.
 
     ``prune=True`` turns on the pruned forward pass (module docstring); the
-    weights do not depend on it.
+    weights do not depend on it.  ``channels`` (C) and ``cells_per_stage`` (N)
+    default to the paper's 16 and 5.
     """
+    size = dict(channels=channels, cells_per_stage=cells_per_stage, prune=prune, resolution=resolution)
     if seed is None:
-        return TinyNetwork(cell, num_classes, prune=prune)
+        return TinyNetwork(cell, num_classes, **size)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return TinyNetwork(cell, num_classes, prune=prune)
+        return TinyNetwork(cell, num_classes, **size)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -21,6 +21,13 @@ space whose ``arch`` string matches (or, without an index, by a canonical
 ``arch`` string of its space), with numeric scores and seconds.  A
 damaged or foreign file is refused with one line instead of being used
 differently by different readers.
+
+A roster is data and never chooses code: every metadata field is checked against the
+registries and types (``check_meta``) before any use, and a roster is read in the space the
+job configured (``read_roster(path, space)``) or, for a built-in space, the one the registry
+has under the recorded name.  A recorded ``space_target`` is only compared with the job's,
+never imported: without the job's space, a user's-space roster is checked as far as it can be
+without its class (``Roster.space`` then says how to give it).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ import pyarrow.parquet as pq
 from zcnas.errors import ConfigError, DataError
 from zcnas.io import atomic_write_bytes
 from zcnas.space import NUM_CELLS, arch_from_index, format_arch
-from zcnas.spaces import DEFAULT, SearchSpace, make_space
+from zcnas.spaces import BUILT_IN, DEFAULT, SearchSpace, make_space
 
 COLUMNS = ("index", "arch", "score", "finite", "seconds", "source")
 #: metadata keys that must agree for rosters to be merged or used together
@@ -110,30 +117,57 @@ def decode_options(meta: dict) -> dict:
     return options
 
 
-def space_of(meta: dict) -> SearchSpace:
-    """The space a roster's metadata names (NATS-Bench TSS when it names none), a custom one built
-    with the options the roster records."""
-    name = meta.get("space", DEFAULT)
+def registry_space(meta: dict, name: object = "a roster") -> SearchSpace | None:
+    """The built-in space a roster names (NATS-Bench TSS when it names none), from the registry;
+    None for a user's space, whose class a roster may record but never loads."""
     if meta.get("space_target"):
-        return make_space("custom", meta["space_target"], **decode_options(meta))
-    try:
-        return make_space(name)
-    except ConfigError:
-        raise DataError(f"a roster names space {name!r}, which zcnas does not know; was it written for a custom "
-                        "space? (it should record space_target)") from None
+        return None
+    space = meta.get("space", DEFAULT)
+    if space not in BUILT_IN:
+        raise DataError(f"roster {name} names space {space!r}, which zcnas does not ship (valid: "
+                        f"{', '.join(BUILT_IN)}) and records no class of a user's space; it was not written by zcnas")
+    return make_space(space)
+
+
+def space_fix(identity: tuple[str, str, str]) -> str:
+    """The overrides that give a job the space of ``identity``."""
+    name, target, options = identity
+    if not target:
+        return "drop space=" if name == DEFAULT else f"add space={name}"
+    fix = f"use space=custom space.target={target}"
+    return fix + (f" with space.options {options}" if options != "{}" else " without space.options")
+
+
+def check_space(meta: dict, space: SearchSpace, name: object) -> None:
+    """A roster's recorded space (name, class path, options: data) must be the job's ``space``."""
+    found, job = space_identity(meta), space_identity(space_identity_meta(space))
+    if found != job:
+        raise DataError(f"roster {name} is of space {describe_space(found)} but the job's space is "
+                        f"{describe_space(job)}; {space_fix(found)}")
 
 
 @dataclass
 class Roster:
     rows: pd.DataFrame
     meta: dict = field(default_factory=dict)
+    #: the space the rows were checked in (the job's); None: the built-in one ``meta`` names
+    in_space: SearchSpace | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def empty(cls, meta: dict) -> "Roster":
-        return cls(make_rows([]), dict(meta))
+    def empty(cls, meta: dict, space: SearchSpace | None = None) -> "Roster":
+        return cls(make_rows([], space), dict(meta), space)
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def read_in(self, space: SearchSpace, name: object) -> "Roster":
+        """This roster checked in the job's ``space`` (its recorded space must be it, its rows of it),
+        which it is read in from then on."""
+        check_space(self.meta, space, name)
+        if self.in_space is not space:
+            check_rows(self.rows, name, space)
+            self.in_space = space
+        return self
 
     @property
     def indices(self) -> set[int]:
@@ -141,8 +175,9 @@ class Roster:
 
     @property
     def keys(self) -> set[int | str]:
-        """What names a row: the index, or the arch string in a space without an index."""
-        return self.indices if self.space.indexed else set(self.rows["arch"].astype(str))
+        """What names a row: the index, or the arch string in a space without an index (index -1)."""
+        indexed = self.in_space.indexed if self.in_space is not None else not (self.rows["index"] == NO_INDEX).any()
+        return self.indices if indexed else set(self.rows["arch"].astype(str))
 
     def scores(self) -> dict[int, float]:
         return dict(zip(self.rows["index"].astype(int), self.rows["score"].astype(float)))
@@ -152,7 +187,14 @@ class Roster:
 
     @property
     def space(self) -> SearchSpace:
-        return space_of(self.meta)
+        if self.in_space is not None:
+            return self.in_space
+        space = registry_space(self.meta)
+        if space is None:  # a user's space: only the job's configuration may load its class
+            identity = space_identity(self.meta)
+            raise DataError(f"a roster of {self.meta.get('metric')} is of a user's space {describe_space(identity)}, "
+                            f"which this job did not configure; {space_fix(identity)}")
+        return space
 
     def score_array(self) -> np.ndarray:
         """Scores by the space's index (NaN where an architecture is missing); spaces with an index only."""
@@ -206,6 +248,10 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_roster(path: str | Path, roster: Roster) -> None:
+    path = Path(path)
+    if path.is_dir():  # the atomic write's temporary name would be all the error said
+        raise DataError(f"cannot write the roster {path}: a folder of that name is in the way; move it away "
+                        "or write the roster elsewhere")
     rows = roster.rows.sort_values(["index", "arch"]).reset_index(drop=True)
     table = pa.Table.from_pandas(rows, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"zcnas": json.dumps(roster.meta).encode()})
@@ -214,26 +260,50 @@ def write_roster(path: str | Path, roster: Roster) -> None:
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
-def read_roster(path: str | Path) -> Roster:
-    """A roster file, checked: its metadata and rows must be what zcnas writes (see the module doc)."""
+def read_roster(path: str | Path, space: SearchSpace | None = None) -> Roster:
+    """A roster file, checked: its metadata and rows must be what zcnas writes (see the module doc).
+
+    ``space``: the job's space, which the roster must record (as data) and whose architectures its
+    rows must be.  None: the built-in space the roster names; a user's-space roster is then checked
+    without its class (column types, each architecture once, seconds) and ``Roster.space`` refuses.
+    """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"roster not found: {path} (create one with `python run.py task=score ...` or import a CSV)")
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise DataError(f"roster {path} is not a readable parquet file ({type(exc).__name__}); delete it and rescore") from None
-    meta = _read_meta(table, path)
-    frame = table.to_pandas()
+    table, meta = _read_table(path)
+    if space is not None:
+        check_space(meta, space, path)
+    else:
+        space = registry_space(meta, path)
+    # the file's own pandas metadata is not ours: _typed gives the columns their types
+    frame = table.replace_schema_metadata(None).to_pandas()
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"roster {path} lacks columns {missing}; it was not written by zcnas")
-    check_rows(frame, path, space_of(meta))
-    return Roster(_typed(frame), meta)
+    if space is None:
+        check_unbound_rows(frame, path)
+    else:
+        check_rows(frame, path, space)
+    return Roster(_typed(frame), meta, space)
 
 
-def _read_meta(table: pa.Table, path: Path) -> dict:
-    raw = (table.schema.metadata or {}).get(b"zcnas")
+def read_roster_meta(path: str | Path) -> dict:
+    """A roster file's metadata, checked (``check_meta``), without reading its rows in a space."""
+    return _read_table(Path(path).expanduser(), rows=False)[1]
+
+
+def _read_table(path: Path, rows: bool = True) -> tuple[pa.Table | None, dict]:
+    if not path.is_file():
+        what = "is a folder, not a roster file" if path.is_dir() else "not found"
+        raise DataError(f"roster {what}: {path} (create one with `python run.py task=score ...` or import a CSV)")
+    try:
+        table = pq.read_table(path) if rows else None
+        schema = table.schema if rows else pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise DataError(f"roster {path} is not a readable parquet file ({type(exc).__name__}); delete it and rescore") from None
+    return table, _read_meta(schema, path)
+
+
+def _read_meta(schema: pa.Schema, path: Path) -> dict:
+    raw = (schema.metadata or {}).get(b"zcnas")
     if raw is None:
         raise DataError(f"roster {path} has no zcnas metadata (not written by zcnas); import its scores from a CSV "
                         "with python run.py task=import source.path=<file.csv> source.score_column=<column> "
@@ -249,17 +319,62 @@ def _read_meta(table: pa.Table, path: Path) -> dict:
     if lacking:
         raise DataError(f"roster {path} does not record its {' and '.join(lacking)}; import its scores from a CSV "
                         "with python run.py task=import ... metric=<metric> dataset=<dataset>")
+    check_meta(meta, path)
     return meta
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a name that can be part of a file name
+_CLASS_PATH = re.compile(r"[A-Za-z_]\w*([.:][A-Za-z_]\w*)+")
+
+
+def _metric_names() -> set[str]:
+    from zcnas.metrics import SPECS  # imports torch: only once a roster is read
+
+    return set(SPECS)
+
+
+def check_meta(meta: dict, name: object) -> None:
+    """Every field zcnas reads from a roster's metadata, checked against the registries and types
+    before any use (names become parts of file names; the space is compared, never loaded)."""
+    def bad(key: str, want: str) -> DataError:
+        return DataError(f"roster {name} records {key}={meta.get(key)!r}, which is not {want}; the file was not "
+                         "written by zcnas: rescore it or import its scores (python run.py task=import ...)")
+
+    metric, dataset = meta.get("metric"), meta.get("dataset")
+    if not isinstance(metric, str) or metric not in _metric_names():
+        raise bad("metric", "a metric zcnas knows (python run.py --help lists them; conf/metric/)")
+    if not isinstance(dataset, str) or not _PLAIN.fullmatch(dataset):
+        raise bad("dataset", "a dataset name (letters, digits, '._-')")
+    space = meta.get("space", DEFAULT)
+    target = meta.get("space_target")
+    if target is not None and (not isinstance(target, str) or not _CLASS_PATH.fullmatch(target)):
+        raise bad("space_target", "a class path (module.Class)")
+    if not isinstance(space, str) or not (space in BUILT_IN or (target and _PLAIN.fullmatch(space))):
+        raise bad("space", f"a space zcnas ships ({', '.join(BUILT_IN)}) or a user's space with its space_target")
+    if "space_options" in meta:
+        decode_options(meta)
+    for key, least in (("seed", 0), ("batch_size", 1)):
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise bad(key, f"an integer >= {least} (or null)")
+    settings = meta.get("settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise bad("settings", "a mapping of the metric's settings")
+    if isinstance(settings, dict) and settings.get("name", metric) != metric:
+        raise DataError(f"roster {name} records metric={metric!r} but its settings are of metric "
+                        f"{settings.get('name')!r}; the file was not written by zcnas: rescore it")
+    for key in ("share_isomorphic",):
+        if key in meta and not isinstance(meta[key], bool):
+            raise bad(key, "true or false")
+    for key in ("data_sha256", "device", "imported_from", "score_column"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise bad(key, "a string")
 
 
 def check_rows(frame: pd.DataFrame, name, space: SearchSpace | None = None) -> None:
     """Integer indices of the space, each once, ``arch`` matching the index, numeric scores and seconds
     (in a space without an index: index -1 and each canonical ``arch`` once)."""
-    expected = (("index", "iu", "integers"), ("score", "fiu", "numbers"), ("seconds", "fiu", "numbers"))
-    for column, kinds, what in expected:  # numpy dtype kinds: signed, unsigned integer, float
-        if frame[column].dtype.kind not in kinds:
-            raise DataError(f"roster {name}: column {column!r} holds {frame[column].dtype} values, not {what}; "
-                            "it was not written by zcnas")
+    _check_columns(frame, name)
     if space is not None and space.name != DEFAULT:
         return _check_space_rows(frame, name, space)
     index = frame["index"].to_numpy()
@@ -276,6 +391,38 @@ def check_rows(frame: pd.DataFrame, name, space: SearchSpace | None = None) -> N
             shown = repr(arch) if isinstance(arch, str) else "(empty)"
             raise DataError(f"roster {name}, row {row + 1}: arch {shown} is not architecture {i} "
                             f"({archs[i]}); the file is damaged: score it again")
+
+
+def _check_columns(frame: pd.DataFrame, name) -> None:
+    """Numeric columns of the right kinds, and seconds >= 0 as an import requires."""
+    expected = (("index", "iu", "integers"), ("score", "fiu", "numbers"), ("seconds", "fiu", "numbers"))
+    for column, kinds, what in expected:  # numpy dtype kinds: signed, unsigned integer, float
+        if frame[column].dtype.kind not in kinds:
+            raise DataError(f"roster {name}: column {column!r} holds {frame[column].dtype} values, not {what}; "
+                            "it was not written by zcnas")
+    seconds = frame["seconds"].to_numpy(dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(seconds) & (seconds >= 0)))
+    if bad.size:
+        raise DataError(f"roster {name}, row {bad[0] + 1}: seconds {seconds[bad[0]]!r} is not a number >= 0; "
+                        "the file is damaged: score it again")
+
+
+def check_unbound_rows(frame: pd.DataFrame, name) -> None:
+    """What can be checked of a user's-space roster without loading its class: the columns, an index
+    >= 0 or -1 (no index), and each ``arch`` a non-empty string, once."""
+    _check_columns(frame, name)
+    index = frame["index"].to_numpy()
+    below = np.flatnonzero(index < NO_INDEX)
+    if below.size:
+        raise DataError(f"roster {name}, row {below[0] + 1}: index {index[below[0]]} is negative; the file is damaged")
+    seen: dict[str, int] = {}
+    for row, arch in enumerate(frame["arch"]):
+        if not isinstance(arch, str) or not arch:
+            raise DataError(f"roster {name}, row {row + 1}: arch is empty; the file is damaged: score it again")
+        if arch in seen:
+            raise DataError(f"roster {name} has more than one row for architecture {arch} (rows {seen[arch] + 1} "
+                            f"and {row + 1}); it is damaged: merge or score it again")
+        seen[arch] = row
 
 
 def _check_space_rows(frame: pd.DataFrame, name, space: SearchSpace) -> None:
@@ -342,7 +489,28 @@ def merge_rosters(named: list[tuple[str, Roster]], expected: dict | None = None)
     devices = sorted({str(r.meta["device"]) for _, r in named if r.meta.get("device")})
     if devices:  # shards or resumed chunks may come from different machines
         merged_meta["device"] = " + ".join(devices)
-    return Roster(rows.sort_values(["index", "arch"]).reset_index(drop=True), merged_meta)
+    space = next((r.in_space for _, r in named if r.in_space is not None), None)  # one space: checked above
+    return Roster(rows.sort_values(["index", "arch"]).reset_index(drop=True), merged_meta, space)
+
+
+def score_conflicts(named: list[tuple[str, Roster]]) -> tuple[int, str | None]:
+    """How many architectures two of ``named`` score differently (NaN == NaN), and one of them
+    described with the rosters that disagree (None when none do)."""
+    if len(named) < 2:
+        return 0, None
+    frames = [r.rows[["arch", "score"]].assign(source=name) for name, r in named]
+    rows = pd.concat(frames, ignore_index=True)
+    score = rows["score"].to_numpy(dtype=float)
+    rows["value"] = np.where(np.isnan(score), "nan", score.astype(str))
+    distinct = rows.drop_duplicates(["arch", "value"])
+    counts = distinct["arch"].value_counts()
+    conflicting = counts[counts > 1]
+    if conflicting.empty:
+        return 0, None
+    arch = str(conflicting.index[0])
+    first = distinct[distinct["arch"] == arch].head(2)
+    (a, sa), (b, sb) = zip(first["source"], first["score"])
+    return len(conflicting), f"{arch}: {sa!r} in {a}, {sb!r} in {b}"
 
 
 def overlap(old: Roster, new: Roster) -> tuple[int, int]:

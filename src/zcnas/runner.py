@@ -7,6 +7,13 @@ not run again unless ``force=true``.  User errors become one line; inside a
 ``-m`` sweep they are recorded in the job's result (status ``failed``) so the
 rest of the sweep goes on.  A single run that fails leaves no folder behind
 that holds only Hydra's records.
+
+Before it runs, a job's keys and value types are checked against its YAML
+options (``zcnas.schema.check_against_defaults``).  A resumable job holds
+``result.json.lock`` in its folder while it runs (``zcnas.filelock``): a second
+launch of the same job meanwhile says so in one line and exits 2, without
+waiting and without touching the folder.  A lock left by a killed job on this
+host is taken over; one from another host names the file to delete.
 """
 
 from __future__ import annotations
@@ -25,16 +32,18 @@ from typing import Callable
 from omegaconf import DictConfig, OmegaConf
 
 from zcnas.benchmark.identity import ground_truth
-from zcnas.errors import Interrupted, ZcnasError, write_error
+from zcnas.config import composed_defaults
+from zcnas.errors import Interrupted, ZcnasError, debug_enabled, write_error
+from zcnas.filelock import LockHeld, acquire, release
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
 from zcnas.provenance import code_version
-from zcnas.schema import check_settings
+from zcnas.schema import check_against_defaults, check_paths, check_settings
 
 #: tasks whose finished result is reused on relaunch; the others (merge, import, reports) always rerun
-RESUMABLE = ("search", "score")
-#: what Hydra writes into a job folder before the job runs
-HYDRA_RECORDS = {".hydra", "run.log"}
+RESUMABLE = ("search", "score", "train")
+#: what Hydra writes into a job folder before the job runs, and the lock the job holds while it runs
+HYDRA_RECORDS = {".hydra", "run.log", f"{RESULT_FILE}.lock"}
 
 
 #: task -> the module under zcnas that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
@@ -42,7 +51,7 @@ TASKS = {"search": "tasks.search", "score": "tasks.score", "merge": "tasks.roste
          "correlate": "tasks.correlate", "aggregate": "tasks.aggregate", "ensembles": "tasks.ensembles",
          "hw_study": "tasks.hw_study",
          "convert_nb101": "tasks.convert_nb101",
-         "build_table": "tasks.build_table"}
+         "build_table": "tasks.build_table", "train": "tasks.train", "export": "tasks.export"}
 
 
 def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Callable[[dict], str]]:
@@ -69,7 +78,15 @@ def outputs_problem(task: str, output_dir: Path, result: dict) -> str | None:
     if task == "score":
         from zcnas.tasks.score import outputs_problem as score_outputs_problem
 
-        return score_outputs_problem(output_dir, result)
+        problem = score_outputs_problem(output_dir, result)
+        if problem:
+            return problem
+    if task == "train" and not (output_dir / str(result.get("weights", "weights.pt"))).is_file():
+        return "has lost its trained weights (weights.pt)"
+    try:  # a hand-edited or truncated result lacks what its summary reads (e.g. "best")
+        task_functions(task)[1](result)
+    except Exception as exc:
+        return f"is incomplete ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -117,7 +134,36 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     run, summarize = task_functions(task)
     try:
         check_settings(cfg)  # before force= is read below
+        defaults = composed_defaults()
+        if defaults is not None:  # a Hydra job: keys and types as its YAML options declare them
+            check_against_defaults(cfg, defaults)
+            check_paths(cfg, defaults)
         output_dir.mkdir(parents=True, exist_ok=True)
+    except ZcnasError as exc:
+        _debug_trace()
+        return _fail(str(exc), multirun, result_path, cfg)
+    except OSError as exc:
+        return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
+    if task not in RESUMABLE:
+        return _run(task, cfg, output_dir, multirun, run, summarize)
+    # one process at a time in a job folder: a second launch of the same job would redo its work
+    try:
+        me = acquire(result_path, "the same job is running there")
+    except LockHeld as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        if multirun:  # the folder and its result belong to the running job: nothing is written
+            return {"status": "failed", "error": str(exc)}
+        sys.exit(2)
+    try:
+        return _run(task, cfg, output_dir, multirun, run, summarize)
+    finally:
+        release(result_path, me)
+
+
+def _run(task: str, cfg: DictConfig, output_dir: Path, multirun: bool, run, summarize) -> dict:
+    """``run_job`` from the finished-result check on, holding the job folder's lock (resumable tasks)."""
+    result_path = output_dir / RESULT_FILE
+    try:
         previous = finished_result(task, cfg, output_dir)
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
@@ -138,6 +184,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
     except (KeyboardInterrupt, Interrupted) as exc:
         _interrupted(exc, cfg, output_dir)
     except ZcnasError as exc:
+        _debug_trace()
         return _fail(str(exc), multirun, result_path, cfg)
     except OSError as exc:  # the output folder is a file, read-only or full
         return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
@@ -184,6 +231,12 @@ def _interrupted(exc: BaseException, cfg: DictConfig, output_dir: Path) -> None:
     sys.exit(143 if _SIGTERM_SEEN else 130)
 
 
+def _debug_trace() -> None:
+    """With the debug switch on (``ZCNAS_DEBUG=1``), the traceback behind a one-line error."""
+    if debug_enabled():
+        traceback.print_exc()
+
+
 def _remove_if_empty(output_dir: Path) -> None:
     """Remove a job folder that holds nothing but Hydra's records (a run that failed at once)."""
     try:
@@ -195,6 +248,13 @@ def _remove_if_empty(output_dir: Path) -> None:
         pass
 
 
+def _in_launching_process() -> bool:
+    """True for a sweep's job run by Hydra's basic launcher, in the process that prints the summary."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.initialized() and HydraConfig.get().runtime.choices.get("hydra/launcher") == "basic"
+
+
 def _fail(message: str, multirun: bool, result_path: Path, cfg: DictConfig, trace: str | None = None) -> dict:
     record = {"status": "failed", "error": message, "versions": versions(),
               "config": OmegaConf.to_container(cfg, resolve=False)}
@@ -203,7 +263,8 @@ def _fail(message: str, multirun: bool, result_path: Path, cfg: DictConfig, trac
     if multirun:
         try:
             write_json(result_path, record)
-            print(f"error: {message} (recorded in {result_path})", file=sys.stderr)
+            if not _in_launching_process():  # else the sweep's summary lists it, one line per failed job
+                print(f"error: {message} (recorded in {result_path})", file=sys.stderr)
         except OSError:
             print(f"error: {message}", file=sys.stderr)
         return record

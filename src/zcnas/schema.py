@@ -4,20 +4,26 @@ Dataset group (``conf/dataset/*.yaml``): a Hydra structured config, ``DatasetCon
 option names it first in its defaults list, so when Hydra composes the config it refuses a key
 the group does not have and a value of the wrong type (``dataset.download=maybe``).  The group
 holds only what a user may choose: which data, where it is, and whether to download it.  A
-dataset's facts (classes, image size, normalization) are not settings: ``zcnas.data.datasets``
-is their one home, and ``dataset_spec`` refuses a config that tries to set one.
+benchmark dataset's facts (classes, image size, normalization) are not settings:
+``zcnas.data.datasets`` is their one home, and ``dataset_spec`` refuses a config that tries to set
+one; the user's own data (``dataset=folder``, ``npz``, ``torchvision``) may set them, else they come
+from the data (``zcnas.data.dataset``).
 
 Top-level keys (``conf/config.yaml``): checked in Python by ``check_settings``.  A structured
 config at the root would close the root to its own fields, but the task options write their
 keys there (``# @package _global_``: ``sample``, ``checkpoint_every``, ...) and so do the
 experiment presets; OmegaConf's type error also names the override without saying what is
 allowed, and no type says ``seed >= 0``.
+
+Every group, and the keys task options write at the root: ``check_against_defaults`` compares the
+job's config with the one composed from the same group choices without the user's values.  A key
+no option declares is refused, and each value must have the type of its default (see there).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, List, Optional
 
 from omegaconf import MISSING, DictConfig
 
@@ -31,13 +37,23 @@ if TYPE_CHECKING:  # zcnas.data imports torch; run.py registers the schemas befo
 class DatasetConfig:
     """``cfg.dataset``: which dataset, and where its images are.
 
-    Types only: the values, defaults included, are in the YAML options, where users look for them.
+    Types only: the values, defaults included, are in the YAML options, where users look for them;
+    the settings of the user's own data (``path`` ... ``std``) default to null here, so that the
+    benchmark options, whose classes, image size and normalization are fixed, need not name them.
     """
 
-    name: str = MISSING  # cifar10, cifar100 or ImageNet16-120 (zcnas.data.datasets.DATASETS)
-    data_path: str = MISSING  # a .npz sample or a folder with the official files
+    name: str = MISSING  # cifar10, cifar100, ImageNet16-120 (zcnas.data.datasets.DATASETS), or your data's name
+    kind: str = MISSING  # benchmark, folder, npz or torchvision (zcnas.data.dataset.KINDS)
+    data_path: Optional[str] = MISSING  # a benchmark dataset's .npz sample or a folder with the official files
     split: str = MISSING  # the split the batch is drawn from
-    download: bool = MISSING  # fetch the official CIFAR archive into data_path if it is missing
+    download: bool = MISSING  # fetch the official CIFAR archive (or torchvision's) if it is missing
+    fingerprint: Optional[str] = MISSING  # computed from the data by a resolver: part of the job's identity
+    path: Optional[str] = None  # your data: an image folder, an .npz, or torchvision's folder
+    val_fraction: Optional[float] = None  # hold out this fraction of each class where there is no test split
+    resolution: Optional[int] = None  # resize the images to resolution×resolution
+    num_classes: Optional[int] = None  # else from the data
+    mean: Optional[List[float]] = None  # per channel, 0-1 scale; else from the data
+    std: Optional[List[float]] = None
 
 
 def register_schemas() -> None:
@@ -51,18 +67,14 @@ SETTINGS = tuple(f.name for f in fields(DatasetConfig))
 
 
 def dataset_spec(ds: DictConfig) -> DatasetSpec:
-    """The spec of the dataset ``cfg.dataset`` names; a one-line error if the node sets anything else.
+    """The classes, image size and normalization of the dataset ``cfg.dataset`` describes.
 
-    Hydra already refuses ``dataset.num_classes=7``, but ``+dataset.num_classes=7`` adds the key past
-    the schema, and would otherwise be ignored without a word.
+    A one-line error if the node sets a key past the schema (``+dataset.foo=1``) or, for a benchmark
+    dataset, one of the facts that are fixed (``zcnas.data.dataset.load_dataset`` checks both).
     """
-    for key in ds:
-        if key not in SETTINGS:
-            raise ConfigError(f"dataset.{key} cannot be set: the settings of dataset are {', '.join(SETTINGS)} "
-                              "(its classes, image size and normalization are fixed: zcnas.data.datasets)")
-    from zcnas.data.datasets import get_spec
+    from zcnas.data.dataset import load_dataset
 
-    return get_spec(str(ds.name))
+    return load_dataset(ds).spec
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -76,4 +88,109 @@ def check_settings(cfg: DictConfig) -> None:
         value = cfg.get(key)
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if cfg.get("seed") > MAX_SEED:
+        raise ConfigError(f"seed must be an integer in [0, {MAX_SEED}], got {cfg.get('seed')}")
     # sweep_name is checked where it becomes a folder, by the zcnas_folder resolver (zcnas.config)
+
+
+#: the largest seed: what every generator zcnas feeds (random, numpy, torch) accepts, derived seeds included
+MAX_SEED = 2**32 - 1
+
+#: keys that a component reads although no YAML option sets them: ``+key=value`` adds one of them.
+#: Every other key of a job's config is one that its YAML options declare.
+OPTIONAL_KEYS = {
+    "metric.layout": "the scoring engine's memory layout (zcnas.metrics.engine)",
+    "metric_settings": "task=score with metrics=[...]: each metric's settings (zcnas.tasks.score)",
+}
+#: mappings whose keys are the user's to choose (``+space.options.widths=[16,32]``); their readers check them
+OPEN_MAPPINGS = {
+    "space.options": "keyword arguments of a custom space's class (zcnas.spaces.make_space)",
+    "search.max_cost": "HW-NAS-Bench budgets, checked by name where the search reads them",
+}
+#: leaves whose YAML options give values of different types on purpose; their readers check them
+FREE_TYPED = {
+    "hardware.threads": "a positive integer or auto (zcnas.threads.resolve_threads)",
+}
+
+
+def check_against_defaults(cfg: DictConfig, defaults: DictConfig) -> None:
+    """Refuse, in one line, a key no component declares and a value of another type than its default.
+
+    ``defaults`` is the job's config composed from the same group choices (``metric=...``,
+    ``experiment=...``) without the user's value overrides; it declares every key and its type:
+
+    * a key that is not in ``defaults`` (``+nonexistent_key=1``) is refused, unless it is one of
+      ``OPTIONAL_KEYS`` (a component reads it although no YAML option sets it) or a key of one of
+      ``OPEN_MAPPINGS`` (whose keys are the user's to choose); their readers check their values;
+    * a leaf whose default is a bool takes ``true`` or ``false`` only (not ``maybe``, not null); an
+      int, an integer (not ``1.5``, not a bool); a float, a number (an integer too); a mapping, a
+      mapping (or null); a list, a list (or null); a string, any single value;
+    * a default of null, ``???`` or an interpolation says nothing of the type: any value is taken
+      there and its reader checks it, and so are ``FREE_TYPED`` leaves.
+
+    The rule is the same for every config group, so a new group or option is checked as soon as
+    its YAML gives a default.
+    """
+    from omegaconf import OmegaConf
+
+    _check(OmegaConf.to_container(cfg, resolve=False), OmegaConf.to_container(defaults, resolve=False), "")
+
+
+def _says_nothing(value: object) -> bool:
+    return value is None or (isinstance(value, str) and (value == "???" or "${" in value))
+
+
+def _check(value: object, default: object, path: str) -> None:
+    if path in FREE_TYPED or _says_nothing(default) or (isinstance(value, str) and "${" in value):
+        return
+    where = path or "the top level"
+    if isinstance(default, dict):
+        if value is None and path:
+            return
+        if not isinstance(value, dict):
+            first = next(iter(default), "key")
+            raise ConfigError(f"{path} is a group of settings ({', '.join(map(str, default))}), not a single "
+                              f"value: set one of them, e.g. {path}.{first}=..., got {value!r}")
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key in default:
+                _check(item, default[key], sub)
+            elif path not in OPEN_MAPPINGS and sub not in OPTIONAL_KEYS:
+                raise ConfigError(f"unknown setting {sub}: no component reads it (keys of {where}: "
+                                  f"{', '.join(sorted(map(str, default)))}); drop +{sub}=... or fix its name")
+        return
+    if isinstance(default, list):
+        if value is not None and not isinstance(value, list):
+            raise ConfigError(f"{path} must be a list, e.g. {path}=[a,b], got {value!r}")
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path} must be an integer (default {default}), got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path} must be a number (default {default}), got {value!r}")
+    elif isinstance(value, (dict, list)):
+        raise ConfigError(f"{path} takes a single value, got {value!r}")
+
+
+def check_paths(cfg: DictConfig, defaults: DictConfig) -> None:
+    """A folder the user named in ``paths.root_dir`` or ``paths.shared_data`` exists, else one line naming it.
+
+    Only where the user set it: the default shared data may be absent (a job with ``benchmark=none``
+    on the user's own data reads none of it).
+    """
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    given = OmegaConf.to_container(cfg, resolve=False).get("paths") or {}
+    default = OmegaConf.to_container(defaults, resolve=False).get("paths") or {}
+    for key, holds in (("root_dir", "the checkout, where outputs/ and ../shared/data are found"),
+                       ("shared_data", "the benchmark tables and image samples (docs/data.md)")):
+        if key in given and given[key] != default.get(key):
+            value = cfg.paths[key]
+            if value is None or not Path(str(value)).expanduser().is_dir():
+                raise ConfigError(f"paths.{key}={value} is not a folder; it holds {holds}")

@@ -104,18 +104,21 @@ def auto_threads(cpus: float | None = None, load: float | None = None, total: in
 def resolve_threads(setting, environ=os.environ) -> tuple[int, str]:
     """The thread count for ``hardware.threads`` (a number, ``auto`` or null) and why.
 
-    A positive number is used as given.  ``auto`` and null: ``OMP_NUM_THREADS`` when set,
-    else :func:`auto_threads`.
+    A positive integer is used as given, up to :func:`max_threads` (more threads than that only
+    wait for each other, and OpenMP runs out of memory long before 100000).  ``auto`` and null:
+    ``OMP_NUM_THREADS`` when set, else :func:`auto_threads`.
     """
     if setting is not None and str(setting).strip().lower() not in ("auto", "", "none", "null"):
-        try:
-            threads = int(setting)
-        except (TypeError, ValueError):
-            threads = 0
-        if threads < 1:
-            from zcnas.errors import ConfigError
+        from zcnas.errors import ConfigError
 
+        # an integer, or its digits (an environment variable); never a bool or 1.5 cut to 1
+        whole = isinstance(setting, int) and not isinstance(setting, bool)
+        threads = int(setting) if whole or (isinstance(setting, str) and setting.strip().isdigit()) else 0
+        if threads < 1:
             raise ConfigError(f"hardware.threads must be a positive integer or auto, got {setting!r}")
+        if threads > max_threads():
+            raise ConfigError(f"hardware.threads={threads} is more than {THREADS_PER_CPU} per CPU of this machine "
+                              f"({os.cpu_count() or 1} CPUs); use at most {max_threads()}, or auto")
         return threads, "hardware.threads"
     env = environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
@@ -130,3 +133,10 @@ def resolve_threads(setting, environ=os.environ) -> tuple[int, str]:
 
 
 _auto: tuple[int, str] | None = None
+
+#: the most threads per CPU of the machine that ``hardware.threads`` may ask for
+THREADS_PER_CPU = 4
+
+
+def max_threads() -> int:
+    return THREADS_PER_CPU * (os.cpu_count() or 1)

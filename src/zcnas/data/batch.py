@@ -47,23 +47,43 @@ def make_batch(
     # Without replacement: the indices are distinct, so only duplicates
     # already present in the data can repeat an image.
     index = np.random.default_rng(seed).choice(len(x), size=batch_size, replace=False)
-    images = x[index]
-    repeats = batch_size - len({image.tobytes() for image in images})
+    return normalize_batch(x[index], np.asarray(y)[index], spec.mean, spec.std, spec.name)
+
+
+def normalize_batch(images: np.ndarray, labels: np.ndarray, mean, std, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chosen uint8 images B×H×W×3 as the float batch B×3×H×W, normalized per channel (0-1 scale)."""
+    repeats = len(images) - len({image.tobytes() for image in images})
     if repeats:
         warnings.warn(
-            f"the {spec.name} batch holds {repeats} repeated (byte-identical) image(s): the NASWOT "
+            f"the {name} batch holds {repeats} repeated (byte-identical) image(s): the NASWOT "
             "kernel becomes singular (log-determinant -inf) with repeated images; use data without "
             "duplicates or another seed",
             DuplicateImagesWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
 
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
-    batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(tuple(mean), dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(tuple(std), dtype=torch.float32).view(1, 3, 1, 1)
+    batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255)
     batch = ((batch - mean) / std).contiguous()
-    labels = torch.from_numpy(np.asarray(y)[index].astype(np.int64))
-    return batch, labels
+    return batch, torch.from_numpy(np.asarray(labels).astype(np.int64))
+
+
+def balanced_choice(labels: np.ndarray, batch_size: int, seed: int) -> np.ndarray:
+    """``batch_size`` distinct indices of ``labels``, as even over the classes as the data allows.
+
+    Classes take turns (in an order drawn from ``seed``), each giving its next image in a seeded
+    shuffle; a class that runs out drops out, so a small class never repeats an image.
+    """
+    rng = np.random.default_rng(seed)
+    classes = rng.permutation(np.unique(labels))
+    queues = [list(rng.permutation(np.flatnonzero(labels == c))) for c in classes]
+    chosen: list[int] = []
+    while len(chosen) < batch_size and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < batch_size:
+                chosen.append(int(queue.pop()))
+    return rng.permutation(np.asarray(chosen, dtype=np.int64))
 
 
 def load_batch(

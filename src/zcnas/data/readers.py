@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import math
 import os
 import pickle
 import shutil
@@ -109,8 +110,9 @@ def _check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray
 # --- .npz ------------------------------------------------------------------------
 
 
-def read_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``x`` (uint8 N×H×W×3) and ``y`` (N labels) from an ``.npz`` file."""
+def read_npz_arrays(path: str | os.PathLike, required: tuple[str, ...] = ("x", "y"),
+                    optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The arrays ``required`` (and those of ``optional`` it has) of an ``.npz`` file, unchecked."""
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -128,17 +130,22 @@ def read_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
                 )
             f.seek(0)
             with np.load(f, allow_pickle=False) as archive:
-                missing = [key for key in ("x", "y") if key not in archive.files]
+                missing = [key for key in required if key not in archive.files]
                 if missing:
                     raise DataError(
                         f"{path} lacks array(s) {', '.join(missing)}; it has {', '.join(archive.files) or 'none'}"
                     )
-                x, y = archive["x"], archive["y"]
+                return {key: archive[key] for key in (*required, *optional) if key in archive.files}
     except _CORRUPT as exc:
         raise DataError(
             f"{path} is corrupt or not an .npz file ({_one_line(exc)}); replace it with a good copy"
         ) from exc
-    return _check_arrays(x, y, str(path))
+
+
+def read_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``x`` (uint8 N×H×W×3) and ``y`` (N labels) from an ``.npz`` file."""
+    arrays = read_npz_arrays(path)
+    return _check_arrays(arrays["x"], arrays["y"], str(path))
 
 
 # --- official pickled batches -------------------------------------------------
@@ -439,13 +446,37 @@ def _check_against_spec(x: np.ndarray, y: np.ndarray, spec: DatasetSpec, source:
     if x.shape[1:] != (size, size, 3):
         raise DataError(
             f"{source}: images are {x.shape[1]}×{x.shape[2]}×{x.shape[3]} but {spec.name} images are "
-            f"{size}×{size}×3; is dataset.data_path the {spec.name} data?"
+            f"{size}×{size}×3; is dataset.data_path the {spec.name} data? "
+            "(your own data: dataset=npz or dataset=folder)"
         )
     if len(y) == 0:
         raise DataError(f"{source} holds no {spec.name} images")
     if y.min() < 0 or y.max() >= spec.num_classes:
         raise DataError(
             f"{source}: labels span {y.min()}..{y.max()} but {spec.name} labels are "
-            f"0..{spec.num_classes - 1}; is dataset.data_path the {spec.name} data?"
+            f"0..{spec.num_classes - 1}; is dataset.data_path the {spec.name} data? "
+            "(your own data: dataset=npz or dataset=folder)"
+        )
+    present = len(np.unique(y))
+    if too_few_classes(len(y), present, spec.num_classes):
+        raise DataError(
+            f"{source}: its {len(y)} labels cover only {present} of the {spec.num_classes} {spec.name} classes, "
+            f"which a {spec.name} sample of this size all but surely would not; it is not the {spec.name} "
+            "data, whose benchmark accuracies would not apply (your own data: dataset=npz or dataset=folder)"
         )
     return x, y
+
+
+def too_few_classes(n: int, present: int, num_classes: int, chance: float = 1e-9) -> bool:
+    """Whether ``n`` labels covering only ``present`` of ``num_classes`` balanced classes are implausible.
+
+    Judged on files of at least 10 images per class: a uniform draw of ``n`` images misses some
+    ``k`` classes with probability at most C(num_classes, k) (1 - k/num_classes)^n; below
+    ``chance``, the data is not a sample of that dataset (e.g. five classes of one's own images,
+    resized and labelled 0..4, given as CIFAR-10).
+    """
+    missing = num_classes - present
+    if missing <= 0 or n < 10 * num_classes:
+        return False
+    log_bound = math.log(math.comb(num_classes, missing)) + n * math.log1p(-missing / num_classes)
+    return log_bound < math.log(chance)

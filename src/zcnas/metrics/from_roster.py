@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from zcnas.errors import DataError
 from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.roster import check_compatible, read_roster
+from zcnas.roster import Roster, check_compatible, read_roster, read_roster_meta
 from zcnas.space import representatives
 from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
@@ -63,14 +63,16 @@ class RosterScores(Metric):
         self.name = metric.name
         self.needs_benchmark = metric.needs_benchmark
         self.path = str(path)
-        roster = read_roster(path)
-        check_compatible([(self.path, roster)], {k: v for k, v in expected.items() if v is not None})
+        self.space = context.space or make_space(DEFAULT)
+        # the metadata first, as data: a roster of another metric, dataset or space is refused by name
+        meta = read_roster_meta(path)
+        check_compatible([(self.path, Roster.empty(meta))], {k: v for k, v in expected.items() if v is not None})
+        roster = read_roster(path, self.space)  # its rows read in the job's own space, never the file's
         if not roster.rows["finite"].any():
             raise DataError(f"roster {self.path} has no finite score (none of its {len(roster)} rows: all NaN or "
                             "infinite, or no rows), so it cannot rank architectures; score them again "
                             "(python run.py task=score ...)")
         self.roster_meta = roster.meta
-        self.space = context.space or make_space(DEFAULT)
         keys = _keys(roster, self.space)
         self._scores = dict(zip(keys, roster.rows["score"].astype(float)))
         self._seconds = charge_shared_rows(roster, self.space)

@@ -112,11 +112,12 @@ def render_markdown(tidy: pd.DataFrame, sweep: pd.DataFrame, s: Settings, benchm
     return "\n".join(parts)
 
 
-def render_space_markdown(tidy: pd.DataFrame, s: Settings, space: str, benchmark) -> str:
-    """The study in a space other than NATS-Bench TSS: one row per (dataset, metric), best first."""
+def render_space_markdown(tidy: pd.DataFrame, s: Settings, space: str, accuracy_label: str, source: str) -> str:
+    """The study in a space other than NATS-Bench TSS: one row per (dataset, metric), best first.
+    ``source``: where the ground truth comes from."""
     sub = subset_label(s.top_fraction)
     lines = [f"# Zero-cost proxies in {space}: rank correlation with the ground truth", "",
-             f"Ground truth: {benchmark.accuracy_label} ({benchmark.description}). Spearman ρ and Kendall τ over "
+             f"Ground truth: {accuracy_label} ({source}). Spearman ρ and Kendall τ over "
              f"the architectures each roster and the table both hold; {sub}: within the fraction "
              f"{s.top_fraction:g} ranked highest by the metric. {TREATMENT_TEXT[s.non_finite].capitalize()}.", "",
              f"| Dataset | Metric | n | ρ | τ | ρ {sub} | τ {sub} | non-finite |", "|---|---|---|---|---|---|---|---|"]

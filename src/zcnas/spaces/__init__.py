@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from zcnas.errors import ConfigError
+import functools
+
+from zcnas.errors import ConfigError, ZcnasError
 from zcnas.spaces.base import REQUIRED, SearchSpace
 
 #: name -> "module:class" of the spaces zcnas ships
@@ -48,10 +50,53 @@ def _build(name: str, target: str | None, options: dict) -> SearchSpace:
         space = cls(**options)
     except TypeError as exc:
         raise ConfigError(f"bad options for space {name} ({cls.__name__}): {exc}") from None
+    except ZcnasError:
+        raise
+    except Exception as exc:  # the user's code failed: say where, keep the traceback for ZCNAS_DEBUG=1
+        raise SpaceCodeError(_failure(cls, "__init__", exc)) from exc
+    if name == "custom":
+        _guard(space)
     if not space.name:
         raise ConfigError(f"space class {cls.__module__}.{cls.__name__} sets no name; give it a class attribute name = '...'")
     space.space_options = dict(options)  # what rosters record of a custom space (zcnas.roster.space_meta)
     return space
+
+
+class SpaceCodeError(ConfigError):
+    """A custom space's own method raised: one line naming the class, the method and the error."""
+
+
+#: the methods of a custom space that zcnas calls (the interface's, its optional ones included)
+GUARDED = (*REQUIRED, "random_neighbour", "identity_key", "index", "from_index")
+
+
+def _failure(cls: type, method: str, exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (f"custom space {cls.__module__}.{cls.__qualname__}: {method}() raised {type(exc).__name__}"
+            f"{': ' + text[0] if text else ''} (ZCNAS_DEBUG=1 shows the traceback)")
+
+
+def _guard(space: SearchSpace) -> None:
+    """Make an exception from the user's methods a one-line error naming the class and the method.
+
+    A ``ZcnasError`` it raises on purpose (an ``ArchError`` for a bad string) passes unchanged.
+    """
+    cls = type(space)
+    for method in GUARDED:
+        bound = getattr(space, method, None)
+        if not callable(bound):
+            continue
+
+        @functools.wraps(bound)
+        def guarded(*args, _bound=bound, _method=method, **kwargs):
+            try:
+                return _bound(*args, **kwargs)
+            except ZcnasError:
+                raise
+            except Exception as exc:
+                raise SpaceCodeError(_failure(cls, _method, exc)) from exc
+
+        setattr(space, method, guarded)
 
 
 def load_class(path: str) -> type[SearchSpace]:

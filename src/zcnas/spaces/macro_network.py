@@ -46,9 +46,12 @@ def make_layer(op: int, c_in: int, c_out: int, stride: int) -> nn.Module:
 
 
 class MacroNetwork(nn.Module):
-    def __init__(self, arch: tuple[int, ...], num_classes: int):
+    """``resolution``: the input size it is built for (any size runs: global pooling)."""
+
+    def __init__(self, arch: tuple[int, ...], num_classes: int, resolution: int = 32):
         super().__init__()
         self.arch = tuple(arch)
+        self.resolution = resolution
         self.stem = conv_bn(3, STEM_CHANNELS, 3)
         self.layers = nn.Sequential(*(make_layer(op, *shape) for op, shape in zip(self.arch, PLAN)))
         self.head = conv_bn(PLAN[-1][1], HEAD_CHANNELS, 1)

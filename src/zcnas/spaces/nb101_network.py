@@ -64,8 +64,11 @@ class Module(nn.Module):
 
 
 class Nb101Network(nn.Module):
-    def __init__(self, cell: Nb101Cell, num_classes: int):
+    """``resolution``: the input size it is built for (any size runs: global pooling)."""
+
+    def __init__(self, cell: Nb101Cell, num_classes: int, resolution: int = 32):
         super().__init__()
+        self.resolution = resolution
         layers, channels = [conv_bn_relu(3, STEM_CHANNELS, 3)], STEM_CHANNELS
         for stack in range(NUM_STACKS):
             c_in = channels

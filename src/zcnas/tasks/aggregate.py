@@ -16,6 +16,7 @@ from zcnas.errors import ConfigError, DataError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.jobs import RESULT_FILE
 from zcnas.reports.figures import figure2_png
+from zcnas.reports.portable import PathNames
 from zcnas.reports.search_tables import render_markdown
 
 FILES = ("tables.md", "jobs.csv", "cells.csv", "figure2.png")
@@ -25,7 +26,8 @@ def run_aggregate_job(cfg: DictConfig, output_dir=None) -> dict:
     sweep_dir = Path(str(cfg.sweep_dir)).expanduser()
     entries = (cfg.get("beyond_the_paper") or {}).get(sweep_dir.name) or []
     beyond = [(str(e.label), Path(str(cfg.paths.root_dir)) / str(e.report)) for e in entries]
-    return aggregate_into(sweep_dir, Path(str(cfg.report_dir)).expanduser(), overwrite=cfg.overwrite, beyond=beyond)
+    return aggregate_into(sweep_dir, Path(str(cfg.report_dir)).expanduser(), overwrite=cfg.overwrite, beyond=beyond,
+                          names=PathNames.of(cfg.paths) if cfg.get("paths") is not None else None)
 
 
 def read_beyond(entries: list[tuple[str, Path]]) -> list[tuple[str, pd.DataFrame]]:
@@ -51,9 +53,10 @@ def read_beyond(entries: list[tuple[str, Path]]) -> list[tuple[str, pd.DataFrame
 
 
 def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False,
-                   beyond: list[tuple[str, Path]] = ()) -> dict:
+                   beyond: list[tuple[str, Path]] = (), names: PathNames | None = None) -> dict:
     """The sweep's reports into ``report_dir``; refuses to drop jobs an existing report holds.
-    ``beyond``: (label, report folder) of other sweeps shown against the paper's best zero-cost rows."""
+    ``beyond``: (label, report folder) of other sweeps shown against the paper's best zero-cost rows;
+    ``names``: how tables.md names the sweep folder (default: by its folder name)."""
     frame = collect(sweep_dir, traces=True) if sweep_dir.is_dir() else None
     if frame is None or frame.empty:
         raise ConfigError(f"no search results under sweep_dir={sweep_dir}: run a grid first "
@@ -63,7 +66,8 @@ def aggregate_into(sweep_dir: Path, report_dir: Path, overwrite: bool = False,
         check_no_jobs_lost(report_dir / "jobs.csv", jobs)
     cells = cell_summary(frame)
     others = beyond_rows(jobs, read_beyond(list(beyond))) if beyond else None
-    atomic_write_bytes(report_dir / "tables.md", render_markdown(jobs, str(sweep_dir), others).encode())
+    shown = names.name(sweep_dir) if names else sweep_dir.name
+    atomic_write_bytes(report_dir / "tables.md", render_markdown(jobs, shown, others).encode())
     write_table(report_dir / "jobs.csv", jobs)
     write_table(report_dir / "cells.csv", cells)
     atomic_write_bytes(report_dir / "figure2.png", figure2_png(frame))

@@ -18,12 +18,14 @@ Writes to ``report_dir`` (unset: the job's own folder): ``table1.md`` (Tables I 
 the paper's values, the combined comparisons), ``correlations.csv`` (tidy, signed values),
 ``alpha_sweep.csv`` and ``scatter_<dataset>.png``.  A report already there that holds a
 correlation this run lacks, or one over more architectures, is kept (``overwrite=true`` replaces
-it; ``zcnas.reports.kept``).
+it; ``zcnas.reports.kept``).  The reports name the rosters and the ground truth relative to the
+project root (``zcnas.reports.portable``), so a clone at any path writes the same files.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig
@@ -37,6 +39,7 @@ from zcnas.names import DATASET_NAMES
 from zcnas.reports.correlation import fmt, render_markdown, render_space_markdown
 from zcnas.reports.figures import scatter_png
 from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
+from zcnas.reports.portable import PathNames
 from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters
 
 
@@ -64,13 +67,17 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     space = job_space(cfg, named, "correlate").name
     groups = group_rosters(named)
     benchmark = benchmark_with_accuracies(cfg, "correlate")
+    # the reports name their sources relative to the project, so they read the same from any clone
+    names = PathNames.of(cfg.paths)
+    shown = [replace(g, paths=names.names(g.paths)) for g in groups]
+    source = names.describe(benchmark)
     if space != "nats_tss":
-        return _space_job(groups, benchmark, s, space, out, paths, overwrite)
-    tidy, sweep, panels = study(groups, benchmark, s)
+        return _space_job(groups, shown, benchmark, source, s, space, out, paths, overwrite)
+    tidy, sweep, panels = study(shown, benchmark, s, source)
     keep_report(out, tidy, overwrite)
 
     files = [out / "table1.md", out / "correlations.csv", out / "alpha_sweep.csv"]
-    atomic_write_bytes(files[0], render_markdown(tidy, sweep, s, benchmark.description).encode())
+    atomic_write_bytes(files[0], render_markdown(tidy, sweep, s, source).encode())
     write_table(files[1], tidy)
     write_table(files[2], sweep)
     for ds, ps in panels.items():
@@ -98,18 +105,19 @@ def keep_report(out: Path, tidy, overwrite: bool) -> None:
     check_report_kept(out, "correlations.csv", tidy, KEY, size="n", what="correlations", overwrite=overwrite)
 
 
-def _space_job(groups, benchmark, s: Settings, space: str, out: Path, paths: list[str], overwrite: bool) -> dict:
+def _space_job(groups, shown, benchmark, source: str, s: Settings, space: str, out: Path, paths: list[str],
+               overwrite: bool) -> dict:
+    """``shown``: the groups with their paths as the report names them; ``source``: the ground truth's."""
     datasets = sorted({g.dataset for g in groups})
     for ds in datasets:
         if not benchmark.covers(ds):
             raise ConfigError(f"space {space}'s ground truth ({benchmark.description}) has no {ds} accuracies; "
                               f"it has {', '.join(benchmark.datasets)}")
     parse = benchmark.space.parse
-    tidy, panels = space_study(groups, lambda ds, arch: benchmark.accuracy_of(parse(arch), ds), s,
-                               benchmark.description)
+    tidy, panels = space_study(shown, lambda ds, arch: benchmark.accuracy_of(parse(arch), ds), s, source)
     keep_report(out, tidy, overwrite)
     files = [out / "correlation.md", out / "correlations.csv"]
-    atomic_write_bytes(files[0], render_space_markdown(tidy, s, space, benchmark).encode())
+    atomic_write_bytes(files[0], render_space_markdown(tidy, s, space, benchmark.accuracy_label, source).encode())
     write_table(files[1], tidy)
     for ds, ps in panels.items():
         files.append(out / f"scatter_{ds}.png")

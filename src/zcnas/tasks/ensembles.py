@@ -31,6 +31,7 @@ from zcnas.errors import ConfigError
 from zcnas.io import atomic_write_bytes, write_table
 from zcnas.reports.ensembles import render_markdown, render_search_markdown
 from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
+from zcnas.reports.portable import PathNames
 from zcnas.spaces import DEFAULT
 from zcnas.tasks.inputs import (benchmark_with_accuracies, describe_space, expand_rosters, group_rosters, job_space,
                                 job_space_identity, read_rosters, space_identity)
@@ -95,7 +96,7 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
         identity = job_space_identity(space)
         left_out = sorted({describe_space(space_identity(r.meta)) for _, r in every
                            if space_identity(r.meta) != identity})
-        mine = [(p, r) for p, r in every if space_identity(r.meta) == identity]
+        mine = [(p, r.read_in(space, p)) for p, r in every if space_identity(r.meta) == identity]
         space_groups = group_rosters(mine)
         if left_out:
             note = (f"{len(every) - len(mine)} of the rosters of `whole_space_rosters` are of other spaces "
@@ -163,11 +164,7 @@ def _readme(cfg: DictConfig, paths: list[str]) -> str | None:
     readme = folder / "README.md"
     if not readme.is_file():
         return None
-    root = Path(str(cfg.paths.root_dir)).resolve()
-    try:
-        return str(readme.resolve().relative_to(root))
-    except ValueError:
-        return str(readme)
+    return PathNames.of(cfg.paths).name(readme)
 
 
 def search_lookup(table, ds: str, c) -> dict:

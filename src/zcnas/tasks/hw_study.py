@@ -33,6 +33,7 @@ from zcnas.io import atomic_write_bytes, write_table
 from zcnas.names import DATASET_NAMES, SEARCH_TITLES
 from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.reports.pareto import DevicePanel, pareto_png
+from zcnas.reports.portable import PathNames
 from zcnas.roster import read_roster
 from zcnas.tasks.inputs import benchmark_with_accuracies
 
@@ -144,7 +145,9 @@ def run_hw_study_job(cfg: DictConfig, output_dir: Path) -> dict:
     summary = summarize_runs(runs, list(s["searches"]))
     files[:0] = [out / "hw_study.csv", out / "hw_study.md"]
     write_table(files[0], runs)
-    atomic_write_bytes(files[1], render_markdown(summary, s, rosters, str(cfg.hw_metric), benchmark.description).encode())
+    names = PathNames.of(cfg.paths)  # sources named relative to the project: the same report from any clone
+    atomic_write_bytes(files[1], render_markdown(summary, s, {ds: names.name(p) for ds, p in rosters.items()},
+                                                 str(cfg.hw_metric), names.describe(benchmark)).encode())
     return {"task": "hw_study", "report_dir": str(out), "files": [str(f) for f in files],
             "hw_data": str(cfg.hw_data), "rosters": rosters, "study_seconds": time.time() - started,
             **{k: s[k] for k in ("datasets", "devices", "budgets", "repeats", "searches")},

@@ -106,6 +106,8 @@ def job_space(cfg, named: list[tuple[str, Roster]], what: str = "study") -> Sear
     if found and found[0] != job_space_identity(job):
         raise ConfigError(f"the rosters are of space {describe_space(found[0])} but the job's space is "
                           f"{describe_space(job_space_identity(job))}; {_space_fix(found[0])}")
+    for path, roster in named:  # rows of a user's space are checked in the job's (never the file's) class
+        roster.read_in(job, path)
     return job
 
 

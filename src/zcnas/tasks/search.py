@@ -10,10 +10,15 @@ from omegaconf import DictConfig
 
 from zcnas.benchmark import Benchmark, NoBenchmark
 from zcnas.build import as_dict, build_benchmark, build_context, build_metric, build_space, configure_hardware
+from zcnas.data.dataset import load_dataset
 from zcnas.errors import ConfigError
 from zcnas.progress import number, progress_bar
 from zcnas.search import Evaluator, SearchResult, planned_cells, planned_visits, run_search
 from zcnas.spaces.base import SearchSpace
+
+
+OWN_DATA = ("your own data: benchmark accuracies are for cifar10, cifar100 and ImageNet16-120 only; "
+            "task=train measures one")
 
 
 def accuracy_lookup(benchmark: Benchmark, dataset: str):
@@ -68,9 +73,13 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     context = build_context(cfg, benchmark, device, space)
     metric = build_metric(cfg, context)
     dataset = context.dataset
-    accuracy = accuracy_lookup(benchmark, dataset)
+    data = load_dataset(cfg.dataset)
+    # a benchmark's accuracies are for its own data only, never for the user's
+    accuracy = accuracy_lookup(benchmark, dataset) if data.benchmark is not None else None
     if accuracy is None:
-        if space.name != "nats_tss":
+        if data.benchmark is None:
+            why = OWN_DATA
+        elif space.name != "nats_tss":
             why = (f"space {space.name} has no ground truth configured (space.table, or benchmark.path=<table>)"
                    if not benchmark.available else f"{benchmark.description} has no {dataset} accuracies")
         else:
@@ -136,6 +145,8 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     if max_cost:
         found["costs"] = cost_of(cell)
     extra = {"space": space.name} if space.name != "nats_tss" else {}
+    if data.benchmark is None:
+        extra["data"] = data.facts()  # what the user's data is: no benchmark, its classes, size, mean/std
     if max_cost:
         extra["max_cost"] = {k: float(v) for k, v in max_cost.items()}
     return {
@@ -175,6 +186,8 @@ def summarize_search(result: dict) -> str:
         lines.append(f"  {label}: {number(best['test_accuracy'], '.2f')}%{rank}")
     elif "test_accuracy" in best:
         lines.append("  accuracy: not in the benchmark's table (it holds a sample of the space)")
+    elif "data" in result:
+        lines.append(f"  test accuracy: none ({OWN_DATA})")
     else:
         lines.append("  test accuracy: unavailable (no benchmark; see benchmark= options)")
     if best.get("costs"):
