@@ -192,6 +192,20 @@ def test_a_lock_of_another_host_or_unreadable_is_held(tmp_path):
         acquire(out)
 
 
+def test_a_requeued_slurm_job_takes_over_its_own_lock_from_another_node(tmp_path, monkeypatch):
+    """SLURM runs one instance of a job at a time: a lock of the same job and array task is stale."""
+    out = tmp_path / "r.parquet"
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+    lock_path(out).write_text(json.dumps({"host": "node-b", "pid": 1, "time": 0.0, "slurm_job": "4242_3"}))
+    me = acquire(out)
+    assert me["slurm_job"] == "4242_3" and json.loads(lock_path(out).read_text()) == me
+    lock_path(out).write_text(json.dumps({"host": "node-b", "pid": 1, "time": 0.0, "slurm_job": "4242_4"}))
+    with pytest.raises(LockHeld, match="on host node-b"):  # another array task of the sweep
+        acquire(out)
+
+
 def test_of_threads_racing_for_the_lock_exactly_one_wins(tmp_path):
     out = tmp_path / "r.parquet"
     barrier, won, lost = threading.Barrier(8), [], []

