@@ -100,3 +100,16 @@ table-spaces: $(STAMP) ## proxies vs ground truth in NAS-Bench-Macro and NAS-Ben
 .PHONY: hw-study
 hw-study: $(STAMP) ## hardware-aware search: accuracy-latency Pareto fronts (HW-NAS-Bench) and searches under latency budgets -> results/hw/
 	$(WITH_ARGS) -- $(PY) run.py task=hw_study report_dir=$(CURDIR)/results/hw
+
+# Variables that reach the recipes' command lines must be plain values, never shell syntax: checked
+# as make reads this file, before any recipe runs.  (ARGS, EXPERIMENT, SWEEP and SCORE_SWEEP reach
+# the programs as data through scripts/make_args.py instead.)
+SHELL_SYNTAX := ; & | < > ( ) ' " \ * ? [ ] { } ! ` $$ \#
+# $(call plain_value,NAME[,words]): NAME holds no shell syntax and, unless words is given, one word
+plain_value = $(foreach c,$(SHELL_SYNTAX),$(if $(findstring $(c),$($(1))),$(error $(1) must be a plain value without shell syntax, got '$($(1))')))$(if $(2),,$(if $(word 2,$($(1))),$(error $(1) must be one word, got '$($(1))')))
+# $(call whole_number,NAME): NAME is digits only (what is left once every digit is taken out is nothing)
+no_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
+whole_number = $(if $(or $(call no_digits,$($(1))),$(if $($(1)),,empty)),$(error $(1) must be a whole number, got '$($(1))'))
+$(foreach v,PYTHON VENV TORCH_SPEC TORCH_INDEX BENCH_OUT BENCH_TAG FUSED_CELLS BENCH_WAIT,$(call plain_value,$(v)))
+$(foreach v,BENCH_IDLE BENCH_COMPETE,$(call plain_value,$(v),words))
+$(foreach v,FUSED_CELLS BENCH_WAIT,$(call whole_number,$(v)))

@@ -17,7 +17,7 @@ processes affects both alike.  Printed and written (results/bench/*.json,
   straightforward implementation either run in full or estimated (see
   ``--baseline-search``);
 * the machine's load average before and after each part;
-* the targets of issue 15 §2 (bench/summary.py): per paper metric the engine's and the
+* the speed targets (bench/summary.py): per paper metric the engine's and the
   reference's median seconds per cell and their ratio, against 4x at idle and 1x (never slower)
   with ``--compete N`` >= 1; and the thread policy in effect (torch threads, how they were
   decided, OMP_WAIT_POLICY).

@@ -1,4 +1,4 @@
-"""The CPU choices of issue 15 measured on this machine: the C Cᵀ kernel and the thread policy.
+"""The CPU choices measured on this machine: the C Cᵀ kernel and the thread policy.
 
 Three parts, each figure printed with the CPU model, its vector features and the load average
 (1, 5, 15 min) before and after it:

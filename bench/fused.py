@@ -9,7 +9,7 @@ all alike.  Printed, and written to results/bench/<tag>.json:
 
 * the median seconds per cell of hook_logdet alone, of each metric alone, of the sum of the
   single-metric times (median over cells of the per-cell sum), and of the fused scorer;
-* the two targets of issue "Search with the best predictors" §3: fused / hook_logdet alone
+* the two targets of the fused engine: fused / hook_logdet alone
   (target <= 3) and sum of singles / fused (target >= 4);
 * whether every fused score equals its single-metric score (bit for bit), per metric;
 * the CPU model, its vector features, the torch threads, and the load average before and after.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scores twelve cells of the 1,000-cell sample on this machine's CPU (1 thread) for each sample roster
 # that records a GPU among its devices, and compares them with the roster's values
-# -> results/rosters/gpu_vs_cpu.md.
+# -> results/roster_notes/gpu_vs_cpu.md.
 # Usage (from the repository root):  bash bench/gpu_vs_cpu.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +24,4 @@ while read -r metric dataset; do
   $PY run.py task=score metric=$metric dataset=$dataset "indices=[$IDX]" hardware.threads=1 progress=false paths.output_dir=outputs/parity >/dev/null
   pairs+=("outputs/parity/score/dataset=$dataset,indices=[$IDX],metric=$metric,task=score/roster.parquet" "results/rosters/sample1000/${metric}_$dataset.parquet")
 done <<<"$jobs"
-$PY bench/compare_rosters.py "${pairs[@]}" --out results/rosters/gpu_vs_cpu.md
+$PY bench/compare_rosters.py "${pairs[@]}" --out results/roster_notes/gpu_vs_cpu.md

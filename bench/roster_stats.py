@@ -11,7 +11,7 @@ computed cell per class): the same counts and seconds, and the shared scores aga
 computed in the 1,000-cell sample roster (results/rosters/sample1000/), with the
 Spearman rho of each with the 200-epoch test accuracy on those cells.
 
-    .venv/bin/python bench/roster_stats.py      # writes results/rosters/stats.json
+    .venv/bin/python bench/roster_stats.py      # writes results/roster_notes/stats.json
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main() -> int:
         if read_roster(path).meta.get("share_isomorphic"):  # hook_logdet, snip, jacov, zen
             stats[path.stem] = shared_roster_stats(path, rep_of, member)
             print(path.name, stats[path.stem])
-    write_json(ROOT / "results" / "rosters" / "stats.json", stats)
+    write_json(ROOT / "results" / "roster_notes" / "stats.json", stats)
     return 0
 
 

@@ -2,10 +2,10 @@
 # Whole-space rosters of one metric, dataset after dataset, with the project's own task=score job:
 # SHARDS shards side by side (one per core, 1 torch thread each), then merged with task=merge into
 # $ROSTERS/<metric>_<dataset>.parquet.  Appends each dataset's command, wall time and load to
-# $ROSTERS/<metric>_times.log.  bench/hook_rosters.sh and bench/synflow_rosters.sh run it.
+# $NOTES/<metric>_times.log (beside the rosters: a rosters folder holds rosters only).  bench/hook_rosters.sh and bench/synflow_rosters.sh run it.
 # Usage (from the repository root):  bash bench/score_rosters.sh METRIC [task=score override ...]
 #   PY (.venv/bin/python)  OUT (outputs/<metric>_rosters)  SHARDS (1)
-#   DATASETS (cifar10 cifar100 ImageNet16-120)  ROSTERS (results/rosters)
+#   DATASETS (cifar10 cifar100 ImageNet16-120)  ROSTERS (results/rosters)  NOTES (results/roster_notes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 METRIC=${1:?usage: bash bench/score_rosters.sh METRIC [task=score override ...]}
@@ -27,12 +27,28 @@ for ds in $DATASETS; do
 done
 OUT=${OUT:-outputs/${METRIC}_rosters}
 SHARDS=${SHARDS:-1}
+# a number before any arithmetic: bash evaluates the text of a variable inside (( )) as an expression
+if [[ ! $SHARDS =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: SHARDS must be a whole number >= 1, got '$SHARDS'" >&2
+  exit 2
+fi
 ROSTERS=${ROSTERS:-results/rosters}
-LOG=$ROSTERS/${METRIC}_times.log
-mkdir -p "$ROSTERS"
+NOTES=${NOTES:-results/roster_notes}
+LOG=$NOTES/${METRIC}_times.log
+mkdir -p "$ROSTERS" "$NOTES"
 
-# the folder run.py writes a job with these overrides to (zcnas.jobs.folder_name owns the rule)
-folder() { "$PY" -c 'import sys; from zcnas.jobs import folder_name; print(folder_name(sys.argv[1:]))' "$@"; }
+# the folder run.py wrote a job with these overrides to (zcnas.jobs.folder_name owns the rule; a
+# value that restates its default, such as shard=0, is left out of the name)
+folder() {
+  local name
+  name=$("$PY" -c 'import sys; from zcnas.jobs import folder_name; print(folder_name(sys.argv[1:]))' "$@")
+  if [[ ! -d $OUT/score/$name && " $* " == *" shard=0 "* ]]; then
+    local args=() a
+    for a in "$@"; do [[ $a == shard=0 ]] || args+=("$a"); done
+    name=$("$PY" -c 'import sys; from zcnas.jobs import folder_name; print(folder_name(sys.argv[1:]))' "${args[@]}")
+  fi
+  echo "$name"
+}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 for ds in $DATASETS; do
@@ -48,15 +64,15 @@ for ds in $DATASETS; do
     pids=()
     for ((s = 0; s < SHARDS; s++)); do "${cmd[@]}" "shard=$s" & pids+=($!); done
     for p in "${pids[@]}"; do wait "$p"; done
-    name=$(folder "${job[@]}" shard=0)
-    name=${name/,shard=0,/,shard=*,}  # every shard's folder
+    inputs=()
+    for ((s = 0; s < SHARDS; s++)); do inputs+=("'$OUT/score/$(folder "${job[@]}" "shard=$s")/roster.parquet'"); done
   else
     "${cmd[@]}"
-    name=$(folder "${job[@]}")
+    inputs=("'$OUT/score/$(folder "${job[@]}")/roster.parquet'")
   fi
   end=$(date +%s.%N)
-  # one quoted glob, not a list: run.py would read a list value holding '=' as one string
-  "$PY" run.py task=merge "merge.inputs='$OUT/score/$name/roster.parquet'" "merge.output_dir=$ROSTERS" \
+  # a list of quoted paths (the folder names hold '=' and ','), one per shard
+  "$PY" run.py task=merge "merge.inputs=[$(IFS=,; echo "${inputs[*]}")]" "merge.output_dir=$ROSTERS" \
     progress=false "paths.output_dir=$OUT"
   echo "$(date -Is) done $ds: wall $(echo "$end - $start" | bc) s | load: $(load) | roster $ROSTERS/${METRIC}_$ds.parquet" | tee -a "$LOG"
 done

@@ -1,4 +1,4 @@
-"""The speed targets of issue 15 §2, from ``bench/bench.py`` reports; ``make bench`` ends with them.
+"""The speed targets of the scoring engine, from ``bench/bench.py`` reports; ``make bench`` ends with them.
 
 Target on the project's 2-core machine: each paper metric (synflow, hook_logdet, snip) at least
 4x faster per cell than the paper authors' straightforward implementation (``reference`` in
@@ -95,8 +95,8 @@ def format_targets(targets: dict) -> str:
     return "\n".join(lines)
 
 
-FUSED_OVER_HOOK = 3.0  # §3: all proxies of a cell fused in at most 3x hook_logdet alone
-SINGLES_OVER_FUSED = 4.0  # §3: and at least 4x faster than the sum of the single-metric times
+FUSED_OVER_HOOK = 3.0  # fused engine: all proxies of a cell fused in at most 3x hook_logdet alone
+SINGLES_OVER_FUSED = 4.0  # fused engine: and at least 4x faster than the sum of the single-metric times
 
 
 def is_fused(report: dict) -> bool:
@@ -105,7 +105,7 @@ def is_fused(report: dict) -> bool:
 
 
 def format_fused(name: str, report: dict) -> str:
-    """The two targets of issue 15 §3 from a ``bench/fused.py`` report, with its thread policy."""
+    """The two targets of the fused engine from a ``bench/fused.py`` report, with its thread policy."""
     meta, cells = report.get("meta", {}), report.get("meta", {}).get("cells", 0)
     ratio, speedup = report["fused_over_hook_logdet"], report["singles_over_fused"]
     median = report.get("median_s", {})

@@ -1,5 +1,5 @@
 """``make bench``'s parts: bench/bench.py --compete (busy loops started and always stopped), the
-targets of issue 15 §2 in its report, and bench/summary.py's side-by-side summary of two passes."""
+speed targets in its report, and bench/summary.py's side-by-side summary of two passes."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def fused_report(fused: float, hook: float, singles: float, identical: int, cell
 
 
 def test_summary_prints_the_fused_engine_targets_after_the_passes(tmp_path, capsys):
-    """make bench ends with bench/fused.py's report: both §3 targets, the thread policy, and whether
+    """make bench ends with bench/fused.py's report: both fused-engine targets, the thread policy, and whether
     every fused score equals its single-metric one."""
     (tmp_path / "p_fused.json").write_text(json.dumps(fused_report(0.6, 0.25, 3.0, identical=4)))
     (tmp_path / "q_fused.json").write_text(json.dumps(fused_report(1.0, 0.25, 2.0, identical=3)))

@@ -1,6 +1,6 @@
 """The command line keeps its promise: bad input is one line and exit status 2, job folders stay
 flat under the output root, nothing is left behind by a failed run, non-finite results round-trip,
-and a sweep with failed jobs exits non-zero after its summary (issue 13)."""
+and a sweep with failed jobs exits non-zero after its summary."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def test_minmax_as_the_paper_with_minus_inf_hook_set_to_zero():
 
 
 def _paper_combined(hook, syn, alpha, normalization, ref_h, ref_s):
-    """combined as zcnas computed it before the analysis layer (issue 14), kept here to pin its scores."""
+    """combined written out independently of the analysis layer, to pin its scores."""
     def clean(values, metric):
         v = np.asarray(values, dtype=float).copy()
         if metric == "hook_logdet":

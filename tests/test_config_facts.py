@@ -1,4 +1,4 @@
-"""Each config fact has one home (issue 14).
+"""Each config fact has one home.
 
 A dataset's classes, image size and normalization live in ``zcnas.data.datasets`` only; the
 dataset group (``conf/dataset/*.yaml``, typed by ``zcnas.schema.DatasetConfig``) says which data

@@ -2,7 +2,7 @@
 identity: rosters record them (``space_options``), refuse to merge with rosters of other options,
 and are read back in the space built with them; a job's identity (folder name, change detection,
 resumed chunks) changes with them; a search refuses a roster of other options.  Built-in spaces and
-custom spaces without options are recorded and named exactly as before (issue 16)."""
+custom spaces without options record no options and keep their committed folder names."""
 
 from __future__ import annotations
 
@@ -68,11 +68,11 @@ def test_width_space_takes_its_widths_as_an_option(examples_on_path):
 # --- rosters ---------------------------------------------------------------------------------------
 
 def test_rosters_record_options_only_when_there_are_some(examples_on_path):
-    assert space_meta(width()) == {"space": "width", "space_target": WIDTH}  # as before issue 16
+    assert space_meta(width()) == {"space": "width", "space_target": WIDTH}  # no options: no space_options key
     assert space_meta(width(widths=[32, 16])) == {"space": "width", "space_target": WIDTH,
                                                   "space_options": '{"widths": [32, 16]}'}
     assert encode_options({"b": [1, 2], "a": {"y": 1, "x": 2}}) == '{"a": {"x": 2, "y": 1}, "b": [1, 2]}'  # sorted keys
-    for name in ("nats_tss", "nas_bench_macro", "nas_bench_101"):  # built-in spaces: unchanged
+    for name in ("nats_tss", "nas_bench_macro", "nas_bench_101"):  # built-in spaces record no options
         assert space_meta(make_space(name)) == ({} if name == "nats_tss" else {"space": name})
 
 
@@ -89,7 +89,7 @@ def test_rosters_of_other_options_refuse_to_merge(examples_on_path):
     # the same options: one space, the rosters merge
     merged = merge_rosters([("a", roster_of(narrow, [0, 1])), ("b", roster_of(width(widths=[16, 32]), [1, 2]))])
     assert merged.meta["space_options"] == '{"widths": [16, 32]}' and list(merged.rows["index"]) == [0, 1, 2]
-    # and rosters without options merge as before, recording none
+    # and rosters without options merge, recording none
     merged = merge_rosters([("a", roster_of(default, [0])), ("b", roster_of(default, [5]))])
     assert "space_options" not in merged.meta and len(merged) == 2
 
@@ -131,8 +131,8 @@ def test_chunks_of_other_options_are_not_resumed(tmp_path, examples_on_path):
 
 # --- job identity ----------------------------------------------------------------------------------
 
-def test_folder_names_of_built_in_spaces_are_unchanged():
-    """Literal names, computed before issue 16: committed sweeps (multirun_outputs/, results/) use them."""
+def test_folder_names_of_built_in_spaces_are_the_committed_ones():
+    """Literal names: committed sweeps (multirun_outputs/, results/) use them."""
     assert folder_name(["metric=params", "search=aging_warmup", "seed=6"]) == "metric=params,search=aging_warmup,seed=6"
     assert (folder_name(["space=nas_bench_macro", "metric=synflow", "search=aging_warmup"])
             == "metric=synflow,search=aging_warmup,space=nas_bench_macro")
@@ -160,7 +160,7 @@ def test_config_changes_sees_options_added_dropped_or_changed(compose_cfg):
     assert config_changes(narrow, default) == ["space.options"]  # or dropped
     assert config_changes(narrow, config("+space.options.widths=[16,64]")) == ["space.options"]
     assert config_changes(narrow, config(NARROW)) == [] and config_changes(default, config()) == []
-    # built-in spaces have no options: their configs compare as before
+    # built-in spaces have no options: equal configs show no change
     macro = OmegaConf.to_container(compose_cfg("space=nas_bench_macro"), resolve=True)
     assert config_changes(macro, macro) == []
     assert config_changes({"seed": 1}, {"seed": 1, "space": {"options": {"widths": [8]}}}) == []  # older results
@@ -185,8 +185,8 @@ def test_a_search_refuses_a_roster_of_other_options(tmp_path, compose_cfg, examp
         with pytest.raises(ConfigError, match="space_options") as exc:
             metric(*other)
         one_line(exc)
-    # a roster of another class of the same name is refused too (space_target; before issue 16 the job
-    # compared only the space's name)
+    # a roster of another class of the same name is refused too (space_target: the name alone does
+    # not say which class scored it)
     (tmp_path / "elsewhere.py").write_text("from width_space import WidthSpace as Base\n\n\n"
                                            "class WidthSpace(Base):\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -200,8 +200,8 @@ def test_a_search_refuses_a_roster_of_other_options(tmp_path, compose_cfg, examp
 # --- the studies (task=correlate, task=ensembles) ---------------------------------------------------
 
 def test_a_study_takes_rosters_of_the_jobs_space_options_included(compose_cfg, examples_on_path):
-    """``job_space`` compares class and options, not only the name (before: a roster of other options
-    passed the check and its rows were read in the wrong space)."""
+    """``job_space`` compares class and options, not only the name: a roster of other options
+    would otherwise have its rows read in the wrong space."""
     from zcnas.tasks.inputs import describe_space, job_space, job_space_identity
 
     narrow, other = width(widths=[16, 32]), width(widths=[16, 64])
@@ -224,7 +224,7 @@ def test_a_study_takes_rosters_of_the_jobs_space_options_included(compose_cfg, e
 
 def test_the_study_library_refuses_groups_of_other_options(examples_on_path):
     """Called without a job (``space=None``), the study reads the space from the rosters and refuses
-    rosters of one name but other options (before: only names were compared)."""
+    rosters of one name but other options (the name alone does not identify the space)."""
     from zcnas.analysis.ensemble_study import groups_space
     from zcnas.tasks.inputs import group_rosters
 

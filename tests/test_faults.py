@@ -99,7 +99,7 @@ def test_failing_job_is_recorded_and_listed_while_the_sweep_goes_on(tmp_path, be
     proc = run_cli(tmp_path, "task=score", "metric=val12", "benchmark=table", f"benchmark.path={benchmark_csv}",
                    "indices=[0,1],[2,99999]", "-m", check=False)
     assert proc.returncode == 1, proc.stderr  # the sweep went on, then says that a job failed
-    sweep = tmp_path / "multirun" / "score"
+    (sweep,) = (tmp_path / "multirun").glob("score-*")
     results = {str(p.parent.relative_to(sweep)): json.loads(p.read_text()) for p in sweep.rglob("result.json")}
     (good,) = [r for r in results.values() if r["status"] == "ok"]
     (bad_name,) = [n for n, r in results.items() if r["status"] == "failed"]
@@ -284,7 +284,7 @@ def test_aging_progress_counts_the_cells_it_scores(compose_cfg, monkeypatch, cap
 
 @pytest.mark.integration
 def test_a_search_whose_best_score_is_minus_inf_is_reported_again_on_relaunch(tmp_path):
-    """Every cell scores -inf on identical images (NASWOT's kernel is singular); result.json stores "-inf"."""
+    """Every cell scores -inf on identical images (NASWOT's kernel is singular); result.json stores it as null beside "score_non_finite": "-inf"."""
     import numpy as np
 
     from shared_data import shared_data_dir
@@ -296,7 +296,7 @@ def test_a_search_whose_best_score_is_minus_inf_is_reported_again_on_relaunch(tm
             f"dataset.data_path={tmp_path / 'same.npz'}"]
     first = run_cli(tmp_path, *args)
     assert "score -inf" in first.stdout
-    again = run_cli(tmp_path, *args)  # summarized from result.json, where -inf was written as "-inf"
+    again = run_cli(tmp_path, *args)  # summarized from result.json, which keeps -inf apart from NaN
     assert "already done" in again.stdout and "score -inf" in again.stdout
 
 

@@ -244,7 +244,7 @@ def test_sharded_sharing_job_equals_single_metric_jobs(compose_cfg, tmp_path):
     import pandas as pd
 
     from zcnas.runner import run_job
-    from zcnas.tasks.score import representatives
+    from zcnas.space import representatives
 
     rep = representatives()
     reps = [r for r in sorted(set(rep.values())) if sum(1 for v in rep.values() if v == r) >= 3][:2]

@@ -1,5 +1,5 @@
 """bench/gpu_rosters.sh hands each job line to run.py as arguments: no shell ever reads a line,
-so a jobs file cannot run commands (issue 13, item 11).  run.py is replaced by a stand-in
+so a jobs file cannot run commands.  run.py is replaced by a stand-in
 Python that records its arguments (the real scoring needs a GPU session)."""
 
 from __future__ import annotations

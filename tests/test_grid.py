@@ -223,8 +223,8 @@ def test_beyond_the_paper_without_the_other_report_is_a_one_line_error(tmp_path)
 @pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_as_a_single_job(compose_cfg, name):
     """An experiment names its sweep, and composes without -m too (a user trying one job of it):
-    its metric's settings belong to the metric it selects (before, experiment=ensembles without -m
-    put members: into synflow's node)."""
+    its metric's settings belong to the metric it selects (experiment=ensembles without -m must
+    not put members: into synflow's node)."""
     cfg = compose_cfg(f"experiment={name}")
     assert cfg.sweep_name and cfg.sweep_name != cfg.task
     if "members" in cfg.metric:

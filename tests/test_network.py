@@ -6,7 +6,7 @@ import torch
 from zcnas.network import TinyNetwork, build_network, count_parameters
 from zcnas.space import parse_arch
 
-# NATS-Bench's parameter counts for 10 / 100 / 120 classes (from the table)
+# NATS-Bench's parameter counts for 10 / 100 / 120 classes (NATS-Bench's published table)
 PARAMS = {
     0: (129306, 135156, 136456),
     9: (316346, 322196, 323496),

@@ -65,11 +65,11 @@ def test_chunks_scored_on_other_images_are_set_aside_and_force_recomputes(tmp_pa
     kept_rows = {i: s for p in kept.glob("part-*.parquet") for i, s in read_roster(p).scores().items()}
     assert kept_rows == first.scores()
 
-    # the same images again: it resumes as before
+    # the same images again: it resumes from the chunks
     (job / "result.json").unlink()
     assert "0 now, 3 resumed" in run_cli(tmp_path, *hook).stdout
 
-    # force=true recomputes every row (it used to reload the chunks: "0 now, 3 resumed")
+    # force=true recomputes every row, though the chunks match
     forced = run_cli(tmp_path, *hook, "force=true")
     assert "3 now, 0 resumed" in forced.stdout, forced.stdout
     assert len(list(job.glob("chunks.superseded-*"))) == 2

@@ -101,7 +101,7 @@ def test_shards_partition_the_selection():
 
 
 def test_shards_split_whole_isomorphism_classes():
-    from zcnas.tasks.score import representatives
+    from zcnas.space import representatives
     rep = representatives()
     shards = [select_indices(None, 0, i, 4, classes=rep) for i in range(4)]
     assert sorted(sum(shards, [])) == list(range(15625))
@@ -132,7 +132,7 @@ def test_score_job_resumes_from_chunks_without_rescoring(compose_cfg, tmp_path):
 
 
 def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
-    from zcnas.tasks.score import representatives
+    from zcnas.space import representatives
     rep = representatives()
     members = [i for i in range(15625) if rep[i] == rep[next(j for j in range(15625) if rep[j] != j)]][:3]
     cfg = compose_cfg("task=score", "metric=synflow", f"indices={members}", "share_isomorphic=true")
@@ -150,7 +150,7 @@ def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
 
 
 def test_sharded_sharing_scores_each_class_once_and_resumes(compose_cfg, tmp_path):
-    from zcnas.tasks.score import representatives
+    from zcnas.space import representatives
     rep = representatives()
     # three classes with several members each, interleaved in index order
     reps = [r for r in sorted(set(rep.values())) if sum(1 for v in rep.values() if v == r) >= 3][:3]

@@ -142,6 +142,17 @@ def test_every_metadata_field_is_checked_before_use(tmp_path, meta, expected):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("score, finite", [(2.0, False), (math.nan, True), (-math.inf, True)])
+def test_a_finite_flag_that_contradicts_its_score_is_refused(tmp_path, score, finite):
+    roster = craft(tmp_path / "in" / "crafted.parquet", rows=[(0, 1.0, 0.1), (1, score, 0.1)])
+    table = pq.read_table(roster)
+    flags = pa.array([True, finite], pa.bool_())
+    pq.write_table(table.set_column(table.schema.get_field_index("finite"), "finite", flags), roster)
+    line = error_line(merge(tmp_path, [roster], tmp_path / "out"))
+    assert f"row 2: finite is {finite} but the score is" in line
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("seconds", [-1.0, math.nan, math.inf])
 def test_rows_with_seconds_an_import_refuses_are_refused(tmp_path, seconds):
     roster = craft(tmp_path / "in" / "crafted.parquet", rows=[(0, 1.0, 0.1), (1, 2.0, seconds)])
@@ -152,7 +163,7 @@ def test_rows_with_seconds_an_import_refuses_are_refused(tmp_path, seconds):
 
 @pytest.mark.integration
 def test_crafted_pandas_metadata_is_not_ours_to_read(tmp_path):
-    """The file's own pandas metadata (KeyError 'name' before) is ignored: zcnas types its columns."""
+    """The file's own pandas metadata (pandas would raise KeyError 'name' on it) is ignored: zcnas types its columns."""
     bogus = {b"pandas": json.dumps({"columns": [{}], "index_columns": ["zzz"]}).encode()}
     every = [(i, float(i), 0.1) for i in range(15625)]  # a whole space, so that a search can run on it
     roster = craft(tmp_path / "in" / "crafted.parquet", rows=every, extra_meta=bogus)

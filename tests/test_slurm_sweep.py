@@ -66,7 +66,7 @@ def test_sharded_scoring_sweep_through_sbatch_merges_and_resumes(tmp_path, slurm
     t0 = time.monotonic()
     proc = run_cli(tmp_path, *sweep_args, timeout=400)
     first_s = time.monotonic() - t0
-    sweep = tmp_path / "multirun" / "score"
+    (sweep,) = (tmp_path / "multirun").glob("score-*")
 
     results = results_under(sweep)
     assert len(results) == 4
@@ -106,7 +106,7 @@ def test_sharded_scoring_sweep_through_sbatch_merges_and_resumes(tmp_path, slurm
 def test_search_sweep_through_sbatch_is_aggregated(tmp_path, slurm, benchmark_csv):
     proc = run_cli(tmp_path, *slurm, "metric=val12", "search=random", "search.n=5", "benchmark=table",
                    f"benchmark.path={benchmark_csv}", "seed=0,1", "-m", timeout=400)
-    sweep = tmp_path / "multirun" / "search"
+    (sweep,) = (tmp_path / "multirun").glob("search-*")
     results = results_under(sweep)
     assert len(results) == 2 and all(r["status"] == "ok" and r["visited"] == 5 for r in results.values())
     assert "2 job(s): 2 ok, 0 skipped (already done), 0 failed" in proc.stdout

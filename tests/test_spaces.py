@@ -1,7 +1,7 @@
 """Search spaces as a plug-in (``space`` group): choosing one, the user-space example
 (examples/width_space.py), NAS-Bench-Macro and NAS-Bench-101 through the real CLI, rosters that
 record their space, HW-NAS-Bench budgets (``search.max_cost``) and the searches' view of a space
-(SpaceView); and a guard that the default NATS-Bench TSS searches draw what they drew before."""
+(SpaceView); and a guard that seeded NATS-Bench TSS searches find the cells the committed results rest on."""
 
 from __future__ import annotations
 
@@ -122,6 +122,21 @@ def test_built_in_spaces_and_unknown_names():
     for name in ("nats_tss", "nas_bench_macro", "nas_bench_101", "custom"):
         assert name in message
     config_error("only for space=custom", "nas_bench_macro", "width_space.WidthSpace")
+
+
+def test_nats_identity_classes_are_nats_benchs_isomorphism_classes():
+    # share_isomorphic groups rows by these classes: they must be the 6,466 classes whose lowest
+    # index zcnas.space.representatives names
+    from zcnas.space import representatives
+
+    space, rep = make_space("nats_tss"), representatives()
+    of = space.identity_classes()
+    members: dict = {}
+    for key in range(space.size):
+        members.setdefault(of(key), set()).add(key)
+    assert len(members) == 6466
+    assert all({rep[k] for k in keys} == {min(keys)} for keys in members.values())
+    assert of(space.key(space.parse(space.example))) == space.identity_key(space.parse(space.example))
 
 
 def test_custom_target_problems(user_module):
@@ -538,7 +553,7 @@ def test_space_view_with_an_impossible_constraint(monkeypatch):
         SpaceView(make_space("nas_bench_macro"), lambda arch: False).sample(random.Random(0))
 
 
-# --- NATS-Bench TSS: unchanged by the plug-in ---------------------------------------------------------
+# --- NATS-Bench TSS: the committed searches' draws ----------------------------------------------------
 
 @pytest.fixture
 def params_metric(compose_cfg):
@@ -549,9 +564,9 @@ def params_metric(compose_cfg):
 
 
 @pytest.mark.integration
-def test_nats_searches_draw_what_they_drew_before(tmp_path, params_metric):
-    """The best index a seeded search finds is what ``run_search`` without a space finds, and what the
-    code before the plug-in (commit e06d094) found: random seed 7 -> 12118, aging_warmup seed 3 -> 1462."""
+def test_nats_searches_find_the_committed_best_cells(tmp_path, params_metric):
+    """The best index a seeded search finds is what ``run_search`` without a space finds, and the cell
+    the committed searches rest on: random seed 7 -> 12118, aging_warmup seed 3 -> 1462."""
     run_cli(tmp_path / "r", *FAST, "metric=params", "search.n=50", "seed=7", "benchmark=none")
     result = result_of(tmp_path / "r")
     assert "space" not in result

@@ -149,6 +149,8 @@ class Broken(WidthSpace):
     def build_network(self, *args, **kwargs):
         if self.where == "build":
             raise RuntimeError("cannot build")
+        if self.where == "not_a_network":
+            return 42
         return super().build_network(*args, **kwargs)
 '''
 
@@ -171,6 +173,17 @@ def test_a_custom_space_that_raises_is_one_line_naming_class_and_method(tmp_path
     line = one_line_error(run_cli(tmp_path, *broken_space, f"+space.options.where={where}", check=False))
     assert f"custom space broken_space.Broken: {method}() raised {error}" in line, line
     assert "ZCNAS_DEBUG=1" in line
+
+
+@pytest.mark.integration
+def test_a_custom_space_whose_network_is_not_a_module_is_one_line(tmp_path, broken_space):
+    line = one_line_error(run_cli(tmp_path, *broken_space, "+space.options.where=not_a_network", check=False))
+    assert "custom space broken_space.Broken: build_network() returned int, not a torch.nn.Module" in line, line
+
+
+def test_a_benchmark_path_typed_as_a_number_is_read_as_a_path(tmp_path):
+    line = one_line_error(run_cli(tmp_path, "metric=synflow", *FAST, "benchmark=table", "benchmark.path=5", check=False))
+    assert "benchmark table not found: 5" in line, line
 
 
 @pytest.mark.integration
@@ -275,3 +288,12 @@ def test_a_folder_where_an_output_file_goes_is_named(tmp_path, name, args):
     (job / name).mkdir()
     line = one_line_error(run_cli(tmp_path, *args, "force=true", check=False))
     assert "cannot write" in line and f"{job / name}: a folder" in line and ".tmp" not in line, line
+
+
+@pytest.mark.integration
+def test_a_finished_job_still_checks_its_hardware_settings(tmp_path):
+    run_cli(tmp_path, "metric=synflow", *FAST)
+    for bad, expected in (("hardware.device=tpu", "hardware.device must be cpu, cuda or cuda:<n>"),
+                          ("hardware.threads=0", "hardware.threads")):
+        line = one_line_error(run_cli(tmp_path, "metric=synflow", *FAST, bad, check=False))
+        assert expected in line, line

@@ -24,8 +24,9 @@ def test_submitit_local_sweep_of_two_jobs(tmp_path, benchmark_csv):
     proc = run_cli(tmp_path, "hardware=submitit_local", f"hydra.launcher.submitit_folder={tmp_path}/submitit/%j",
                    *common, "shard=0,1", "-m", timeout=300)
 
+    (sweep,) = (tmp_path / "multirun").iterdir()  # the sweep's own folder, score-<hash>, holds both jobs
     results = {}
-    for path in sorted((tmp_path / "multirun" / "score").rglob("result.json")):
+    for path in sorted(sweep.rglob("result.json")):
         result = json.loads(path.read_text())
         results[result["shard"]] = result
         # each job ran in a submitit process: Hydra recorded submitit's job id for it
@@ -41,7 +42,7 @@ def test_submitit_local_sweep_of_two_jobs(tmp_path, benchmark_csv):
 
     # the callback's summary and merged roster, equal to one unsharded scoring of the same cells
     assert "2 job(s): 2 ok, 0 skipped (already done), 0 failed" in proc.stdout
-    merged = read_roster(tmp_path / "multirun" / "score" / "rosters" / "val12_cifar10.parquet")
+    merged = read_roster(sweep / "rosters" / "val12_cifar10.parquet")
     run_cli(tmp_path / "single", *common[:-1])
     (single_path,) = (tmp_path / "single" / "outputs").rglob("roster.parquet")
     single = read_roster(single_path)

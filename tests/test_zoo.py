@@ -1,4 +1,4 @@
-"""The proxy zoo (issue 7): each proxy on a network with a hand-checkable property, then on NATS cells."""
+"""The proxy zoo: each proxy on a network with a hand-checkable property, then on NATS cells."""
 
 from __future__ import annotations
 

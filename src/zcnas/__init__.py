@@ -5,10 +5,12 @@ import types
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build", "score", "search", "train"]
+__all__ = ["__version__", "build", "load_rosters", "score", "search", "train"]
 
 #: the Python API (zcnas.api), imported on first use so that `import zcnas` stays cheap (no torch)
 API = ("build", "score", "search", "train")
+#: torch-free functions of the API, also imported on first use (their modules read pandas and pyarrow)
+DATA_API = {"load_rosters": "zcnas.roster_frame"}
 
 
 class _Package(types.ModuleType):
@@ -21,6 +23,10 @@ class _Package(types.ModuleType):
             from zcnas import api
 
             return getattr(api, name)
+        if name in DATA_API:
+            import importlib
+
+            return getattr(importlib.import_module(DATA_API[name]), name)
         return super().__getattribute__(name)
 
     def __setattr__(self, name: str, value) -> None:

@@ -20,10 +20,31 @@ def as_dict(node: Any) -> dict:
 
 
 def configure_hardware(cfg: DictConfig) -> str:
-    """Apply the thread setting (``hardware.threads``: a number, or auto); return the torch device string."""
+    """Apply the thread setting (``hardware.threads``: a number, 1 by default, or auto); return the torch device string."""
+    import torch
+
+    device = check_hardware(cfg)
+    hw = cfg.hardware
+    if device.startswith("cuda"):
+        # plain fp32 as on the CPU: TF32 convolutions (cuDNN's default) would round the
+        # activations to 10-bit mantissas and move scores away from their CPU values
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    # a number as given (null: 1), whatever the load; auto: the cores other processes leave free (zcnas.threads)
+    threads, why = resolve_threads(hw.get("threads"))
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    print(f"[zcnas] torch threads: {threads} ({why})", flush=True)
+    return device
+
+
+def check_hardware(cfg: DictConfig) -> str:
+    """The device ``hardware`` asks for, checked (and the thread setting with it); a finished job is
+    checked too, so a bad value is said even when there is nothing left to run."""
     import torch
 
     hw = cfg.hardware
+    resolve_threads(hw.get("threads"))
     device = str(hw.device)
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):  # torch would fail later, deep in a metric
         raise ConfigError(f"hardware.device must be cpu, cuda or cuda:<n>, got {device!r}; "
@@ -36,16 +57,6 @@ def configure_hardware(cfg: DictConfig) -> str:
     if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
         raise ConfigError(f"hardware.device={device}, but torch sees {torch.cuda.device_count()} GPU(s), "
                           "numbered from 0")
-    if device.startswith("cuda"):
-        # plain fp32 as on the CPU: TF32 convolutions (cuDNN's default) would round the
-        # activations to 10-bit mantissas and move scores away from their CPU values
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-    # a number as given; auto (or null): the cores other processes leave free (zcnas.threads)
-    threads, why = resolve_threads(hw.get("threads"))
-    if threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
-    print(f"[zcnas] torch threads: {threads} ({why})", flush=True)
     return device
 
 

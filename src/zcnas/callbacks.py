@@ -22,8 +22,8 @@ file system too.  Folders left in the same sweep dir by earlier, different
 sweeps are left out.
 
 A problem while reporting becomes a one-line warning.  A sweep with failed jobs (or
-jobs without a result) sets ``FAILED_JOBS``, and ``zcnas.cli`` then exits with status 1,
-after the summary.
+jobs without a result) ends the command with exit status 1, after the summary: the callback
+raises ``SystemExit``, the one exception Hydra's callback runner lets through.
 """
 
 from __future__ import annotations
@@ -41,8 +41,6 @@ from zcnas.jobs import RESULT_FILE, ROSTER_FILE, job_folders
 
 #: failures listed one by one in the summary
 MAX_LISTED = 20
-#: jobs of the last reported sweep that failed or left no result (zcnas.cli exits 1 when non-zero)
-FAILED_JOBS = 0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -158,9 +156,7 @@ def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
 
 def report_sweep(sweep_dir: str | Path, since: float | None = None) -> list[Job]:
     """Summary, roster merge and aggregation for the sweep in ``sweep_dir``; prints as it goes."""
-    global FAILED_JOBS
     jobs = collect_jobs(sweep_dir, since)
-    FAILED_JOBS = sum(j.state in ("failed", "missing") for j in jobs)
     for step in (lambda: summary_lines(jobs, sweep_dir), lambda: merge_sweep_rosters(jobs, sweep_dir),
                  lambda: aggregate_sweep(jobs, sweep_dir)):
         try:
@@ -173,10 +169,14 @@ def report_sweep(sweep_dir: str | Path, since: float | None = None) -> list[Job]
 
 
 class SweepReport(Callback):
-    """Hydra callback: ``report_sweep`` on the sweep folder when a ``-m`` sweep ends."""
+    """Hydra callback: ``report_sweep`` on the sweep folder when a ``-m`` sweep ends; exit status 1
+    when any of its jobs failed or left no result."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            report_sweep(Path(str(config.hydra.sweep.dir)))
+            jobs = report_sweep(Path(str(config.hydra.sweep.dir)))
         except Exception as exc:  # a reporting problem is a warning, not a failed sweep
             print(f"[zcnas] warning: no sweep report ({_one_line(exc)})", file=sys.stderr, flush=True)
+            return
+        if any(j.state in ("failed", "missing") for j in jobs):
+            raise SystemExit(1)

@@ -9,7 +9,11 @@
    SLURM is not installed;
 3. runs Hydra with its own error printing off, so a composition error, an unknown key or an
    unwritable output folder reaches us and is said in one line;
-4. exits non-zero when a sweep had failed jobs (after its summary).
+4. says nothing when the reader of its output goes away (``run.py --help | head``).
+
+A sweep with failed jobs exits with status 1 after its summary (``zcnas.callbacks.SweepReport``).
+Group choices are read with Hydra's own override parser, so ``metric=choice(synflow,params)`` and
+``metric=glob(s*)`` are checked like ``metric=synflow,params``.
 
 ``hardware=slurm`` (or ``slurm_gpu``) without ``-m`` is refused: only a sweep goes through the
 launcher, so a single run would run here, not on the cluster.  A sweep SLURM does not take (sbatch
@@ -49,23 +53,58 @@ def normalize_override(arg: str) -> str:
     return f"{key}={value}"
 
 
+def group_choices(arg: str, options: list[str]) -> tuple[str, list[str], bool] | None:
+    """``(group, the options it chooses, whether it is a sweep)`` for a group override in Hydra's
+    grammar, else None.
+
+    ``metric=synflow``, ``metric=synflow,params``, ``metric=choice(synflow,params)``,
+    ``metric=glob(s*)`` (matched against ``options``), ``metric=[a,b]``; ``null`` chooses nothing.
+    An override Hydra cannot parse is None too: Hydra reports it (``explain``).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
+
+    try:
+        override = OverridesParser.create().parse_override(arg)
+        if override.key_or_group not in GROUPS or override.is_delete():
+            return None
+        value = override.value()
+        if isinstance(value, Glob):
+            chosen = value.filter(options)
+        elif override.is_sweep_override():
+            chosen = list(override.sweep_string_iterator())
+        else:
+            chosen = [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
+    except Exception:
+        return None
+    return override.key_or_group, [c for c in chosen if c != "null"], override.is_sweep_override()
+
+
 def check_overrides(args: list[str], config_dir: Path) -> str | None:
     """A one-line problem with the command line that Hydra would report at length, or None."""
     multirun = any(a in MULTIRUN_FLAGS for a in args)
     for arg in args:
-        key, sep, value = arg.partition("=")
-        key = key.lstrip("+~")
-        if not sep or key not in GROUPS:
+        key = arg.partition("=")[0].lstrip("+~")
+        if arg.startswith("-") or key not in GROUPS:
             continue
-        for option in value.split(","):
-            option = option.strip()
-            if option and option != "null" and not (config_dir / key / f"{option}.yaml").is_file():
-                return f"unknown {key} {option!r}; valid: {', '.join(group_options(key, config_dir))}"
-            if key == "hardware" and option.startswith("slurm") and not multirun:
+        valid = group_options(key, config_dir)
+        parsed = group_choices(arg, valid)
+        if parsed is None:
+            continue
+        group, chosen, swept = parsed
+        if not chosen and "glob(" in arg:
+            return f"{arg} matches no {group}; valid: {', '.join(valid)}"
+        if group == "hardware" and swept:
+            # the launcher is chosen once per sweep, before its jobs exist
+            return f"hardware chooses where a sweep runs and cannot be swept ({arg}); give one, e.g. hardware={(chosen or ['local'])[0]}"
+        for option in chosen:
+            if option not in valid:
+                return f"unknown {group} {option!r}; valid: {', '.join(valid)}"
+            if group == "hardware" and option.startswith("slurm") and not multirun:
                 # a single run never goes through the launcher: it would run here, not on the cluster
                 return (f"hardware={option} submits -m sweeps to SLURM; add -m to submit this job "
                         f"(python run.py -m hardware={option} ...), or leave hardware={option} out to run it here")
-            if key == "hardware" and option.startswith("slurm") and multirun:
+            if group == "hardware" and option.startswith("slurm") and multirun:
                 missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
                 if missing:
                     return (f"hardware={option} needs SLURM, but {' and '.join(missing)} "
@@ -139,7 +178,8 @@ def valid_keys(key: str, args: list[str]) -> str:
 
         from zcnas.config import CONFIG_DIR
 
-        choices = [a for a in args if a.partition("=")[0].lstrip("+~") in GROUPS and "," not in a]
+        # one job's group choices: a sweep over a group (a,b or choice(...)) would not compose
+        choices = [a for a in args if a.partition("=")[0].lstrip("+~") in GROUPS and "," not in a and "(" not in a]
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name="config", overrides=choices)
@@ -154,8 +194,6 @@ def valid_keys(key: str, args: list[str]) -> str:
 
 def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
     """Run ``hydra_main`` (run.py's ``@hydra.main`` function) over ``sys.argv``, see module doc."""
-    from zcnas import callbacks
-
     args = [normalize_override(a) for a in sys.argv[1:]]
     # Hydra's parser takes -m only before the overrides; users write it anywhere
     args = [a for a in args if a in MULTIRUN_FLAGS] + [a for a in args if a not in MULTIRUN_FLAGS]
@@ -173,6 +211,8 @@ def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
         raise
     except KeyboardInterrupt:
         _exit("interrupted; relaunch the same command to resume (finished jobs are kept)", status=130)
+    except BrokenPipeError:
+        _reader_gone()
     except Exception as exc:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
@@ -182,8 +222,17 @@ def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
         if debug or not isinstance(exc, (HydraException, OmegaConfBaseException, OSError)):
             raise  # a bug: the traceback helps to report it
         _exit(explain(exc, args))
-    if callbacks.FAILED_JOBS:
-        sys.exit(1)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    """Whoever read our output stopped (``run.py --help | head``): nothing is wrong, say nothing."""
+    # later writes, and the flush at exit, go nowhere instead of raising again
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
 
 
 def _exit(message: str, status: int = 2) -> None:

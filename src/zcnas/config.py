@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from zcnas.jobs import folder_name, safe_name
+from zcnas.jobs import folder_name, safe_name, sweep_id
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "conf"
@@ -24,12 +25,17 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("zcnas_or", lambda value, fallback: value if value else fallback)
     if not OmegaConf.has_resolver("zcnas_roster"):
         OmegaConf.register_new_resolver("zcnas_roster", roster_path)
-    # ${zcnas_job_dir:${hydra:overrides.task}}: the job's folder name (zcnas.jobs.folder_name)
+    # ${zcnas_job_dir:${hydra:overrides.task}}: a sweep job's folder name (zcnas.jobs.folder_name)
     if not OmegaConf.has_resolver("zcnas_job_dir"):
         OmegaConf.register_new_resolver("zcnas_job_dir", lambda overrides: folder_name([str(o) for o in overrides]))
-    # ${zcnas_folder:${sweep_name}}: a plain folder name, or a one-line error
-    if not OmegaConf.has_resolver("zcnas_folder"):
-        OmegaConf.register_new_resolver("zcnas_folder", lambda name: safe_name(name, "sweep_name"))
+    # ${zcnas_run_dir:${hydra:overrides.task}}: a single run's folder name, defaults spelled out or not
+    if not OmegaConf.has_resolver("zcnas_run_dir"):
+        OmegaConf.register_new_resolver("zcnas_run_dir", run_folder)
+    # ${zcnas_sweep_folder:${sweep_name},${task},${hydra.overrides.task}}: the sweep's folder name.
+    # Cached: Hydra copies the launching process's resolver cache into every job's config (as for
+    # ${now:}), so each job, whose own overrides differ, gets the folder of the sweep.
+    if not OmegaConf.has_resolver("zcnas_sweep_folder"):
+        OmegaConf.register_new_resolver("zcnas_sweep_folder", sweep_folder, use_cache=True)
     # ${zcnas_data_fingerprint:${dataset.path}}: the data as part of the job's identity (zcnas.data.fingerprint)
     if not OmegaConf.has_resolver("zcnas_data_fingerprint"):
         OmegaConf.register_new_resolver("zcnas_data_fingerprint", data_fingerprint)
@@ -37,6 +43,60 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("zcnas_first_existing"):
         OmegaConf.register_new_resolver("zcnas_first_existing", first_existing)
     os.environ.setdefault("ZCNAS_ROOT", str(PROJECT_ROOT))
+
+
+def sweep_folder(name, task, overrides) -> str:
+    """``sweep_name`` if set (a plain folder name, or a one-line error), else ``<task>-<hash of the
+    sweep's overrides>`` (``zcnas.jobs.sweep_id``): an ad-hoc sweep's own folder."""
+    if name is not None and str(name) != "":
+        return safe_name(name, "sweep_name")
+    return f"{task}-{sweep_id([str(o) for o in overrides])}"
+
+
+def run_folder(overrides) -> str:
+    """A single run's folder name: ``folder_name`` of its overrides less the values that restate a
+    default, so ``seed=0`` names the same folder as the command without it.  Group choices stay:
+    ``metric=synflow`` says what the job is, and names its folder as it always did."""
+    lines = tuple(str(o) for o in overrides)
+    restated = restated_defaults(lines)
+    return folder_name([line for line in lines if line not in restated])
+
+
+_ABSENT = object()
+
+
+@functools.lru_cache(maxsize=16)
+def restated_defaults(overrides: tuple[str, ...]) -> frozenset[str]:
+    """The running job's value overrides (``key=value``) whose value is the one its config has without
+    them: the config composed from its group choices alone (``composed_defaults``).
+
+    Additions (``+key``), deletions, and values that do not parse or whose default does not resolve
+    are never restated defaults.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    defaults = composed_defaults()
+    if defaults is None:
+        return frozenset()
+    groups = set(HydraConfig.get().runtime.choices)
+    parser = OverridesParser.create()
+    restated = set()
+    for line in overrides:
+        try:
+            o = parser.parse_override(line)
+            if (o.key_or_group in groups or o.is_add() or o.is_force_add() or o.is_delete()
+                    or o.is_sweep_override() or o.package is not None):
+                continue
+            value = o.value()
+            default = OmegaConf.select(defaults, o.key_or_group, default=_ABSENT, throw_on_missing=True)
+            if isinstance(default, (DictConfig, ListConfig)):
+                default = OmegaConf.to_container(default, resolve=True)
+        except Exception:  # a default that needs more than the composed config to resolve: keep it
+            continue
+        if type(default) is type(value) and default == value:
+            restated.add(line)
+    return frozenset(restated)
 
 
 def first_existing(*paths: str) -> str:

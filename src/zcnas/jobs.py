@@ -51,8 +51,12 @@ MAX_NAME = 160
 
 def excluded(key: str) -> bool:
     """Whether ``key`` (dotted, any ``+``/``~`` prefix) is outside a job's identity."""
+    return _under(key, NOT_IDENTITY)
+
+
+def _under(key: str, keys: tuple[str, ...]) -> bool:
     key = key.lstrip("+~")
-    return any(key == k or key.startswith(k + ".") for k in NOT_IDENTITY)
+    return any(key == k or key.startswith(k + ".") for k in keys)
 
 
 def _digest(text: str, n: int = 6) -> str:
@@ -86,6 +90,18 @@ def folder_name(overrides: list[str]) -> str:
     if len(name) > MAX_NAME:
         name = f"{name[:MAX_NAME - 8]}~{_digest(name)}"
     return name or "default"
+
+
+#: settings that say where and how a sweep runs, not which jobs it holds: the same sweep on another
+#: launcher, or with progress bars, resumes in the same folder
+NOT_SWEEP_IDENTITY = ("hardware", "progress", "force", "checkpoint_every", "paths", "sweep_name", "hydra")
+
+
+def sweep_id(overrides: list[str]) -> str:
+    """A short hash of a sweep's overrides as typed (order aside): two different ad-hoc sweeps get
+    different folders, the same command relaunched gets the same one."""
+    kept = sorted(str(line) for line in overrides if not _under(str(line).partition("=")[0], NOT_SWEEP_IDENTITY))
+    return _digest("\n".join(kept), 8)
 
 
 def safe_name(text: str, what: str) -> str:

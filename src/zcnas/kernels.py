@@ -121,6 +121,17 @@ def choose_kernel() -> str:
     return _chosen
 
 
+def chosen() -> str | None:
+    """The kernel this process chose so far, without choosing one (None: no product computed yet)."""
+    return _chosen
+
+
+def kernel_for(device: str) -> str:
+    """The kernel C Cᵀ products of a job on ``device`` use, as rosters record it: on the CPU this
+    process's choice (measured now if not yet: it is needed by the first cell anyway), else float32."""
+    return choose_kernel() if str(device).startswith("cpu") else "float32"
+
+
 def reset_choice() -> None:
     """Forget the choice (tests; a process whose thread count changed a lot)."""
     global _chosen

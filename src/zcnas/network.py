@@ -16,7 +16,8 @@ and :func:`draw_weights` reproduces the same tensors without building modules.
 
 Pruned forward pass (opt-in)
 ----------------------------
-Every module of the cell is built (so the RNG is consumed exactly as before).
+Every module of the cell is built (so the RNG is consumed as by the full pass:
+the weights do not depend on ``prune``).
 With ``prune=True`` (``build_network(..., prune=True)``, what the engine of
 hook_logdet and snip uses; synflow's engine follows the same :func:`cell_plan`
 functionally) the forward pass skips work that cannot change its result:
@@ -31,7 +32,7 @@ functionally) the forward pass skips work that cannot change its result:
 
 What stays observable is kept: every ``nn.ReLU`` that the full pass calls is
 still called with the same values whenever a ReLU carries a forward hook (as
-``hook_logdet`` registers), so hooks see exactly what they saw before.  On a
+``hook_logdet`` registers), so hooks see exactly what they see in the full pass.  On a
 zero node the ReLU receives a broadcast zero tensor (all strides 0) instead
 of a materialized one; only the convolutions and BatchNorms whose result is
 unused or known to be zero are skipped.  Any other hook (on another module,
@@ -48,9 +49,9 @@ mode).  The forward pass checks this (and that every module is one of the
 known kinds) and falls back to the full computation otherwise.  ``prune=False``,
 the default, gives the full pass unconditionally (the reference computation,
 see ``zcnas.metrics.reference``), so metrics that hook or inspect every
-module see exactly what they always saw.  The pruned pass also runs the
+module see every module run on its real input.  The pruned pass also runs the
 cells' 3x3 average pools in channels-last layout on the CPU (bit-identical,
-see :func:`_avg_pool`).
+see :func:`avg_pool_channels_last`).
 """
 
 from __future__ import annotations
@@ -163,13 +164,13 @@ def _zeros(like: torch.Tensor, shape) -> torch.Tensor:
     return like.new_zeros(()).expand(*shape)
 
 
-def _avg_pool(pool: nn.AvgPool2d, x: torch.Tensor) -> torch.Tensor:
+def avg_pool_channels_last(pool: nn.AvgPool2d, x: torch.Tensor) -> torch.Tensor:
     """``pool(x)`` computed in channels-last layout on the CPU, returned contiguous.
 
     PyTorch's CPU kernel for a contiguous (NCHW) input sums each window element
     by element; the channels-last kernel sums the same window elements in the
     same order, vectorized over channels, and divides by the same count, so
-    the values are bit-identical (checked in tests/test_engine.py) at a third
+    the values are bit-identical (checked in tests/test_fast_paths.py) at a third
     of the time for the cells' 3x3 pools.  Its gradient is made contiguous
     again: a channels-last gradient reaching the convolutions upstream would
     select other kernels (same values up to rounding).
@@ -260,7 +261,7 @@ class CellModule(nn.Module):
                     continue
                 if e in plan.full:
                     op = self.edges[e]
-                    out = _avg_pool(op, nodes[frm]) if isinstance(op, nn.AvgPool2d) else op(nodes[frm])
+                    out = avg_pool_channels_last(op, nodes[frm]) if isinstance(op, nn.AvgPool2d) else op(nodes[frm])
                     total = out if total is None else total + out
                 elif e in plan.relu_only:
                     src = nodes[frm] if plan.live[frm] else _zeros(x, x.shape)

@@ -5,10 +5,15 @@ file, a SLURM output, a pipe), a bar's redraws would fill the file with
 carriage returns, so instead one plain line is printed every
 ``ZCNAS_STATUS_SECONDS`` seconds (default 60; 0 prints every update).
 ``progress=false`` shows nothing at all.
+
+A job's own lines (``say``: what it did, its summary) are printed on stdout and logged to the
+``zcnas`` logger, which Hydra's job logging (``conf/hydra/default.yaml``) sends to the job's
+``run.log`` only, so the console shows them once and as printed.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -16,6 +21,15 @@ import time
 from numbers import Real
 
 from tqdm import tqdm
+
+
+_log = logging.getLogger("zcnas")
+
+
+def say(text: str) -> None:
+    """A job's output: on stdout, and in its ``run.log`` when Hydra runs the job."""
+    print(text, flush=True)
+    _log.info(text)
 
 
 def progress_bar(total: int | None, description: str, enabled: bool = True):

@@ -9,8 +9,8 @@ scoring that row, or the recorded cost for benchmark-backed metrics) and
 produced the scores is stored in the parquet file's metadata (key ``zcnas``),
 so a roster is self-describing.  Files are written atomically; never pickle.
 
-The search space is recorded as ``space`` (absent: NATS-Bench TSS, as every roster
-written before spaces became a plug-in); a custom space also records ``space_target``, its
+The search space is recorded as ``space`` (absent: NATS-Bench TSS, the space of the rosters
+that record none); a custom space also records ``space_target``, its
 class path, and ``space_options``, the keyword arguments it was built with (JSON, sorted keys;
 absent: none).  Rosters of different spaces, or of one class built with different options,
 never mix.
@@ -68,7 +68,7 @@ def space_meta(space: SearchSpace) -> dict:
     meta = {"space": space.name}
     if space.__class__.__module__.split(".")[0] != "zcnas":  # a user's space: how to rebuild it
         meta["space_target"] = f"{space.__class__.__module__}.{space.__class__.__qualname__}"
-        if space.space_options:  # only when there are some: a roster without options is as it always was
+        if space.space_options:  # only when there are some: a space built without options records no such key
             meta["space_options"] = encode_options(space.space_options)
     return meta
 
@@ -405,6 +405,12 @@ def _check_columns(frame: pd.DataFrame, name) -> None:
     if bad.size:
         raise DataError(f"roster {name}, row {bad[0] + 1}: seconds {seconds[bad[0]]!r} is not a number >= 0; "
                         "the file is damaged: score it again")
+    if "finite" in frame:  # the flag says what the score is; a file where they disagree was edited
+        lie = np.flatnonzero(frame["finite"].to_numpy(dtype=bool) != np.isfinite(frame["score"].to_numpy(dtype=float)))
+        if lie.size:
+            row = lie[0]
+            raise DataError(f"roster {name}, row {row + 1}: finite is {bool(frame['finite'].iloc[row])} but the score "
+                            f"is {frame['score'].iloc[row]!r}; the file is damaged: score it again")
 
 
 def check_unbound_rows(frame: pd.DataFrame, name) -> None:
@@ -489,6 +495,9 @@ def merge_rosters(named: list[tuple[str, Roster]], expected: dict | None = None)
     devices = sorted({str(r.meta["device"]) for _, r in named if r.meta.get("device")})
     if devices:  # shards or resumed chunks may come from different machines
         merged_meta["device"] = " + ".join(devices)
+    counts = sorted({r.meta["torch_threads"] for _, r in named if isinstance(r.meta.get("torch_threads"), int)})
+    if len(counts) > 1:  # shards scored with other thread counts: informational, not identity
+        merged_meta["torch_threads"] = counts
     space = next((r.in_space for _, r in named if r.in_space is not None), None)  # one space: checked above
     return Roster(rows.sort_values(["index", "arch"]).reset_index(drop=True), merged_meta, space)
 

@@ -19,6 +19,7 @@ host is taken over; one from another host names the file to delete.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import platform
 import shutil
@@ -37,6 +38,7 @@ from zcnas.errors import Interrupted, ZcnasError, debug_enabled, write_error
 from zcnas.filelock import LockHeld, acquire, release
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
+from zcnas.progress import say
 from zcnas.provenance import code_version
 from zcnas.schema import check_against_defaults, check_paths, check_settings
 
@@ -63,7 +65,13 @@ def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Calla
 def versions() -> dict:
     import torch
 
+    from zcnas.kernels import chosen
+    from zcnas.threads import last_decision
+
     info = {**code_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            # how the count was decided (a number, the default, or auto's load reading) and
+            # hook_logdet's C Cᵀ kernel (None: this process computed no such product)
+            "threads_policy": (last_decision() or (None, None))[1], "naswot_kernel": chosen(),
             "python": platform.python_version(),
             "host": platform.node()}
     # on SLURM: which job ran it and how often it was requeued (preemption / timeout)
@@ -121,7 +129,7 @@ def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None
             return previous
     kept = result_path.with_name(f"result.superseded-{int(time.time())}.json")
     result_path.rename(kept)
-    print(f"[zcnas] {result_path} {why}; kept as {kept.name}, running again")
+    say(f"[zcnas] {result_path} {why}; kept as {kept.name}, running again")
     return None
 
 
@@ -164,14 +172,18 @@ def _run(task: str, cfg: DictConfig, output_dir: Path, multirun: bool, run, summ
     """``run_job`` from the finished-result check on, holding the job folder's lock (resumable tasks)."""
     result_path = output_dir / RESULT_FILE
     try:
+        if task in RESUMABLE:  # a bad device or thread count is said even when the job is done
+            from zcnas.build import check_hardware
+
+            check_hardware(cfg)
         previous = finished_result(task, cfg, output_dir)
     except ZcnasError as exc:
         return _fail(str(exc), multirun, result_path, cfg)
     except OSError as exc:
         return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
     if previous is not None:
-        print(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
-        print(summarize(previous))
+        say(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
+        say(summarize(previous))
         return previous
 
     started = time.time()
@@ -193,8 +205,8 @@ def _run(task: str, cfg: DictConfig, output_dir: Path, multirun: bool, run, summ
             _remove_if_empty(output_dir)
             raise
         return _fail(f"{type(exc).__name__}: {exc}", multirun, result_path, cfg, traceback.format_exc())
-    print(summarize(result))
-    print(f"[zcnas] result written to {result_path}")
+    say(summarize(result))
+    say(f"[zcnas] result written to {result_path}")
     return result
 
 
@@ -261,6 +273,7 @@ def _fail(message: str, multirun: bool, result_path: Path, cfg: DictConfig, trac
     if trace:
         record["traceback"] = trace
     if multirun:
+        logging.getLogger("zcnas").error(f"error: {message}")  # the job's run.log (a single run's folder is removed)
         try:
             write_json(result_path, record)
             if not _in_launching_process():  # else the sweep's summary lists it, one line per failed job

@@ -99,7 +99,7 @@ MAX_SEED = 2**32 - 1
 #: keys that a component reads although no YAML option sets them: ``+key=value`` adds one of them.
 #: Every other key of a job's config is one that its YAML options declare.
 OPTIONAL_KEYS = {
-    "metric.layout": "the scoring engine's memory layout (zcnas.metrics.engine)",
+    "metric.layout": "the scoring engine's memory layout (zcnas.metrics.model_passes)",
     "metric_settings": "task=score with metrics=[...]: each metric's settings (zcnas.tasks.score)",
 }
 #: mappings whose keys are the user's to choose (``+space.options.widths=[16,32]``); their readers check them

@@ -1,24 +1,30 @@
-"""How many CPU threads a job uses: the cores not already busy, decided once at job start.
+"""How many CPU threads a job uses: 1 by default, so that its scores never depend on the load.
 
-torch's default is one thread per core, and its OpenMP threads wait for each other
-at the end of every operation.  On a machine where other processes compete for the
-cores, one of those threads is descheduled and the others wait for it: with one
-other CPU-bound process on 2 cores, scoring 60 synflow cells took 9.2 s with 2
-threads against 3.2 s with 1, and at load 3-7 41-55 s against 2.9-4.0 s.  So:
+Scores of several metrics differ between 1 and 2 torch threads (a sum split over threads is
+rounded in another order, and some metrics amplify that: zico by up to 1.4 %, plain 0.9 %, grasp
+5e-4, snip 6e-8 relative; docs/performance.md, ``bench/thread_repro.py``).  A thread count read
+from the machine's load would make the same command write other rosters on a busy and on an idle
+machine, so:
 
-* ``hardware.threads: auto`` (the default of ``hardware=local`` and ``gpu``) takes
-  the CPUs this process may run on (its affinity mask, capped by a cgroup CPU quota),
-  minus those other processes keep busy (the 1-minute load average or the number of
-  processes running right now -- the median of five readings 0.05 s apart --, whichever
-  is higher, scaled to this process's share of the machine), at least 1.  An idle
-  machine's cores are all used; a loaded one gets 1 thread, never slower than the
-  1-thread figure.  An explicit number wins, and so
-  does ``OMP_NUM_THREADS`` when it is set and the config says ``auto``.
+* the default (``hardware.threads: 1`` in ``hardware=local``, ``gpu`` and ``submitit_local``; null,
+  as ``hardware=slurm`` has outside a SLURM job) is a fixed count, :data:`DEFAULT_THREADS`: the
+  same scores at any load;
+* a number is used as given (``hardware=slurm``: the CPUs SLURM gave the job), fixed by the
+  request, not by the load;
+* ``hardware.threads=auto`` is the load-aware option, for speed: the CPUs this process may run on
+  (its affinity mask, capped by a cgroup CPU quota), minus those other processes keep busy (the
+  1-minute load average or the number of processes running right now -- the median of five
+  readings 0.05 s apart --, whichever is higher, scaled to this process's share of the machine),
+  at least 1.  torch's OpenMP threads wait for each other at the end of every operation, so on a
+  machine where other processes compete for the cores one descheduled thread stalls the rest:
+  with one other CPU-bound process on 2 cores, scoring 60 synflow cells took 9.2 s with 2 threads
+  against 3.2 s with 1, and at load 3-7 41-55 s against 2.9-4.0 s.  ``auto`` gives an idle
+  machine's cores all to the job and a loaded one 1 thread.  ``OMP_NUM_THREADS``, when set, wins
+  over ``auto`` and null.
 * OpenMP's wait policy is left as it is (spinning, unless you set ``OMP_WAIT_POLICY``).
-  ``PASSIVE`` rescues 2 threads on a loaded machine, but costs 2x at idle: on 2 idle
-  cores, synflow on 30 cells took 0.42-0.55 s with 2 spinning threads, 0.92-1.24 s with
-  2 passive ones and 0.54-0.67 s with 1 (``results/bench/cpu_policy_idle.out``).  ``auto``
-  already gives a loaded machine 1 thread, where the wait policy does not matter.
+  ``PASSIVE`` rescues 2 threads on a loaded machine, but costs 2x at idle: on 2 idle cores,
+  synflow on 30 cells took 0.42-0.55 s with 2 spinning threads, 0.92-1.24 s with 2 passive ones
+  and 0.54-0.67 s with 1 (``results/bench/cpu_policy_idle.out``).
 
 No torch import here: plain Python, testable without torch.
 """
@@ -105,10 +111,23 @@ def resolve_threads(setting, environ=os.environ) -> tuple[int, str]:
     """The thread count for ``hardware.threads`` (a number, ``auto`` or null) and why.
 
     A positive integer is used as given, up to :func:`max_threads` (more threads than that only
-    wait for each other, and OpenMP runs out of memory long before 100000).  ``auto`` and null:
-    ``OMP_NUM_THREADS`` when set, else :func:`auto_threads`.
+    wait for each other, and OpenMP runs out of memory long before 100000).  ``auto``:
+    ``OMP_NUM_THREADS`` when set, else :func:`auto_threads` (load-aware).  Null:
+    ``OMP_NUM_THREADS`` when set, else :data:`DEFAULT_THREADS`, whatever the load.
     """
-    if setting is not None and str(setting).strip().lower() not in ("auto", "", "none", "null"):
+    global _last
+    _last = _resolve(setting, environ)
+    return _last
+
+
+def last_decision() -> tuple[int, str] | None:
+    """The thread count :func:`resolve_threads` last decided in this process and why (None: never)."""
+    return _last
+
+
+def _resolve(setting, environ) -> tuple[int, str]:
+    text = "" if setting is None else str(setting).strip().lower()
+    if text not in ("auto", "", "none", "null"):
         from zcnas.errors import ConfigError
 
         # an integer, or its digits (an environment variable); never a bool or 1.5 cut to 1
@@ -123,6 +142,8 @@ def resolve_threads(setting, environ=os.environ) -> tuple[int, str]:
     env = environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env), "OMP_NUM_THREADS"
+    if text != "auto":
+        return DEFAULT_THREADS, "default: the same scores whatever the load"
     global _auto
     if _auto is None:
         # once per process: in a sweep run in one process, later jobs would otherwise count
@@ -133,6 +154,10 @@ def resolve_threads(setting, environ=os.environ) -> tuple[int, str]:
 
 
 _auto: tuple[int, str] | None = None
+_last: tuple[int, str] | None = None
+
+#: the thread count of a job that names none: fixed, so that its scores do not depend on the load
+DEFAULT_THREADS = 1
 
 #: the most threads per CPU of the machine that ``hardware.threads`` may ask for
 THREADS_PER_CPU = 4

@@ -375,8 +375,8 @@ def sample_data(groups, benchmark, datasets=None, space=None) -> dict:
     """The sample study's inputs, per dataset, over the cells every roster of the dataset and the
     ground truth hold, in the order of their keys (the space's index, or the canonical string in a
     space without one): ``scores`` ({metric: array}), ``accuracy``, ``cost`` (each metric's median
-    recorded seconds per cell), ``n``, ``devices`` (the device each roster was scored on; rosters
-    from before devices were recorded: cpu), ``keys`` (the cells' keys), ``archs`` (their strings)
+    recorded seconds per cell), ``n``, ``devices`` (the device each roster was scored on; cpu for
+    a roster that records none), ``keys`` (the cells' keys), ``archs`` (their strings)
     and ``dropped`` (cells all rosters hold but the ground truth lacks).
 
     ``groups``: one merged roster per (dataset, metric), each with ``dataset``, ``metric`` and

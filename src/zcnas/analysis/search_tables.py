@@ -26,6 +26,7 @@ from zcnas.errors import ConfigError
 from zcnas.io import parse_float, read_json
 from zcnas.jobs import RESULT_FILE, job_folders
 from zcnas.names import PAPER_METRICS, SEARCHES, order_key
+from zcnas.spaces import DEFAULT
 
 # The paper's Tables III-V: (test mean, test std, mean time in s) for random, aging, aging_warmup.
 PAPER = {
@@ -104,7 +105,7 @@ def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
         row = _job_row(record, path.parent, sweep_dir)
         if row is None:
             continue
-        row["space"] = record.get("space", "nats_tss")  # results name only a space other than NATS-Bench TSS
+        row["space"] = record.get("space", DEFAULT)  # results name only a space other than NATS-Bench TSS
         if traces:
             trace = (record.get("trace") or {}).get("best_test_accuracy") or []
             row["trace"] = [parse_float(v) for v in trace]
@@ -113,8 +114,8 @@ def collect(sweep_dir: str | Path, traces: bool = False) -> pd.DataFrame:
     if len(spaces) > 1:
         raise ConfigError(f"the sweep {sweep_dir} holds searches of spaces {', '.join(spaces)}; aggregate one space "
                           "at a time (give each its own sweep_name)")
-    # a column only outside NATS-Bench TSS, so the paper grid's jobs.csv stays as it always was
-    columns = JOB_COLUMNS + (["space"] if spaces and spaces != ["nats_tss"] else []) + (["trace"] if traces else [])
+    # a column only outside NATS-Bench TSS, so the committed paper grid's jobs.csv regenerates byte for byte
+    columns = JOB_COLUMNS + (["space"] if spaces and spaces != [DEFAULT] else []) + (["trace"] if traces else [])
     frame = pd.DataFrame(rows, columns=columns)
     return frame.sort_values(["dataset", "metric", "search", "seed"], key=_order_key,
                              na_position="last").reset_index(drop=True)
@@ -313,7 +314,7 @@ def per_architecture_cost(jobs: pd.DataFrame) -> float:
     return float((ok["search_seconds"].astype(float) / evaluations).mean())
 
 
-#: the cost a search beyond the paper may spend per architecture, relative to hook_logdet's (issue 15 §6)
+#: the cost a search beyond the paper may spend per architecture, relative to hook_logdet's
 GOAL_COST_LIMIT = 3.0
 
 

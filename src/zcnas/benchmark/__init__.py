@@ -25,6 +25,7 @@ def make_benchmark(kind: str, path: str | None = None, table_path: str | None = 
     ``path`` is the user's; ``table_path`` the development table (``../shared/data``) and
     ``shipped_path`` its copy in the repository (``benchmarks/``), read where the former is absent.
     """
+    path = _text(path)
     if kind == "table":
         source = source_path(kind, path, table_path, shipped_path)
         if source is None:
@@ -45,10 +46,16 @@ def _file(path: str | None) -> str | None:
     return str(Path(path).expanduser()) if path and Path(path).expanduser().is_file() else None
 
 
+def _text(path) -> str | None:
+    """A path as the command line gave it: ``benchmark.path=5`` reaches us as the number 5."""
+    return None if path is None else str(path)
+
+
 def source_path(kind: str, path: str | None, table_path: str | None, shipped_path: str | None = None) -> str | None:
     """The file or official folder that ``make_benchmark(kind, path, table_path, shipped_path)`` reads
     (None: none).  In order: the user's ``path``; the table at ``table_path``; for ``auto``, the
     official files under $TORCH_HOME; the shipped copy."""
+    path = _text(path)
     if path:
         return str(Path(path).expanduser()) if kind in ("table", "auto", "nats_bench") else None
     if kind == "table":

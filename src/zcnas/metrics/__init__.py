@@ -52,7 +52,7 @@ def metric_class(name: str) -> type[Metric]:
 
 def make_metric(name: str, context: ScoringContext, **params) -> Metric:
     cls = metric_class(name)
-    other_space = context.space is not None and context.space.name != "nats_tss"
+    other_space = context.via_networks
     if other_space and cls.score_network is Metric.score_network:  # before building it (combined scores a reference set)
         why = SPECS[name].cells_only or "it scores NATS-Bench cells only"
         raise MetricError(f"metric {name} cannot score architectures of space {context.space.name}: {why}")
@@ -61,7 +61,7 @@ def make_metric(name: str, context: ScoringContext, **params) -> Metric:
     except TypeError as exc:  # an unknown metric.* key
         raise ConfigError(f"bad parameters for metric {name!r}: {exc}") from None
     if other_space:
-        from zcnas.metrics.engine import SpaceNetworkMetric
+        from zcnas.metrics.model_passes import SpaceNetworkMetric
 
         return SpaceNetworkMetric(metric)  # scores the space's networks (one line if it cannot)
     return metric

@@ -48,6 +48,12 @@ class ScoringContext:
         return self._batch
 
     @property
+    def via_networks(self) -> bool:
+        """Whether metrics score the space's built networks (``score_network``) rather than its
+        architectures with their own engines (``SearchSpace.cell_engines``; no space: NATS cells)."""
+        return self.space is not None and not getattr(self.space, "cell_engines", False)
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         return (3, self.input_size, self.input_size)
 
@@ -70,7 +76,7 @@ class Metric(ABC):
 
     def score_network(self, net) -> float:
         """The score of a built network (``nn.Module``): how the metric scores architectures of spaces
-        other than NATS-Bench TSS (``zcnas.metrics.engine.SpaceNetworkMetric``).  Metrics that only
+        other than NATS-Bench TSS (``zcnas.metrics.model_passes.SpaceNetworkMetric``).  Metrics that only
         make sense on NATS cells (val12, combined, ensemble, rosters) keep this default."""
         why = self.spec.cells_only if self.spec and self.spec.cells_only else "it scores NATS-Bench cells only"
         raise MetricError(f"metric {self.name} cannot score architectures of space {self.context.space.name}: {why}")

@@ -34,7 +34,7 @@ from torch import nn
 
 from zcnas.errors import MetricError
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import EngineMetric, check_labels
+from zcnas.metrics.model_passes import EngineMetric, check_labels
 from zcnas.metrics.jacov import K, correlation, input_jacobian
 
 

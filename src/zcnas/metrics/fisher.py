@@ -29,10 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import EngineMetric, check_labels, conv_linear_weights, hooked, scratch_train_mode, trainable
+from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, hooked, scratch_train_mode, trainable
 
 
-def _channel_saliency(a: torch.Tensor, g: torch.Tensor, linear: bool) -> torch.Tensor:
+def channel_saliency(a: torch.Tensor, g: torch.Tensor, linear: bool) -> torch.Tensor:
     """Σ_k ½·mean_n(Σ_s a·g)² for one activation a and its gradient g."""
     prod = (a * g).to(torch.float64)
     if linear:  # (N, ..., F): channels last
@@ -61,7 +61,7 @@ def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     total = torch.zeros((), dtype=torch.float64, device=x.device)
     for (a, linear), g in zip(acts, grads):
         if g is not None:
-            total += _channel_saliency(a.detach(), g, linear)
+            total += channel_saliency(a.detach(), g, linear)
     return float(total)
 
 

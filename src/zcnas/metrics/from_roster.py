@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from zcnas.errors import DataError
 from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.roster import Roster, check_compatible, read_roster, read_roster_meta
-from zcnas.space import representatives
+from zcnas.roster import Roster, check_compatible, read_roster, read_roster_meta, registry_space
 from zcnas.spaces import DEFAULT, SearchSpace, make_space
 
 
@@ -32,19 +31,19 @@ def _keys(roster, space: SearchSpace) -> list:
 
 
 def charge_shared_rows(roster, space: SearchSpace | None = None) -> dict:
-    """Key -> seconds, a shared row taking the seconds of its class's computed row (if present)."""
-    space = space or make_space(DEFAULT)
+    """Key -> seconds, a shared row taking the seconds of its class's computed row (if present).
+
+    ``space``: the space the rows are read in; by default the built-in space the roster names.
+    """
+    space = space or registry_space(roster.meta)
+    if space is None:  # a user's space is never loaded from a roster's metadata
+        raise ValueError("charge_shared_rows: give the space of a roster of a user's space")
     keys = _keys(roster, space)
     seconds = dict(zip(keys, roster.rows["seconds"].astype(float)))
     shared = roster.rows["source"].to_numpy() == "shared"
     if not shared.any():
         return seconds
-    if space.name == DEFAULT:
-        rep = representatives()
-        class_of = rep.__getitem__
-    else:
-        def class_of(key):
-            return space.identity_key(space.from_key(key))
+    class_of = space.identity_classes()
     by_class: dict = {}
     for key, is_shared in zip(keys, shared):
         if not is_shared:

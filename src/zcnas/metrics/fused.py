@@ -16,8 +16,8 @@ passes as the definitions allow:
 * ``zico``: its own forward/backward passes on its mini-batches (its definition: BatchNorm on each
   mini-batch's statistics, so it cannot share the full batch's pass), on the same network.
 * ``l2_norm`` reads the network's weights; ``zen`` (its own Gaussian weights and inputs) and, in
-  other spaces, ``synflow`` (absolute weights) work on a deep copy, as they always do, of the same
-  network; on NATS cells ``synflow``, ``params`` and ``flops`` keep their network-free engines.
+  other spaces, ``synflow`` (absolute weights) work on a deep copy of the same network, as they
+  do alone; on NATS cells ``synflow``, ``params`` and ``flops`` keep their network-free engines.
 * anything else -- ``val12``, ``combined``, ``ensemble``, a metric read from a roster, or
   ``hook_logdet``/``snip`` with ``layout=channels_last`` -- is scored by its own metric object,
   exactly as a single-metric job would.
@@ -33,7 +33,7 @@ ReLUs (``meco``, ``fisher``) falls back to the full computation by itself, as th
 does; then ``snip``, ``grad_norm``, ``plain``, ``grasp``, ``jacov`` and ``epe_nas`` take their
 gradients from the full pass where alone they would take them from the pruned one.  Pruning only
 skips exact zeros (``a + 0·x == a``; zero gradients add exactly), and tests/test_fused.py checks
-that every such score is bit-identical to its single-metric value (also tests/test_engine.py for
+that every such score is bit-identical to its single-metric value (also tests/test_fast_paths.py for
 snip); ``hook_logdet``'s kernel is a matrix of integer counts, identical either way.
 
 What stays expensive: the passes no other metric can use by definition -- grasp's
@@ -62,13 +62,13 @@ from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.metrics.engine import (SpaceNetworkMetric, check_labels, conv_linear_weights, hooked,
+from zcnas.metrics.model_passes import (SpaceNetworkMetric, check_labels, conv_linear_weights, hooked,
                                   scratch_train_mode, trainable)
 from zcnas.metrics.epe_nas import epe_nas_from_jacobian
-from zcnas.metrics.fisher import _channel_saliency
+from zcnas.metrics.fisher import channel_saliency
 from zcnas.metrics.jacov import check_jacobian_output, jacov_from_jacobian
 from zcnas.metrics.meco import check_layers, min_eigen_correlation
-from zcnas.metrics.naswot import _KernelAccumulator, relu_modules
+from zcnas.metrics.naswot import KernelAccumulator, relu_modules
 
 #: metrics of the shared pass, in the order their scores are derived
 SHARED = ("hook_logdet", "meco", "fisher", "snip", "grad_norm", "plain", "grasp", "jacov", "epe_nas")
@@ -184,7 +184,7 @@ def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, nam
     acc = None
     if "hook_logdet" in want:
         relus = relu_modules(model)
-        acc = _KernelAccumulator(x.shape[0], x.device)
+        acc = KernelAccumulator(x.shape[0], x.device)
 
         def codes(module, inputs, output):
             acc.add(inputs[0])
@@ -279,7 +279,7 @@ def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, nam
                 total = torch.zeros((), dtype=torch.float64, device=device)
                 for (a, linear), g in zip(acts, agrads):
                     if g is not None:
-                        total += _channel_saliency(a.detach(), g.detach(), linear)
+                        total += channel_saliency(a.detach(), g.detach(), linear)
                 scores[name] = float(total)
             elif name == "snip":
                 scores[name] = _weight_sum(snip_weights, grad_of,
@@ -373,7 +373,7 @@ class FusedScorer:
         self.context = context
         self.metrics: dict[str, Metric] = {n: build_member(n, context, settings_by_metric.get(n)) for n in names}
         self.routes = {n: _route(m) for n, m in self.metrics.items()}
-        self.other_space = context.space is not None and context.space.name != "nats_tss"
+        self.other_space = context.via_networks
         self.seconds: dict[str, float] = {}
         self.cell_seconds = 0.0
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import EngineMetric, weight_gradient_sum
+from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 
 
 def grad_norm_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

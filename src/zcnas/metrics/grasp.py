@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import EngineMetric, check_labels, conv_linear_weights, scratch_train_mode, trainable
+from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, scratch_train_mode, trainable
 
 
 def grasp_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -33,7 +33,7 @@ from torch import nn
 
 from zcnas.errors import MetricError
 from zcnas.metrics.base import DATA, register
-from zcnas.metrics.engine import EngineMetric, scratch_train_mode
+from zcnas.metrics.model_passes import EngineMetric, scratch_train_mode
 
 K = 1e-5
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from zcnas.metrics.base import SHAPE, Metric, register
-from zcnas.metrics.engine import conv_linear_weights
+from zcnas.metrics.model_passes import conv_linear_weights
 from zcnas.network import build_network
 from zcnas.space import Cell
 

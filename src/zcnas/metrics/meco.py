@@ -32,7 +32,7 @@ from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics.base import DATA, register
-from zcnas.metrics.engine import EngineMetric, observe
+from zcnas.metrics.model_passes import EngineMetric, observe
 
 LAYERS = ("modules", "leaves")
 

@@ -24,7 +24,7 @@ from torch import nn
 from zcnas.errors import MetricError
 from zcnas.kernels import code_product
 from zcnas.metrics.base import DATA, register
-from zcnas.metrics.engine import LayoutMetric, observe
+from zcnas.metrics.model_passes import LayoutMetric, observe
 
 
 # C Cᵀ on the CPU: an int8 product (int32 accumulation, exact below 2**31 units) or a
@@ -36,7 +36,7 @@ def _agreement(codes: torch.Tensor) -> torch.Tensor:
     return code_product(codes)
 
 
-class _KernelAccumulator:
+class KernelAccumulator:
     """Sums the per-ReLU-layer terms of K_H = Σ_l (N_l − s_i − s_j + 2·C_l C_lᵀ).
 
     Keeps N = Σ N_l, s = Σ s_l and G = Σ C_l C_lᵀ apart (all integers, exact in
@@ -98,7 +98,7 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     (int8 or float32, whichever is faster here; both exact), accumulated on the batch's device.
     """
     relus = relu_modules(model)
-    acc = _KernelAccumulator(x.shape[0], x.device)
+    acc = KernelAccumulator(x.shape[0], x.device)
 
     def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         # inputs[0] > 0 is the unit's activity; for an in-place ReLU the

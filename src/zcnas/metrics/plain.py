@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import EngineMetric, weight_gradient_sum
+from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 
 
 def plain_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -15,16 +15,16 @@ import torch
 from torch import nn
 
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import LayoutMetric, weight_gradient_sum
+from zcnas.metrics.model_passes import LayoutMetric, weight_gradient_sum
 
 
 def snip_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Σ over conv and linear weights of |θ ⊙ ∂L/∂θ|, L = mean cross-entropy of (x, y)."""
-    # each_module: a weight shared by several modules counts once per module, as snip always has
+    # each_module: a weight shared by several modules counts once per module, as in snip's committed rosters
     return weight_gradient_sum(model, x, y, "snip", lambda w, g: (w * g).abs().sum(dtype=torch.float64),
                                each_module=True)
 
 
 @register("snip", needs=LABELS, higher_is_better=True, model_score=snip_score)
 class Snip(LayoutMetric):
-    """Engine: the pruned network (zcnas.network); same score as the full computation (tests/test_engine.py)."""
+    """Engine: the pruned network (zcnas.network); same score as the full computation (tests/test_fast_paths.py)."""

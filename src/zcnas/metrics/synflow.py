@@ -30,7 +30,7 @@ beside a busy loop, against 3.2-3.3x and 3.0x with weight gradients
 (results/bench/README.md).  Being other sums of the same
 products, the result equals ``synflow_score(build_network(cell, classes,
 seed), input_shape)`` up to float64 rounding (at most 6.3e-16 relative on 50
-cells; tests/test_engine.py allows 1e-13).
+cells; tests/test_fast_paths.py allows 1e-13).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.metrics.base import SHAPE, Metric, register
-from zcnas.network import _avg_pool, cell_plan, draw_weights, weight_layout
+from zcnas.network import avg_pool_channels_last, cell_plan, draw_weights, weight_layout
 from zcnas.space import EDGES, NUM_NODES, Cell, is_disconnected
 
 
@@ -132,7 +132,7 @@ def synflow_cell(cell: Cell, num_classes: int, input_shape: tuple[int, int, int]
                         if op == "skip_connect":
                             out = src
                         elif op == "avg_pool_3x3":
-                            out = _avg_pool(_POOL, src)  # = F.avg_pool2d(src, 3, 1, 1, False, False), faster
+                            out = avg_pool_channels_last(_POOL, src)  # _POOL(src) bit for bit, faster
                         else:  # a conv edge: ReLU -> conv -> (BatchNorm removed)
                             if frm not in activated:
                                 activated[frm] = relu(src)

@@ -30,7 +30,7 @@ from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics.base import LABELS, register
-from zcnas.metrics.engine import EngineMetric, check_labels, conv_linear_weights, loss_gradients
+from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, loss_gradients
 
 
 def check_num_batches(num_batches) -> int:

@@ -5,7 +5,7 @@
 search space; default NATS-Bench TSS), ``accuracy_label`` (the benchmark's), ``ground_truth`` (its
 datasets), ``dropped`` ({dataset: cells every roster holds but the ground truth lacks}) and
 ``whole_space_note`` (why there is no whole-space study).  Every sentence about the space is
-computed from them, so NATS-Bench's report reads as it always has."""
+computed from them, so the committed NATS-Bench report regenerates identically."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _space(facts: dict | None):
 
 
 def _accuracy(facts: dict | None) -> str:
-    """What the accuracy is, in a sentence: NATS-Bench's as always, another ground truth's label."""
+    """What the accuracy is, in a sentence: NATS-Bench's by default, another ground truth's label."""
     label = (facts or {}).get("accuracy_label")
     return NATS_ACCURACY if label in (None, Benchmark.accuracy_label) else label
 

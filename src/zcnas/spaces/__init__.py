@@ -90,13 +90,25 @@ def _guard(space: SearchSpace) -> None:
         @functools.wraps(bound)
         def guarded(*args, _bound=bound, _method=method, **kwargs):
             try:
-                return _bound(*args, **kwargs)
+                value = _bound(*args, **kwargs)
             except ZcnasError:
                 raise
             except Exception as exc:
                 raise SpaceCodeError(_failure(cls, _method, exc)) from exc
+            if _method == "build_network":
+                _check_network(cls, value)
+            return value
 
         setattr(space, method, guarded)
+
+
+def _check_network(cls: type, network) -> None:
+    """A network the metrics can run: a ``torch.nn.Module`` (torch is imported by then)."""
+    from torch import nn
+
+    if not isinstance(network, nn.Module):
+        raise SpaceCodeError(f"custom space {cls.__module__}.{cls.__qualname__}: build_network() returned "
+                             f"{type(network).__name__}, not a torch.nn.Module")
 
 
 def load_class(path: str) -> type[SearchSpace]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from zcnas.errors import ArchError
@@ -37,6 +37,10 @@ class SearchSpace(ABC):
     #: the keyword arguments the space was built with (a custom space's ``space.options``), set by
     #: ``zcnas.spaces.make_space``; rosters of a custom space record them, and are read back with them
     space_options: dict = {}
+    #: True when the metrics' own ``score_cell`` takes this space's architectures (NATS-Bench TSS cells:
+    #: synflow's network-free engine, the analytic counts, the pruned forward pass); in any other space
+    #: a metric scores the network ``build_network`` gives, with its ``score_network``
+    cell_engines: bool = False
 
     # --- strings --------------------------------------------------------------------------
     @abstractmethod
@@ -63,6 +67,21 @@ class SearchSpace(ABC):
     def identity_key(self, arch: Hashable) -> Hashable:
         """Shared by architectures that compute the same function (default: the string itself)."""
         return self.format(arch)
+
+    def identity_classes(self) -> Callable[[int | str], Hashable]:
+        """A function: roster key (``key``) -> the ``identity_key`` of the architecture it names.
+
+        ``share_isomorphic`` scores one member per class and the roster metric charges shared rows
+        by it; each key's class is computed once per function, since callers ask several times.
+        """
+        cache: dict = {}
+
+        def of(key: int | str) -> Hashable:
+            if key not in cache:
+                cache[key] = self.identity_key(self.from_key(key))
+            return cache[key]
+
+        return of
 
     # --- networks --------------------------------------------------------------------------
     @abstractmethod

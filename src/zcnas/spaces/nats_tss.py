@@ -1,9 +1,9 @@
 """NATS-Bench topology search space as a ``SearchSpace``: the cells of ``zcnas.space`` and the
-networks of ``zcnas.network``, unchanged (every committed table regenerates identically).
+networks of ``zcnas.network``, called as they are, so every committed table regenerates identically.
 
 Architectures are ``zcnas.space.Cell``; the index is NATS-Bench's; the identity key is the
-isomorphism key behind NATS-Bench's 6,466 distinct cells.  Sampling and mutation call the very
-functions the searches always called, so a seed draws the same cells as before.
+isomorphism key behind NATS-Bench's 6,466 distinct cells.  Sampling and mutation are
+``zcnas.space``'s own functions, so a seed draws the cells of the committed searches.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class NatsTss(SearchSpace):
     name = "nats_tss"
     example = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
     size = cells.NUM_CELLS
+    cell_engines = True  # the metrics' score_cell takes these cells
 
     def parse(self, text: str) -> cells.Cell:
         return cells.parse_arch(text)

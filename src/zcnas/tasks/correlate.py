@@ -40,6 +40,7 @@ from zcnas.reports.correlation import fmt, render_markdown, render_space_markdow
 from zcnas.reports.figures import scatter_png
 from zcnas.reports.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.reports.portable import PathNames
+from zcnas.spaces import DEFAULT
 from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters
 
 
@@ -71,7 +72,7 @@ def run_correlate_job(cfg: DictConfig, output_dir: Path) -> dict:
     names = PathNames.of(cfg.paths)
     shown = [replace(g, paths=names.names(g.paths)) for g in groups]
     source = names.describe(benchmark)
-    if space != "nats_tss":
+    if space != DEFAULT:  # the paper's Table 1 and alpha sweep are of the default space
         return _space_job(groups, shown, benchmark, source, s, space, out, paths, overwrite)
     tidy, sweep, panels = study(shown, benchmark, s, source)
     keep_report(out, tidy, overwrite)
@@ -149,7 +150,7 @@ def summarize_correlate(result: dict) -> str:
         for metric, rho in row.items():
             if metric == "dataset":
                 continue
-            rho = float(rho) if not isinstance(rho, str) else math.nan  # result.json writes NaN as "nan"
+            rho = float(rho) if isinstance(rho, (int, float)) else math.nan  # null (non-finite) or an old file's "nan"
             paper = PAPER_TABLE1.get(ds, {}).get(metric)
             cells.append(f"{metric} {fmt(rho, 3)}" + (f" [{paper:.3f}]" if paper else ""))
         lines.append(f"    {DATASET_NAMES.get(ds, ds)}: " + ", ".join(cells))

@@ -157,14 +157,15 @@ def run_ensembles_job(cfg: DictConfig, output_dir: Path) -> dict:
 
 
 def _readme(cfg: DictConfig, paths: list[str]) -> str | None:
-    """The README.md beside the whole-space rosters (their common folder), relative to the project root."""
+    """The README.md that says how the whole-space rosters were made, relative to the project root: in
+    ``roster_notes/`` beside their common folder (a rosters folder holds rosters only), or in it."""
     if not paths:
         return None
     folder = Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
-    readme = folder / "README.md"
-    if not readme.is_file():
-        return None
-    return PathNames.of(cfg.paths).name(readme)
+    for readme in (folder.with_name("roster_notes") / "README.md", folder / "README.md"):
+        if readme.is_file():
+            return PathNames.of(cfg.paths).name(readme)
+    return None
 
 
 def search_lookup(table, ds: str, c) -> dict:

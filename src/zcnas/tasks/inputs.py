@@ -15,7 +15,7 @@ from zcnas.analysis.correlation_study import label_of
 from zcnas.benchmark import DATASETS
 from zcnas.errors import BenchmarkError, ConfigError, DataError
 from zcnas.roster import (Roster, describe_space, merge_rosters, read_roster, space_identity,  # noqa: F401 (re-export)
-                          space_identity_meta)
+                          space_fix, space_identity_meta)
 from zcnas.spaces import DEFAULT, SearchSpace
 
 
@@ -83,15 +83,6 @@ def job_space_identity(space: SearchSpace) -> tuple[str, str, str]:
     return space_identity(space_identity_meta(space))
 
 
-def _space_fix(identity: tuple[str, str, str]) -> str:
-    """The overrides that give a job the space of ``identity``."""
-    name, target, options = identity
-    if not target:
-        return "drop space=" if name == DEFAULT else f"add space={name}"
-    fix = f"use space=custom space.target={target}"
-    return fix + (f" with space.options {options}" if options != "{}" else " without space.options")
-
-
 def job_space(cfg, named: list[tuple[str, Roster]], what: str = "study") -> SearchSpace:
     """The job's space (``space=``), which every roster of ``named`` must be of, class and options
     included: a one-line ConfigError for rosters of several spaces, or of another space than the
@@ -105,7 +96,7 @@ def job_space(cfg, named: list[tuple[str, Roster]], what: str = "study") -> Sear
                           "at a time (rosters=[...] of one space, with space=<it>)")
     if found and found[0] != job_space_identity(job):
         raise ConfigError(f"the rosters are of space {describe_space(found[0])} but the job's space is "
-                          f"{describe_space(job_space_identity(job))}; {_space_fix(found[0])}")
+                          f"{describe_space(job_space_identity(job))}; {space_fix(found[0])}")
     for path, roster in named:  # rows of a user's space are checked in the job's (never the file's) class
         roster.read_in(job, path)
     return job

@@ -59,8 +59,8 @@ from zcnas.provenance import code_version
 from zcnas.progress import number, progress_bar
 from zcnas.roster import (IDENTITY_DEFAULTS, Roster, identity_conflict, make_rows, merge_rosters, read_roster,
                           space_meta, write_roster)
-from zcnas.space import representatives
 from zcnas.spaces import DEFAULT, SearchSpace, make_space
+from zcnas.threads import last_decision
 
 
 
@@ -150,14 +150,20 @@ def roster_meta(cfg: DictConfig, metric, device: str = "cpu", space: SearchSpace
         "code": code_version(),  # git commit and whether the tree was dirty
         "torch_version": torch.__version__,
         "device": device_label(device),
-        # floating-point sums can round differently with another thread count (zico by up to 0.3 %)
+        # floating-point sums can round differently with another thread count (zico by up to 1.4 %);
+        # informational, as the two below: shards of other thread counts still merge
         "torch_threads": torch.get_num_threads(),
+        "threads_policy": (last_decision() or (None, None))[1],
+        # hook_logdet's C Cᵀ kernel (zcnas.kernels): both give the same integers
+        "naswot_kernel": None,
     }
     if metric.needs_data:
         # the scores are functions of the image batch: another data file gives other scores
         from zcnas.data.batch import batch_sha256
+        from zcnas.kernels import kernel_for
 
         meta["data_sha256"] = batch_sha256(*metric.context.batch)
+        meta["naswot_kernel"] = kernel_for(device)
     return meta
 
 
@@ -235,13 +241,13 @@ def roster_file(metric: str) -> str:
 
 
 def job_selection(cfg: DictConfig, share: bool):
-    """(space, benchmark, class_of or None, keys of this shard) of a score job."""
+    """(space, benchmark, key -> identity class or None, keys of this shard) of a score job."""
     space = build_space(cfg)
     benchmark = build_benchmark(cfg, space)
     table_archs = None
     if not space.indexed and cfg.get("sample") is None and cfg.get("indices") is None and benchmark.available:
         table_archs = benchmark.archs  # the architectures with ground truth
-    rep = class_of(space) if share else None
+    rep = space.identity_classes() if share else None
     indices = select_indices(cfg.get("sample"), int(cfg.seed), cfg.shard, cfg.num_shards,
                              cfg.get("indices"), classes=rep, space=space, table_archs=table_archs)
     return space, benchmark, rep, indices
@@ -298,20 +304,6 @@ def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
         "roster": str(roster_path),
         "roster_meta": meta,
     }
-
-
-def class_of(space: SearchSpace):
-    """key -> isomorphism class id, for ``share_isomorphic`` (NATS-Bench TSS: its precomputed classes)."""
-    if space.name == DEFAULT:
-        return representatives().__getitem__
-    cache: dict = {}
-
-    def of(key):
-        if key not in cache:
-            cache[key] = space.identity_key(space.from_key(key))
-        return cache[key]
-
-    return of
 
 
 def score_rows(metric, todo: list, chunk_dir: Path, meta: dict, every: int, progress: bool,

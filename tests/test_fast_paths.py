@@ -29,7 +29,7 @@ from zcnas.metrics.reference import (
 )
 from zcnas.metrics.synflow import synflow_cell
 import zcnas.metrics as zoo
-from zcnas.network import _avg_pool, build_network, cell_plan, draw_weights
+from zcnas.network import avg_pool_channels_last, build_network, cell_plan, draw_weights
 from zcnas.space import EDGES, is_disconnected, parse_arch, sample_cell
 
 SPECIAL = [
@@ -129,7 +129,7 @@ def test_hook_logdet_kernel_is_bit_identical(batch):
         score = metric.score_cell(cell)
         ref = reference_hook_logdet(reference_network(cell, 10, 0), x)
         assert score == ref or (math.isinf(score) and score == ref), str(cell)
-    # the public function on the default (unpruned) network is unchanged
+    # the public function on the default (unpruned) network gives the same score
     cell = parse_arch(SPECIAL[5])
     assert hook_logdet_score(build_network(cell, 10, seed=0), x) == metric.score_cell(cell)
 
@@ -186,7 +186,7 @@ def test_channels_last_pool_is_bit_identical_forward_and_backward():
         x = torch.randn(shape)
         a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
         g = torch.randn(shape)
-        out_a, out_b = pool(a), _avg_pool(pool, b)
+        out_a, out_b = pool(a), avg_pool_channels_last(pool, b)
         assert torch.equal(out_a, out_b) and out_b.is_contiguous()
         out_a.backward(g)
         out_b.backward(g)

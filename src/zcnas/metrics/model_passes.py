@@ -1,5 +1,7 @@
-"""What the metrics share: running a caller's model without changing it, the
-loss gradients of its conv and linear weights, and scoring NATS cells.
+"""The passes through a network that the metrics share: running a caller's model
+without changing it, the loss gradients of its conv and linear weights, and the
+metric classes that score an architecture by its seeded network (NATS cells,
+other spaces' networks).
 
 Model level (any ``nn.Module``): a score must leave the model exactly as it
 was, so ``scratch_train_mode`` puts back modes and buffers, ``trainable``
@@ -74,7 +76,7 @@ def conv_linear_weights(model: nn.Module, metric: str, each_module: bool = False
     """The weights of every ``nn.Conv2d``/``nn.Linear`` of ``model``, each shared weight once.
 
     ``each_module``: a weight shared by several modules is listed once per
-    module (snip has always counted it so; kept so that no score changes).
+    module (snip counts it so; its committed scores depend on it).
     """
     weights: list[nn.Parameter] = []
     seen: set[int] = set()
@@ -164,7 +166,7 @@ class EngineMetric(Metric):
     """A batch metric: its registered model-level function on the cell's seeded network and the job's batch.
 
     ``prune``: the pruned forward pass (zcnas.network) skips work that only
-    feeds ``none`` edges or zero nodes; tests/test_engine.py checks that the
+    feeds ``none`` edges or zero nodes; tests/test_fast_paths.py checks that the
     scores equal the full computation's.  Metrics that hook or read every
     module (fisher, meco) set it to False.
     """
