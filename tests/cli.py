@@ -18,3 +18,12 @@ def run_cli(tmp_path: Path, *args: str, check: bool = True, timeout: int = 600) 
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess, status: int = 2) -> str:
+    """The one ``error:`` line of a refused run (exit ``status``, no traceback)."""
+    assert proc.returncode == status, f"exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    lines = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]

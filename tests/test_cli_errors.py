@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cli import ROOT, run_cli
+from cli import ROOT, one_line_error, run_cli
 from zcnas.analysis.search_tables import cell_summary, collect
 from zcnas.reports.search_tables import render_markdown
 from zcnas.tasks.aggregate import aggregate_into
@@ -22,14 +22,6 @@ from zcnas.io import read_json, write_json
 from zcnas.jobs import config_changes, folder_name, safe_part
 
 FAST = ["benchmark=none", "search.n=3", "hardware.threads=1"]
-
-
-def one_line_error(proc: subprocess.CompletedProcess, status: int = 2) -> str:
-    assert proc.returncode == status, f"exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 # --- folder names: flat, shell-safe, stable ---------------------------------------------------------

@@ -9,7 +9,6 @@ import json
 import math
 import random
 import shutil
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cli import ROOT, run_cli
+from cli import ROOT, one_line_error, run_cli
 from shared_data import shared_data_dir
 from zcnas.errors import ArchError, ConfigError, DataError
 from zcnas.roster import Roster, make_rows, merge_rosters, read_roster, write_roster
@@ -30,14 +29,6 @@ from zcnas.spaces import BUILT_IN, load_class, make_space
 EXAMPLES = ROOT / "examples"
 FAST = ["hardware.threads=1"]
 NATS_STRING = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
-
-
-def one_line_error(proc: subprocess.CompletedProcess, status: int = 2) -> str:
-    assert proc.returncode == status, f"exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def result_of(root: Path, task: str = "search") -> dict:

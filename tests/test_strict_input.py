@@ -17,20 +17,12 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from cli import ROOT, run_cli
+from cli import ROOT, one_line_error, run_cli
 from zcnas.errors import ConfigError
 from zcnas.schema import check_against_defaults
 
 FAST = ["benchmark=none", "search.n=3", "hardware.threads=1"]
 EXAMPLES = ROOT / "examples"
-
-
-def one_line_error(proc: subprocess.CompletedProcess, status: int = 2) -> str:
-    assert proc.returncode == status, f"exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    lines = proc.stderr.strip().splitlines()
-    assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 # --- the rule, on any config group -------------------------------------------------------------------

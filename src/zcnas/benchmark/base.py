@@ -105,3 +105,20 @@ class NoBenchmark(Benchmark):
 
     def covers(self, dataset: str) -> bool:
         return False
+
+
+def ranked_accuracy(benchmark: Benchmark, space, dataset: str, accuracy: float) -> dict:
+    """What a result says of a found architecture's accuracy: the accuracy, its rank among the
+    table's architectures and the table's best; outside NATS-Bench also what the accuracy is
+    (``accuracy_label``), how many architectures the table ranks, and any note on its values."""
+    import numpy as np
+
+    table_acc = benchmark.table(dataset)[1]
+    fields = {"test_accuracy": accuracy, "rank": int(1 + np.sum(table_acc > accuracy)),
+              "best_in_space": float(table_acc.max())}
+    if space.name != "nats_tss":
+        fields["accuracy_label"] = benchmark.accuracy_label
+        fields["ranked_among"] = len(table_acc)  # the table's architectures (all, or a sample)
+        if getattr(benchmark, "note", None):  # e.g. accuracies that are means of repeated runs
+            fields["accuracy_note"] = benchmark.note
+    return fields

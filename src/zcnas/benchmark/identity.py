@@ -165,17 +165,9 @@ def refresh_accuracies(previous: dict, cfg, current: dict) -> dict:
             if k not in ("test_accuracy", "rank", "best_in_space", "accuracy_label", "ranked_among", "accuracy_note")}
     acc = accuracy(best["arch"])
     if acc is not None:
-        import numpy as np
+        from zcnas.benchmark.base import ranked_accuracy
 
-        table_acc = benchmark.table(dataset)[1]
-        best["test_accuracy"] = acc
-        best["rank"] = int(1 + np.sum(table_acc > acc))
-        best["best_in_space"] = float(table_acc.max())
-        if space.name != "nats_tss":
-            best["accuracy_label"] = benchmark.accuracy_label
-            best["ranked_among"] = len(table_acc)
-            if getattr(benchmark, "note", None):
-                best["accuracy_note"] = benchmark.note
+        best.update(ranked_accuracy(benchmark, space, dataset, acc))
     elif usable:
         best["test_accuracy"] = None  # not in the benchmark's table (a sample of the space)
     result["best"] = best

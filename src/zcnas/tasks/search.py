@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 import time
 
-import numpy as np
 from omegaconf import DictConfig
 
 from zcnas.benchmark import Benchmark, NoBenchmark
+from zcnas.benchmark.base import ranked_accuracy
 from zcnas.build import as_dict, build_benchmark, build_context, build_metric, build_space, configure_hardware
 from zcnas.data.dataset import load_dataset
 from zcnas.errors import ConfigError
@@ -131,15 +131,7 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     found = {"arch": space.format(cell), "index": space.index(cell), "score": result.best_score}
     acc = accuracy(cell) if accuracy else None
     if acc is not None:
-        table_acc = benchmark.table(dataset)[1]
-        found["test_accuracy"] = acc
-        found["rank"] = int(1 + np.sum(table_acc > acc))
-        found["best_in_space"] = float(table_acc.max())
-        if space.name != "nats_tss":
-            found["accuracy_label"] = benchmark.accuracy_label
-            found["ranked_among"] = len(table_acc)  # the table's architectures (all, or a sample)
-            if getattr(benchmark, "note", None):  # e.g. accuracies that are means of repeated runs
-                found["accuracy_note"] = benchmark.note
+        found.update(ranked_accuracy(benchmark, space, dataset, acc))
     elif accuracy:
         found["test_accuracy"] = None  # not in the benchmark's table (a sample of the space)
     if max_cost:
