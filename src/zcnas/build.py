@@ -104,6 +104,13 @@ def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchm
     return SpaceTableBenchmark(space, os.path.expanduser(str(path)), arch, accuracy, label, **table_flags(table))
 
 
+def batch_seed(cfg: DictConfig) -> int:
+    """The seed of the scoring batch: ``dataset.batch_seed`` where set, else the job's seed (which also
+    seeds the network), so that the batch alone can vary while the networks stay the same."""
+    seed = cfg.dataset.get("batch_seed")
+    return int(cfg.seed if seed is None else seed)
+
+
 def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str,
                   space: SearchSpace | None = None) -> ScoringContext:
     # classes, image size and normalization: the dataset's (fixed for a benchmark, from the data for yours)
@@ -112,7 +119,7 @@ def build_context(cfg: DictConfig, benchmark: Benchmark | None, device: str,
     data = load_dataset(cfg.dataset)
 
     def load() -> Any:
-        return data.scoring_batch(int(cfg.batch_size), int(cfg.seed))
+        return data.scoring_batch(int(cfg.batch_size), batch_seed(cfg))
 
     return ScoringContext(
         dataset=data.name,

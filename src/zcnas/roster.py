@@ -54,7 +54,7 @@ from zcnas.spaces import BUILT_IN, DEFAULT, SearchSpace, make_space
 COLUMNS = ("index", "arch", "score", "finite", "seconds", "source")
 #: metadata keys that must agree for rosters to be merged or used together
 IDENTITY_KEYS = ("space", "space_target", "space_options", "metric", "dataset", "seed", "batch_size", "settings",
-                 "data_sha256")
+                 "data_sha256", "batch_seed")
 #: what a roster that records no such key stands for: NATS-Bench TSS, a space built without options
 IDENTITY_DEFAULTS = {"space": DEFAULT, "space_options": "{}"}
 #: the index column of a space without an integer index
@@ -353,7 +353,7 @@ def check_meta(meta: dict, name: object) -> None:
         raise bad("space", f"a space zcnas ships ({', '.join(BUILT_IN)}) or a user's space with its space_target")
     if "space_options" in meta:
         decode_options(meta)
-    for key, least in (("seed", 0), ("batch_size", 1)):
+    for key, least in (("seed", 0), ("batch_size", 1), ("batch_seed", 0)):
         value = meta.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
             raise bad(key, f"an integer >= {least} (or null)")

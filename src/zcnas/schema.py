@@ -54,6 +54,7 @@ class DatasetConfig:
     num_classes: Optional[int] = None  # else from the data
     mean: Optional[List[float]] = None  # per channel, 0-1 scale; else from the data
     std: Optional[List[float]] = None
+    batch_seed: Optional[int] = None  # seeds the scoring batch alone (null: the job's seed), for batch-spread studies
 
 
 def register_schemas() -> None:
@@ -90,6 +91,10 @@ def check_settings(cfg: DictConfig) -> None:
             raise ConfigError(f"{key} must be true or false, got {value!r}")
     if cfg.get("seed") > MAX_SEED:
         raise ConfigError(f"seed must be an integer in [0, {MAX_SEED}], got {cfg.get('seed')}")
+    dataset = cfg.get("dataset")
+    batch_seed = dataset.get("batch_seed") if isinstance(dataset, DictConfig) else None
+    if batch_seed is not None and not 0 <= batch_seed <= MAX_SEED:
+        raise ConfigError(f"dataset.batch_seed must be an integer in [0, {MAX_SEED}] or null, got {batch_seed}")
     # sweep_name is checked where it becomes a folder, by the zcnas_folder resolver (zcnas.config)
 
 

@@ -163,6 +163,8 @@ def roster_meta(cfg: DictConfig, metric, device: str = "cpu", space: SearchSpace
         from zcnas.kernels import kernel_for
 
         meta["data_sha256"] = batch_sha256(*metric.context.batch)
+        if cfg.dataset.get("batch_seed") is not None:  # the batch was drawn with its own seed
+            meta["batch_seed"] = int(cfg.dataset.batch_seed)
         meta["naswot_kernel"] = kernel_for(device)
     return meta
 

@@ -1,0 +1,151 @@
+"""How much the image batch moves a data-dependent proxy's correlation with test accuracy.
+
+Every network, every cell and every weight stays as in the committed 1,000-cell sample rosters
+(``results/rosters/sample1000/``, network seed 0); only the scoring batch is drawn again, with
+``dataset.batch_seed=1..4`` (batch seed 0 is the committed roster itself).  For each proxy, dataset
+and batch seed the report gives Spearman's ρ with the 200-epoch test accuracy over the same cells,
+and the mean ± standard deviation over the batch seeds: the error bar of Table I's comparison with
+the paper, whose batch is not known.
+
+    python bench/batch_spread.py score  [--cells 100] [--seeds 1 2 3 4] [--datasets ...] [--metrics ...]
+    python bench/batch_spread.py report
+
+``score`` runs one resumable ``task=score`` job per dataset and batch seed (all proxies together on the
+fused engine) and copies each roster to ``results/rosters/batch_spread/``; a finished job is not run
+again.  ``report`` reads those rosters and writes ``results/correlation/batch_spread/``
+(``batch_spread.md``, ``batch_spread.csv``).  ``make batch-spread`` runs both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "results" / "rosters" / "sample1000"
+ROSTERS = ROOT / "results" / "rosters" / "batch_spread"
+REPORT = ROOT / "results" / "correlation" / "batch_spread"
+ACCURACIES = ROOT / "benchmarks" / "nats_tss" / "nats_tss_benchmark.parquet"
+DATASETS = ("ImageNet16-120", "cifar10", "cifar100")
+# hook_logdet and snip (Table I) and the data-dependent members of the best ensembles
+# (jacov+meco+zico by ρ; jacov+synflow+zen for search, of which only jacov reads the batch)
+METRICS = ("hook_logdet", "snip", "jacov", "meco", "zico")
+#: seeds the choice of the cells from the 1,000-cell sample (not the batch)
+CELL_SEED = 0
+
+
+def cells(count: int) -> list[int]:
+    """``count`` cells of the committed 1,000-cell sample, a seeded choice, sorted."""
+    sample = sorted(pd.read_parquet(SAMPLE / "hook_logdet_cifar10.parquet")["index"].astype(int))
+    if not 3 <= count <= len(sample):
+        sys.exit(f"error: --cells must be between 3 and {len(sample)}, got {count}")
+    return sorted(int(i) for i in np.random.default_rng(CELL_SEED).choice(sample, count, replace=False))
+
+
+def roster_name(metric: str, dataset: str, batch_seed: int) -> str:
+    return f"{metric}_{dataset}_batch{batch_seed}.parquet"
+
+
+def score(args: argparse.Namespace) -> None:
+    chosen = cells(args.cells)
+    output = Path(args.output).resolve()
+    ROSTERS.mkdir(parents=True, exist_ok=True)
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            command = [sys.executable, str(ROOT / "run.py"), "task=score",
+                       f"metrics=[{','.join(args.metrics)}]", f"indices=[{','.join(map(str, chosen))}]",
+                       f"dataset={dataset}", f"dataset.batch_seed={seed}", "seed=0",
+                       f"hardware.threads={args.threads}", "progress=false", f"paths.output_dir={output}"]
+            print(f"[batch_spread] {dataset} batch seed {seed}: {len(chosen)} cells", flush=True)
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode:
+                sys.exit(done.stderr.strip() or f"error: scoring {dataset} batch seed {seed} failed")
+            folders = [p.parent for p in output.glob("score/*/result.json")
+                       if f"dataset={dataset}," in p.parent.name and f"dataset.batch_seed={seed}," in p.parent.name
+                       and all(m in p.parent.name for m in args.metrics)]
+            if len(folders) != 1:
+                sys.exit(f"error: expected one finished job for {dataset} batch seed {seed} under {output}/score, "
+                         f"found {len(folders)}")
+            for metric in args.metrics:
+                shutil.copyfile(folders[0] / f"roster_{metric}.parquet", ROSTERS / roster_name(metric, dataset, seed))
+
+
+def spearman(scores: pd.Series, accuracy: pd.Series) -> tuple[float, int]:
+    """ρ over the cells with a finite score, and how many were not finite."""
+    finite = np.isfinite(scores.to_numpy(dtype=float))
+    return float(stats.spearmanr(scores[finite], accuracy[finite]).statistic), int((~finite).sum())
+
+
+def report(args: argparse.Namespace) -> None:
+    table = pd.read_parquet(ACCURACIES)
+    rows = []
+    for path in sorted(ROSTERS.glob("*_batch*.parquet")):
+        metric_dataset, seed = path.stem.rsplit("_batch", 1)
+        metric = next(m for m in METRICS if metric_dataset.startswith(m + "_"))
+        dataset = metric_dataset[len(metric) + 1:]
+        spread = pd.read_parquet(path)[["index", "score"]]
+        # batch seed 0: the committed sample roster on the same cells
+        committed = pd.read_parquet(SAMPLE / f"{metric}_{dataset}.parquet")[["index", "score"]]
+        base = committed[committed["index"].isin(spread["index"])]
+        if len(base) != len(spread):
+            sys.exit(f"error: {path.name} scores cells that {SAMPLE.name}/{metric}_{dataset}.parquet lacks")
+        for batch_seed, frame in ((0, base), (int(seed), spread)):
+            if any(r["metric"] == metric and r["dataset"] == dataset and r["batch_seed"] == batch_seed for r in rows):
+                continue
+            accuracy = table.set_index("index").loc[frame["index"], f"{dataset}_test_acc"]
+            rho, non_finite = spearman(frame["score"].reset_index(drop=True), accuracy.reset_index(drop=True))
+            rows.append({"metric": metric, "dataset": dataset, "batch_seed": batch_seed, "cells": len(frame),
+                         "non_finite": non_finite, "spearman": rho})
+    if not rows:
+        sys.exit(f"error: no rosters in {ROSTERS}: run python bench/batch_spread.py score first")
+    frame = pd.DataFrame(rows).sort_values(["metric", "dataset", "batch_seed"]).reset_index(drop=True)
+    REPORT.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(REPORT / "batch_spread.csv", index=False, float_format="%.6f")
+    (REPORT / "batch_spread.md").write_text(render(frame))
+    print(f"[batch_spread] wrote {REPORT / 'batch_spread.md'}")
+
+
+def render(frame: pd.DataFrame) -> str:
+    cells_count = int(frame["cells"].max())
+    lines = ["# Spearman ρ with test accuracy over batch seeds",
+             "",
+             f"The same {cells_count} cells of the seeded 1,000-cell sample (network seed 0) scored on five image "
+             "batches (`dataset.batch_seed` 0–4; 0 is the committed sample roster). Mean ± standard deviation "
+             "(ddof 1) over the batch seeds, and the range. Regenerate: `make batch-spread` "
+             "(`bench/batch_spread.py`).",
+             "",
+             "| proxy | dataset | batch seeds | ρ mean ± std | min | max |",
+             "|---|---|---|---|---|---|"]
+    order = {name: i for i, name in enumerate(METRICS)}
+    groups = sorted(frame.groupby(["metric", "dataset"]), key=lambda g: (order.get(g[0][0], 99), g[0][1]))
+    for (metric, dataset), group in groups:
+        rho = group["spearman"]
+        lines.append(f"| {metric} | {dataset} | {len(group)} | {rho.mean():.4f} ± {rho.std(ddof=1):.4f} | "
+                     f"{rho.min():.4f} | {rho.max():.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    run = sub.add_parser("score", help="score the cells on batch seeds 1..4 (resumable)")
+    run.add_argument("--cells", type=int, default=100)
+    run.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
+    run.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    run.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS)
+    run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--output", default=str(ROOT / "outputs" / "batch_spread"))
+    sub.add_parser("report", help="ρ per batch seed, mean ± std, into results/correlation/batch_spread/")
+    args = parser.parse_args()
+    score(args) if args.step == "score" else report(args)
+
+
+if __name__ == "__main__":
+    main()
