@@ -101,6 +101,11 @@ table-spaces: $(STAMP) ## proxies vs ground truth in NAS-Bench-Macro and NAS-Ben
 hw-study: $(STAMP) ## hardware-aware search: accuracy-latency Pareto fronts (HW-NAS-Bench) and searches under latency budgets -> results/hw/
 	$(WITH_ARGS) -- $(PY) run.py task=hw_study report_dir=$(CURDIR)/results/hw
 
+.PHONY: batch-spread
+batch-spread: $(STAMP) ## Spearman rho of hook_logdet, snip, jacov, meco, zico over 5 image batches, 100 sample cells (~80 min on 1 CPU core; resumable) -> results/correlation/batch_spread/
+	$(PY) bench/batch_spread.py score
+	$(PY) bench/batch_spread.py report
+
 # Variables that reach the recipes' command lines must be plain values, never shell syntax: checked
 # as make reads this file, before any recipe runs.  (ARGS, EXPERIMENT, SWEEP and SCORE_SWEEP reach
 # the programs as data through scripts/make_args.py instead.)

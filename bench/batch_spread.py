@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from zcnas.io import atomic_write_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "results" / "rosters" / "sample1000"
 ROSTERS = ROOT / "results" / "rosters" / "batch_spread"
@@ -55,8 +57,8 @@ def roster_name(metric: str, dataset: str, batch_seed: int) -> str:
 
 def score(args: argparse.Namespace) -> None:
     chosen = cells(args.cells)
-    output = Path(args.output).resolve()
-    ROSTERS.mkdir(parents=True, exist_ok=True)
+    output, rosters = Path(args.output).resolve(), Path(args.rosters)
+    rosters.mkdir(parents=True, exist_ok=True)
     for dataset in args.datasets:
         for seed in args.seeds:
             command = [sys.executable, str(ROOT / "run.py"), "task=score",
@@ -74,7 +76,7 @@ def score(args: argparse.Namespace) -> None:
                 sys.exit(f"error: expected one finished job for {dataset} batch seed {seed} under {output}/score, "
                          f"found {len(folders)}")
             for metric in args.metrics:
-                shutil.copyfile(folders[0] / f"roster_{metric}.parquet", ROSTERS / roster_name(metric, dataset, seed))
+                shutil.copyfile(folders[0] / f"roster_{metric}.parquet", rosters / roster_name(metric, dataset, seed))
 
 
 def spearman(scores: pd.Series, accuracy: pd.Series) -> tuple[float, int]:
@@ -85,8 +87,8 @@ def spearman(scores: pd.Series, accuracy: pd.Series) -> tuple[float, int]:
 
 def report(args: argparse.Namespace) -> None:
     table = pd.read_parquet(ACCURACIES)
-    rows = []
-    for path in sorted(ROSTERS.glob("*_batch*.parquet")):
+    rows, rosters, out = [], Path(args.rosters), Path(args.out)
+    for path in sorted(rosters.glob("*_batch*.parquet")):
         metric_dataset, seed = path.stem.rsplit("_batch", 1)
         metric = next(m for m in METRICS if metric_dataset.startswith(m + "_"))
         dataset = metric_dataset[len(metric) + 1:]
@@ -104,12 +106,12 @@ def report(args: argparse.Namespace) -> None:
             rows.append({"metric": metric, "dataset": dataset, "batch_seed": batch_seed, "cells": len(frame),
                          "non_finite": non_finite, "spearman": rho})
     if not rows:
-        sys.exit(f"error: no rosters in {ROSTERS}: run python bench/batch_spread.py score first")
+        sys.exit(f"error: no rosters in {rosters}: run python bench/batch_spread.py score first")
     frame = pd.DataFrame(rows).sort_values(["metric", "dataset", "batch_seed"]).reset_index(drop=True)
-    REPORT.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(REPORT / "batch_spread.csv", index=False, float_format="%.6f")
-    (REPORT / "batch_spread.md").write_text(render(frame))
-    print(f"[batch_spread] wrote {REPORT / 'batch_spread.md'}")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "batch_spread.csv", frame.to_csv(index=False, float_format="%.6f").encode())
+    atomic_write_bytes(out / "batch_spread.md", render(frame).encode())
+    print(f"[batch_spread] wrote {out / 'batch_spread.md'}")
 
 
 def render(frame: pd.DataFrame) -> str:
@@ -141,8 +143,11 @@ def main() -> None:
     run.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     run.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS)
     run.add_argument("--threads", type=int, default=1)
-    run.add_argument("--output", default=str(ROOT / "outputs" / "batch_spread"))
-    sub.add_parser("report", help="ρ per batch seed, mean ± std, into results/correlation/batch_spread/")
+    run.add_argument("--output", default=str(ROOT / "outputs" / "batch_spread"), help="the jobs' folder")
+    run.add_argument("--rosters", default=str(ROSTERS), help="where the rosters are copied")
+    rep = sub.add_parser("report", help="ρ per batch seed, mean ± std, into results/correlation/batch_spread/")
+    rep.add_argument("--rosters", default=str(ROSTERS))
+    rep.add_argument("--out", default=str(REPORT))
     args = parser.parse_args()
     score(args) if args.step == "score" else report(args)
 
