@@ -1,4 +1,7 @@
 # zcnas — `make help` lists the targets.
+# A value given on the command line or in the environment is kept as typed: make would run a
+# $(shell ...) in it wherever the variable is expanded (the checks and exports below included).
+$(foreach v,$(filter-out MAKEFLAGS MFLAGS SHELL MAKE% .%,$(.VARIABLES)),$(if $(filter command environment,$(firstword $(origin $(v)))),$(eval override $(v) := $$(value $(v)))))
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

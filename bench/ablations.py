@@ -25,15 +25,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "tests"))  # the reference implementations (tests/reference_metrics.py)
 
 from bench import agreement, load  # noqa: E402
 from zcnas.data import load_batch  # noqa: E402
 from zcnas.io import write_json, write_table  # noqa: E402
 from zcnas.metrics.naswot import hook_logdet_score, naswot_kernel  # noqa: E402
-from zcnas.metrics.reference import reference_hook_logdet, reference_network, reference_synflow  # noqa: E402
 from zcnas.metrics.synflow import synflow_cell  # noqa: E402
-from zcnas.network import build_network  # noqa: E402
-from zcnas.space import sample_cell  # noqa: E402
+from zcnas.spaces.nats_tss.network import build_network  # noqa: E402
+from zcnas.spaces.nats_tss.cells import sample_cell  # noqa: E402
+from reference_metrics import reference_hook_logdet, reference_network, reference_synflow  # noqa: E402
 
 CL = torch.channels_last
 
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
                                              cells, log)
     if "snip" in parts:
         from zcnas.metrics import ScoringContext, make_metric
-        from zcnas.metrics.reference import reference_snip
+        from reference_metrics import reference_snip
 
         ctx = ScoringContext(dataset="cifar10", num_classes=10, input_size=32, seed=0, batch_loader=lambda: (x, y))
         variants = {"engine": make_metric("snip", ctx).score_cell,

@@ -63,15 +63,23 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from zcnas.data import get_spec, load_batch  # noqa: E402
 from zcnas.io import write_json, write_table  # noqa: E402
-import zcnas.metrics as zoo  # noqa: E402
+from zcnas.metrics.counts import flops_score, params_score  # noqa: E402
+from zcnas.metrics.epe_nas import epe_nas_score  # noqa: E402
+from zcnas.metrics.grad_norm import grad_norm_score  # noqa: E402
+from zcnas.metrics.grasp import grasp_score  # noqa: E402
+from zcnas.metrics.jacov import jacov_score  # noqa: E402
+from zcnas.metrics.plain import plain_score  # noqa: E402
+from zcnas.metrics.zico import zico_score  # noqa: E402
 from zcnas.metrics import ScoringContext, make_metric  # noqa: E402
-from zcnas.network import build_network  # noqa: E402
-from zcnas.metrics.reference import reference_score  # noqa: E402
+from zcnas.spaces.nats_tss.network import build_network  # noqa: E402
 from zcnas.search import Evaluator, run_search  # noqa: E402
-from zcnas.space import is_disconnected, sample_cell  # noqa: E402
+from zcnas.spaces.nats_tss.cells import is_disconnected, sample_cell  # noqa: E402
+from zcnas.spaces.nats_tss.space import NATS_TSS  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(ROOT / "tests"))  # the reference implementations (tests/reference_metrics.py)
 from compete import BusyLoops  # noqa: E402
+from reference_metrics import reference_score  # noqa: E402
 from summary import compute_targets, format_targets, policy_line  # noqa: E402
 
 METRICS = ("synflow", "hook_logdet", "snip")
@@ -218,14 +226,14 @@ class Scorers:
 #: zoo metrics whose engine differs from building the full network and calling the metric's function:
 #: the pruned pass (gradient and Jacobian proxies) and per-edge sums (params, flops); see docs/metrics.md
 ZOO_REFERENCE = {
-    "grad_norm": lambda net, x, y, shape, classes: zoo.grad_norm_score(net, x, y),
-    "plain": lambda net, x, y, shape, classes: zoo.plain_score(net, x, y),
-    "grasp": lambda net, x, y, shape, classes: zoo.grasp_score(net, x, y),
-    "zico": lambda net, x, y, shape, classes: zoo.zico_score(net, x, y, 2),
-    "jacov": lambda net, x, y, shape, classes: zoo.jacov_score(net, x),
-    "epe_nas": lambda net, x, y, shape, classes: zoo.epe_nas_score(net, x, y, classes),
-    "params": lambda net, x, y, shape, classes: zoo.params_score(net),
-    "flops": lambda net, x, y, shape, classes: zoo.flops_score(net, shape),
+    "grad_norm": lambda net, x, y, shape, classes: grad_norm_score(net, x, y),
+    "plain": lambda net, x, y, shape, classes: plain_score(net, x, y),
+    "grasp": lambda net, x, y, shape, classes: grasp_score(net, x, y),
+    "zico": lambda net, x, y, shape, classes: zico_score(net, x, y, 2),
+    "jacov": lambda net, x, y, shape, classes: jacov_score(net, x),
+    "epe_nas": lambda net, x, y, shape, classes: epe_nas_score(net, x, y, classes),
+    "params": lambda net, x, y, shape, classes: params_score(net),
+    "flops": lambda net, x, y, shape, classes: flops_score(net, shape),
 }
 
 
@@ -265,7 +273,7 @@ def bench_search(scorers: Scorers, metric: str, search: str, params: dict, basel
     out = {"metric": metric, "search": search, "params": params, "load_before": load()}
     evaluator = Evaluator(scorers.engine(metric))
     result, seconds = peak.measure(f"{search}/{metric}/engine", run_search, search, evaluator,
-                                   random.Random(seed), None, **params)
+                                   random.Random(seed), None, space=NATS_TSS, **params)
     out["engine"] = {"total_s": seconds, "scoring_s": evaluator.wall_seconds, "distinct": evaluator.distinct,
                      "requests": evaluator.requests, "best": str(result.best_cell), "best_score": result.best_score,
                      "peak_rss_mib": peak.peak.get(f"{search}/{metric}/engine", math.nan)}
@@ -273,7 +281,7 @@ def bench_search(scorers: Scorers, metric: str, search: str, params: dict, basel
     if baseline == "run":
         ref_eval = Evaluator(scorers.reference(metric))
         ref_result, ref_seconds = peak.measure(f"{search}/{metric}/reference", run_search, search, ref_eval,
-                                               random.Random(seed), None, **params)
+                                               random.Random(seed), None, space=NATS_TSS, **params)
         out["reference"] = {"total_s": ref_seconds, "scoring_s": ref_eval.wall_seconds, "distinct": ref_eval.distinct,
                             "requests": ref_eval.requests, "best": str(ref_result.best_cell),
                             "best_score": ref_result.best_score, "estimated": False,
@@ -509,7 +517,7 @@ def measure(args, busy: BusyLoops) -> tuple[dict, list[dict]]:
     meta["compete_wall_s"] = busy.elapsed() if args.compete else None
     meta["compete_running_at_end"] = busy.running()
     meta["ru_maxrss_mib"] = maxrss_mib()
-    from zcnas import kernels
+    from zcnas.metrics import naswot_kernels as kernels
 
     if kernels.choice_info:  # hook_logdet ran on the CPU: which C Cᵀ kernel, and how it was chosen
         meta["naswot_kernel"] = f"{kernels.choose_kernel()} ({kernels.choice_info['how']})"

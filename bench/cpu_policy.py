@@ -45,7 +45,7 @@ def worker(args) -> int:
     import torch
 
     from bench import Scorers
-    from zcnas.space import sample_cell
+    from zcnas.spaces.nats_tss.cells import sample_cell
     from zcnas.threads import resolve_threads
 
     if args.threads == "auto":
@@ -90,8 +90,8 @@ def main(argv=None) -> int:
 
     from bench import Scorers, cpu_info, load
     from compete import BusyLoops
-    from zcnas import kernels
-    from zcnas.space import sample_cell
+    from zcnas.metrics import naswot_kernels as kernels
+    from zcnas.spaces.nats_tss.cells import sample_cell
 
     busy = BusyLoops(args.compete).start()
     info = {**cpu_info(), "cores": os.cpu_count(), "torch": torch.__version__, "compete": args.compete,

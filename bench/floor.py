@@ -8,7 +8,7 @@ script times, per seeded cell and interleaved (so that load affects all alike):
 * ``forward``: one training-mode forward pass of that built network, no hooks, no gradients;
 * ``forward+backward``: the loss and its backward pass (the weights' gradients);
 * the engine's score (``make_metric``) and the straightforward implementation's
-  (``zcnas.metrics.reference``, the paper authors' way: full network, hooks on every ReLU).
+  (``tests/reference_metrics.py``, the paper authors' way: full network, hooks on every ReLU).
 
 It prints the medians and the *ceiling* ``reference / (build + pass)``: an engine that spent no time
 beyond building the network and running its pass could be at most that much faster than the
@@ -36,8 +36,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bench import Scorers, cpu_info, load, set_threads  # noqa: E402
-from zcnas.network import build_network  # noqa: E402
-from zcnas.space import sample_cell  # noqa: E402
+from zcnas.spaces.nats_tss.network import build_network  # noqa: E402
+from zcnas.spaces.nats_tss.cells import sample_cell  # noqa: E402
 
 PASSES = {"hook_logdet": "forward", "snip": "forward+backward"}
 

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     from zcnas.io import write_json
     from zcnas.metrics import ScoringContext
     from zcnas.metrics.fused import FusedScorer, build_member
-    from zcnas.space import sample_cell
+    from zcnas.spaces.nats_tss.cells import sample_cell
     from zcnas.tasks.score import metric_settings
 
     waited = wait_for_idle(args.wait_idle)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from zcnas.io import write_json  # noqa: E402
 from zcnas.roster import read_roster  # noqa: E402
-from zcnas.space import NUM_CELLS, all_cells, is_disconnected, representatives  # noqa: E402
+from zcnas.spaces.nats_tss.cells import NUM_CELLS, all_cells, is_disconnected, representatives  # noqa: E402
 
 
 TABLE = "nats_tss/nats_tss_benchmark.csv"  # ../shared/data, as conf/benchmark/auto.yaml
@@ -74,7 +74,7 @@ def main() -> int:
 def shared_roster_stats(path: Path, rep_of: np.ndarray, member: np.ndarray) -> dict:
     """A share_isomorphic roster against the same cells' own scores in the sample roster."""
     from zcnas.benchmark import TableBenchmark
-    from zcnas.analysis.correlation import correlations
+    from zcnas.studies.rank_correlation import correlations
 
     roster = read_roster(path)
     rows = roster.rows.set_index("index").sort_index()

@@ -5,7 +5,7 @@
 # $NOTES/<metric>_times.log (beside the rosters: a rosters folder holds rosters only).  bench/hook_rosters.sh and bench/synflow_rosters.sh run it.
 # Usage (from the repository root):  bash bench/score_rosters.sh METRIC [task=score override ...]
 #   PY (.venv/bin/python)  OUT (outputs/<metric>_rosters)  SHARDS (1)
-#   DATASETS (cifar10 cifar100 ImageNet16-120)  ROSTERS (results/rosters)  NOTES (results/roster_notes)
+#   DATASETS (cifar10 cifar100 ImageNet16-120)  ROSTERS (results/rosters)  NOTES (roster_notes beside ROSTERS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 METRIC=${1:?usage: bash bench/score_rosters.sh METRIC [task=score override ...]}
@@ -33,7 +33,8 @@ if [[ ! $SHARDS =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 ROSTERS=${ROSTERS:-results/rosters}
-NOTES=${NOTES:-results/roster_notes}
+# beside the rosters folder (results/rosters -> results/roster_notes): a run elsewhere never logs into results/
+NOTES=${NOTES:-$(dirname "$ROSTERS")/roster_notes}
 LOG=$NOTES/${METRIC}_times.log
 mkdir -p "$ROSTERS" "$NOTES"
 

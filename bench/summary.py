@@ -2,7 +2,7 @@
 
 Target on the project's 2-core machine: each paper metric (synflow, hook_logdet, snip) at least
 4x faster per cell than the paper authors' straightforward implementation (``reference`` in
-bench.py, ``zcnas.metrics.reference``) at idle, and never slower than it (at least 1x) beside
+bench.py, ``tests/reference_metrics.py``) at idle, and never slower than it (at least 1x) beside
 competing CPU-bound processes (``bench.py --compete N``, N >= 1).  The figure is the ratio of
 the median seconds per cell, reference / engine, both measured in the same process, interleaved.
 

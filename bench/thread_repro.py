@@ -12,7 +12,7 @@ is left as torch made it), one after the other.  Printed, and written to results
 * per metric and space: how many scores are bit-identical between the thread counts (NaN equal
   to NaN), the largest relative difference, and the Spearman correlation of the two rankings;
 * the CPU model and vector features, cores, torch version, and each process's thread count, its
-  C Cᵀ kernel (zcnas.kernels) and its seconds.
+  C Cᵀ kernel (zcnas.metrics.naswot_kernels) and its seconds.
 
     .venv/bin/python bench/thread_repro.py                          # 20 cells, 4 macro networks
     .venv/bin/python bench/thread_repro.py --cells 2 --macro 1 --batch-size 128 --tag thread_repro_b128
@@ -61,7 +61,7 @@ def parse_args(argv=None):
 
 def architectures(args) -> dict[str, list]:
     """The seeded architectures per space, the same in every process."""
-    from zcnas.space import sample_cell
+    from zcnas.spaces.nats_tss.cells import sample_cell
     from zcnas.spaces import make_space
 
     rng = random.Random(args.sample_seed)
@@ -79,7 +79,7 @@ def worker(args) -> int:
     from omegaconf import OmegaConf
 
     from bench import SAMPLE_FILES
-    from zcnas import kernels
+    from zcnas.metrics import naswot_kernels as kernels
     from zcnas.data import get_spec, load_batch
     from zcnas.io import write_json
     from zcnas.metrics import ScoringContext

@@ -2,7 +2,7 @@
 
 Run a search in it from the repository root (``examples/`` must be importable):
 
-    PYTHONPATH=examples python run.py space=custom space.target=width_space.WidthSpace \
+    PYTHONPATH=examples python run.py space=custom space._target_=width_space.WidthSpace \
         metric=synflow search=aging_warmup benchmark=none
 
 A network is four conv3x3 + BatchNorm + ReLU layers (stride 2 at layers 2 and 4), a global average

@@ -7,10 +7,13 @@ import random
 
 import pytest
 
+from zcnas import plugins
 from zcnas.errors import ConfigError
-from zcnas.search import Evaluator, planned_visits, run_search
-from zcnas.search.aging import aging_evolution
-from zcnas.space import Cell, neighbours
+from zcnas.search import Evaluator, parameters, planned_visits, run_search
+from zcnas.search.aging import AgingEvolution, aging_evolution
+from zcnas.spaces.nats_tss.cells import Cell, neighbours
+from zcnas.search.space_view import SpaceView
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 
 class SpyRandom(random.Random):
@@ -30,6 +33,15 @@ class SpyRandom(random.Random):
         if len(seq) == 24:  # random_neighbour: the parent's neighbour list (sample_cell picks among 5 ops)
             self.choices.append(list(seq))
         return super().choice(seq)
+
+
+#: search=aging's parameters (conf/search/aging.yaml), which each test overrides as it needs
+AGING = parameters(plugins.option("search", "aging"))
+
+
+def aging(evaluate, rng, on_visit=None, **params):
+    """``aging_evolution`` with search=aging's defaults for the parameters a test leaves out."""
+    return aging_evolution(evaluate, rng, on_visit, **{**AGING, **params})
 
 
 def conv3(cell: Cell) -> float:
@@ -60,7 +72,7 @@ def best_last(members):
 
 def test_population_is_fifo_of_the_last_p_visited():
     rng = SpyRandom(1)
-    result = aging_evolution(by_index, rng, p=5, t=3, m=40)
+    result = aging(by_index, rng, p=5, t=3, m=40, space=SpaceView(NATS_TSS))
     assert len(rng.tournaments) == 40 - 5
     for step, (population, _) in enumerate(rng.tournaments):
         assert population == result.visited[step:step + 5]  # oldest leaves, newest joins
@@ -68,7 +80,7 @@ def test_population_is_fifo_of_the_last_p_visited():
 
 def test_tournament_draws_t_distinct_members_and_picks_the_best():
     rng = SpyRandom(2)
-    aging_evolution(by_index, rng, p=8, t=8, m=60, zero_cost_move=False)
+    aging(by_index, rng, p=8, t=8, m=60, zero_cost_move=False, space=SpaceView(NATS_TSS))
     assert len(rng.choices) == len(rng.tournaments) == 52
     for (population, drawn), nbrs in zip(rng.tournaments, rng.choices):
         # t == p and distinct scores: the draw is a permutation of the population
@@ -78,14 +90,14 @@ def test_tournament_draws_t_distinct_members_and_picks_the_best():
 
 def test_tournament_size_is_t():
     rng = SpyRandom(3)
-    aging_evolution(by_index, rng, p=10, t=4, m=30)
+    aging(by_index, rng, p=10, t=4, m=30, space=SpaceView(NATS_TSS))
     # distinct members, not distinct cells: a cell can live in the population twice
     assert all(len({id(member) for member in drawn}) == 4 for _, drawn in rng.tournaments)
 
 
 def test_zero_cost_move_takes_best_neighbour_of_parent():
     rng = SpyRandom(4)
-    result = aging_evolution(by_index, rng, p=6, t=3, m=50, random_move_prob=0.0)
+    result = aging(by_index, rng, p=6, t=3, m=50, random_move_prob=0.0, space=SpaceView(NATS_TSS))
     for step, (_, drawn) in enumerate(rng.tournaments):
         parent = best_last(drawn)
         child = result.visited[6 + step][0]
@@ -107,7 +119,7 @@ def count_calls(score):
 @pytest.mark.parametrize("prob, expected_scoring_steps", [(0.0, 1.0), (1.0, 0.0)])
 def test_move_probability_extremes(prob, expected_scoring_steps):
     evaluate, calls = count_calls(conv3)
-    aging_evolution(evaluate, random.Random(5), p=10, t=3, m=210, random_move_prob=prob)
+    aging(evaluate, random.Random(5), p=10, t=3, m=210, random_move_prob=prob, space=SpaceView(NATS_TSS))
     steps = 200
     scoring_steps = (len(calls) - 10 - steps) / 24  # each step scores its child, plus 24 on a zero-cost move
     assert scoring_steps == expected_scoring_steps * steps
@@ -117,7 +129,7 @@ def test_move_probability_default_quarter_random():
     evaluate, calls = count_calls(conv3)
     rng = SpyRandom(6)
     steps = 3000
-    aging_evolution(evaluate, rng, p=10, t=3, m=10 + steps)
+    aging(evaluate, rng, p=10, t=3, m=10 + steps, space=SpaceView(NATS_TSS))
     scoring_steps = (len(calls) - 10 - steps) // 24
     random_steps = steps - scoring_steps
     assert random_steps == len(rng.choices)  # a random move never scores neighbours
@@ -127,7 +139,7 @@ def test_move_probability_default_quarter_random():
 def test_without_zero_cost_move_no_neighbour_is_scored():
     evaluate, calls = count_calls(conv3)
     rng = SpyRandom(7)
-    aging_evolution(evaluate, rng, p=10, t=3, m=100, zero_cost_move=False)
+    aging(evaluate, rng, p=10, t=3, m=100, zero_cost_move=False, space=SpaceView(NATS_TSS))
     assert len(calls) == 100 and len(rng.choices) == 90
 
 
@@ -135,7 +147,7 @@ def test_without_zero_cost_move_no_neighbour_is_scored():
 
 def test_warmup_seeds_the_best_p_of_w_best_first():
     evaluate, calls = count_calls(by_index)
-    result = aging_evolution(evaluate, random.Random(8), p=16, t=4, m=40, w=64)
+    result = aging(evaluate, random.Random(8), p=16, t=4, m=40, w=64, space=SpaceView(NATS_TSS))
     pool = calls[:64]
     top = sorted(pool, key=by_index, reverse=True)[:16]
     assert [c for c, _ in result.visited[:16]] == top
@@ -144,21 +156,21 @@ def test_warmup_seeds_the_best_p_of_w_best_first():
 
 def test_warmup_ties_prefer_later_draws():
     evaluate, calls = count_calls(lambda cell: 0.0)
-    result = aging_evolution(evaluate, random.Random(9), p=4, t=2, m=4, w=10)
+    result = aging(evaluate, random.Random(9), p=4, t=2, m=4, w=10, space=SpaceView(NATS_TSS))
     # stable ascending sort keeps draw order; its last p enter best first
     assert [c for c, _ in result.visited] == calls[9:5:-1]
 
 
 def test_warmup_only_when_w_exceeds_p():
-    a = aging_evolution(conv3, random.Random(10), p=8, t=2, m=20, w=8)
-    b = aging_evolution(conv3, random.Random(10), p=8, t=2, m=20, w=0)
+    a = aging(conv3, random.Random(10), p=8, t=2, m=20, w=8, space=SpaceView(NATS_TSS))
+    b = aging(conv3, random.Random(10), p=8, t=2, m=20, w=0, space=SpaceView(NATS_TSS))
     assert a.visited == b.visited
 
 
 def test_warmup_non_finite_scores_rank_last():
     score = lambda cell: math.nan if cell.ops[0] == "none" else conv3(cell)  # noqa: E731
     evaluate, calls = count_calls(score)
-    result = aging_evolution(evaluate, random.Random(11), p=8, t=2, m=8, w=40)
+    result = aging(evaluate, random.Random(11), p=8, t=2, m=8, w=40, space=SpaceView(NATS_TSS))
     finite_in_pool = sum(math.isfinite(score(c)) for c in calls[:40])
     assert finite_in_pool >= 8
     assert all(math.isfinite(s) for _, s in result.visited)
@@ -178,7 +190,7 @@ def test_warmup_non_finite_scores_rank_last():
 )
 def test_budget_exactly_m_visits_and_counted_requests(params, requests):
     evaluator = Evaluator(conv3)
-    result = aging_evolution(evaluator, random.Random(12), **params)
+    result = aging(evaluator, random.Random(12), **params, space=SpaceView(NATS_TSS))
     assert len(result.visited) == params["m"]
     assert evaluator.requests == requests
     assert evaluator.distinct <= evaluator.requests
@@ -186,21 +198,21 @@ def test_budget_exactly_m_visits_and_counted_requests(params, requests):
 
 def test_on_visit_called_once_per_visit_in_order():
     seen = []
-    result = aging_evolution(conv3, random.Random(13), lambda n, c, s: seen.append((n, c, s)), p=5, t=2, m=30)
+    result = aging(conv3, random.Random(13), lambda n, c, s: seen.append((n, c, s)), p=5, t=2, m=30, space=SpaceView(NATS_TSS))
     assert seen == [(i + 1, c, s) for i, (c, s) in enumerate(result.visited)]
 
 
 # --- determinism, ties, non-finite scores ------------------------------------------
 
 def test_same_seed_same_run_different_seed_different_run():
-    run = lambda seed: aging_evolution(conv3, random.Random(seed), p=10, t=3, m=80, w=20).visited  # noqa: E731
+    run = lambda seed: aging(conv3, random.Random(seed), p=10, t=3, m=80, w=20, space=SpaceView(NATS_TSS)).visited  # noqa: E731
     assert run(14) == run(14)
     assert run(14) != run(15)
 
 
 def test_tie_rule_last_of_tied_maxima():
     rng = SpyRandom(16)
-    result = aging_evolution(lambda cell: 1.0, rng, p=6, t=4, m=30, random_move_prob=0.0)
+    result = aging(lambda cell: 1.0, rng, p=6, t=4, m=30, random_move_prob=0.0, space=SpaceView(NATS_TSS))
     for step, (_, drawn) in enumerate(rng.tournaments):
         parent = drawn[-1][0]  # all tied: the last drawn member is the parent
         assert result.visited[6 + step][0] == neighbours(parent)[-1]  # and the last neighbour
@@ -209,7 +221,7 @@ def test_tie_rule_last_of_tied_maxima():
 
 def test_tie_rule_parent_among_partial_ties():
     rng = SpyRandom(17)
-    aging_evolution(conv3, rng, p=10, t=6, m=200, zero_cost_move=False)
+    aging(conv3, rng, p=10, t=6, m=200, zero_cost_move=False, space=SpaceView(NATS_TSS))
     for (_, drawn), nbrs in zip(rng.tournaments, rng.choices):
         assert parent_of(nbrs) == best_last(drawn)
 
@@ -222,7 +234,7 @@ def non_finite_score(cell: Cell) -> float:
 @pytest.mark.parametrize("prob", [0.0, 1.0])
 def test_non_finite_scores_never_beat_finite_ones(prob):
     rng = SpyRandom(18)
-    result = aging_evolution(non_finite_score, rng, p=12, t=4, m=150, random_move_prob=prob)
+    result = aging(non_finite_score, rng, p=12, t=4, m=150, random_move_prob=prob, space=SpaceView(NATS_TSS))
     for step, (_, drawn) in enumerate(rng.tournaments):
         parent = best_last(drawn)
         if any(math.isfinite(s) for _, s in drawn):
@@ -237,7 +249,7 @@ def test_non_finite_scores_never_beat_finite_ones(prob):
 
 
 def test_best_score_ignores_non_finite():
-    result = aging_evolution(non_finite_score, random.Random(19), p=10, t=3, m=60)
+    result = aging(non_finite_score, random.Random(19), p=10, t=3, m=60, space=SpaceView(NATS_TSS))
     finite = [s for _, s in result.visited if math.isfinite(s)]
     assert result.best_score == max(finite)
 
@@ -247,7 +259,7 @@ def test_best_score_ignores_non_finite():
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("w", [0, 128])
 def test_reaches_global_maximum(seed, w):
-    result = aging_evolution(conv3, random.Random(seed), p=64, t=10, m=500, w=w)
+    result = aging(conv3, random.Random(seed), p=64, t=10, m=500, w=w, space=SpaceView(NATS_TSS))
     assert result.best_cell == Cell(("nor_conv_3x3",) * 6)
     assert result.best_score == 6.0
 
@@ -277,13 +289,13 @@ def test_reaches_global_maximum(seed, w):
 )
 def test_config_errors(params, message):
     with pytest.raises(ConfigError) as info:
-        aging_evolution(conv3, random.Random(0), **params)
+        aging(conv3, random.Random(0), **params, space=SpaceView(NATS_TSS))
     text = str(info.value)
     assert message in text and "\n" not in text
 
 
 def test_valid_edge_parameters():
-    result = aging_evolution(conv3, random.Random(0), p=1, t=1, m=1, random_move_prob=1)
+    result = aging(conv3, random.Random(0), p=1, t=1, m=1, random_move_prob=1, space=SpaceView(NATS_TSS))
     assert len(result.visited) == 1
 
 
@@ -293,10 +305,10 @@ def test_valid_edge_parameters():
 def test_run_search_and_planned_visits(name, w):
     params = dict(p=64, t=10, m=500, w=w, zero_cost_move=True, random_move_prob=0.25)
     evaluator = Evaluator(conv3)
-    result = run_search(name, evaluator, random.Random(20), None, **params)
+    result = run_search(name, evaluator, random.Random(20), None, **params, space=NATS_TSS)
     assert len(result.visited) == planned_visits(name, **params) == 500
     assert result.best_score == 6.0
-    direct = aging_evolution(Evaluator(conv3), random.Random(20), **params)
+    direct = aging(Evaluator(conv3), random.Random(20), **params, space=SpaceView(NATS_TSS))
     assert direct.visited == result.visited
 
 
@@ -304,19 +316,18 @@ def test_registry_defaults_and_bad_keys():
     assert planned_visits("aging") == 500
     assert planned_visits("aging_warmup", m=300) == 300
     with pytest.raises(ConfigError, match="bad parameters for search 'aging'"):
-        run_search("aging", conv3, random.Random(0), None, n=500)
+        run_search("aging", conv3, random.Random(0), None, n=500, space=NATS_TSS)
 
 
-def test_config_files_match_signature():
-    import pathlib
+def test_each_option_declares_the_strategy_and_all_its_parameters():
+    import inspect
 
-    import yaml
-
-    conf = pathlib.Path(__file__).resolve().parents[1] / "conf" / "search"
+    signature = inspect.signature(AgingEvolution)
     for name, w in (("aging", 0), ("aging_warmup", 128)):
-        cfg = yaml.safe_load((conf / f"{name}.yaml").read_text())
-        assert cfg.pop("name") == name
-        # the budget is the job's (a feasibility constraint), not a parameter of the search function
-        assert set(cfg.pop("max_cost").values()) == {None}
-        assert cfg == dict(p=64, t=10, m=500, w=w, zero_cost_move=True, random_move_prob=0.25)
-        assert planned_visits(name, **cfg) == 500
+        assert plugins.load("search", name) is AgingEvolution
+        params = parameters(plugins.option("search", name))
+        assert params == dict(p=64, t=10, m=500, w=w, zero_cost_move=True, random_move_prob=0.25)
+        # the class takes exactly these, each without a default of its own: the option's is the only one
+        assert set(signature.parameters) == set(params)
+        assert all(p.default is inspect.Parameter.empty for p in signature.parameters.values())
+        assert planned_visits(name) == 500

@@ -16,11 +16,12 @@ from omegaconf import OmegaConf
 from torch import nn
 
 import zcnas
-from zcnas.api import MODEL_METRICS
+from zcnas.api import model_metrics
 from zcnas.config import CONFIG_DIR
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics import METRICS, SPECS, snip_score
-from zcnas.metrics.base import Metric, register
+from zcnas.metrics import metric_class, names
+from zcnas.metrics.base import Metric, declare
+from zcnas.metrics.snip import snip_score
 
 # metrics that only make sense on NATS cells: zcnas.score refuses them in one line
 CELLS_ONLY = {"combined", "ensemble", "val12"}
@@ -70,7 +71,7 @@ def batch(n: int = 8):
     return torch.randn(n, 3, 8, 8, generator=g), torch.tensor([0, 1, 2, 3] * (n // 4))
 
 
-@pytest.mark.parametrize("metric", sorted(MODEL_METRICS))
+@pytest.mark.parametrize("metric", sorted(model_metrics()))
 def test_every_metric_leaves_the_model_as_it_was(metric):
     model = small_model()
     model.eval()
@@ -93,15 +94,16 @@ def test_same_implementation_as_the_metrics():
     assert zcnas.score(model, (x, y), metric="snip") == snip_score(model, x, y)
 
 
-def test_registry_score_and_config_group_name_the_same_metrics():
+def test_score_and_config_group_name_the_same_metrics():
     configs = {path.stem: OmegaConf.load(path).name for path in (CONFIG_DIR / "metric").glob("*.yaml")}
     assert all(stem == name for stem, name in configs.items()), configs
-    assert set(configs) == set(SPECS) == set(METRICS)
-    assert set(MODEL_METRICS) == set(SPECS) - CELLS_ONLY
-    for name, spec in SPECS.items():
-        assert METRICS[name] is spec.metric and spec.metric.name == name and spec.higher_is_better
-        assert spec.metric.needs_data == (spec.needs in ("data", "labels")), name
-        assert spec.metric.needs_benchmark == (spec.needs == "benchmark"), name
+    assert set(configs) == set(names())
+    assert set(model_metrics()) == set(names()) - CELLS_ONLY
+    for name in names():
+        cls = metric_class(name)
+        assert cls.name == name and cls.higher_is_better
+        assert cls.needs_data == (cls.needs in ("data", "labels")), name
+        assert cls.needs_benchmark == (cls.needs == "benchmark"), name
     model, (x, y) = small_model(), batch()
     for name in CELLS_ONLY:
         with pytest.raises(ConfigError, match=f"metric '{name}' cannot score an arbitrary model") as info:
@@ -114,23 +116,21 @@ def test_declarations_are_checked():
         def score_cell(self, cell):
             return 0.0
 
-    with pytest.raises(ValueError, match="ranks higher scores first"):
-        register("lower", needs="shape", higher_is_better=False, model_score=len)
-    with pytest.raises(ValueError, match="registered twice"):
-        register("snip", needs="labels", higher_is_better=True, model_score=snip_score)
     with pytest.raises(ValueError, match="either model_score or cells_only"):
-        register("neither", needs="shape", higher_is_better=True)
+        declare(needs="shape")
     with pytest.raises(ValueError, match="needs must be one of"):
-        register("odd", needs="images", higher_is_better=True, model_score=len)
+        declare(needs="images", model_score=len)
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        declare(needs="shape", model_score=len, fusion="somewhere")
     Dummy.needs_data = True  # a class stating its own attributes must agree with its declaration
     with pytest.raises(ValueError, match="Dummy.needs_data = True, but its declaration gives False"):
-        register("dummy", needs="shape", higher_is_better=True, model_score=len)(Dummy)
-    assert "dummy" not in SPECS
+        declare(needs="shape", model_score=len)(Dummy)
+    assert not Dummy.declared()
 
 
 def test_data_free_metrics_use_only_the_shape():
     model, (x, y) = small_model(), batch()
-    shape_only = {name for name, spec in MODEL_METRICS.items() if spec.needs == "shape"}
+    shape_only = {name for name, cls in model_metrics().items() if cls.needs == "shape"}
     assert shape_only == {"synflow", "zen", "params", "flops", "l2_norm"}
     for metric in sorted(shape_only):
         assert zcnas.score(model, x, metric=metric) == zcnas.score(model, (3 * x + 1, y), metric=metric)
@@ -141,7 +141,7 @@ def test_data_free_metrics_use_only_the_shape():
 
 def test_labels_are_required_where_needed():
     model, (x, _) = small_model(), batch()
-    labelled = {name for name, spec in MODEL_METRICS.items() if spec.needs == "labels"}
+    labelled = {name for name, cls in model_metrics().items() if cls.needs == "labels"}
     assert labelled == {"snip", "grad_norm", "grasp", "fisher", "plain", "epe_nas", "zico"}
     for metric in sorted(labelled):
         with pytest.raises(MetricError, match=f"metric '{metric}' needs labels"):

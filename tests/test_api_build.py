@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import zcnas
 from tests.test_api import batch, small_model
-from zcnas.api import MODEL_METRICS
+from zcnas.api import model_metrics
 from zcnas.errors import ConfigError, MetricError
-from zcnas.network import build_network, count_parameters
+from zcnas.spaces.nats_tss.network import build_network, count_parameters
 
 
 def example(function, marker: str) -> str:
@@ -90,7 +90,7 @@ def test_build_refuses_in_one_line(kwargs, message):
 
 def test_several_metrics_equal_their_single_scores():
     model, (x, y) = small_model(), batch()
-    names = sorted(MODEL_METRICS)
+    names = sorted(model_metrics())
     together = zcnas.score(model, (x, y), metrics=names)
     assert list(together) == names
     for name in names:

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from cli import ROOT, one_line_error, run_cli
-from zcnas.analysis.search_tables import cell_summary, collect
-from zcnas.reports.search_tables import render_markdown
-from zcnas.tasks.aggregate import aggregate_into
 from zcnas.errors import ConfigError
 from zcnas.io import read_json, write_json
 from zcnas.jobs import config_changes, folder_name, safe_part
+from zcnas.studies.search_tables.report import render_markdown
+from zcnas.studies.search_tables.statistics import cell_summary, collect
+from zcnas.studies.search_tables.task import aggregate_into
 
 FAST = ["benchmark=none", "search.n=3", "hardware.threads=1"]
 

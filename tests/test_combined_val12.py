@@ -5,14 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from zcnas.analysis.correlation_study import combined_from_rosters
-from zcnas.analysis.normalization import check_alpha, combined_normalizers, combined_scores, ensemble_scores
 from zcnas.benchmark import NoBenchmark
 from zcnas.errors import ConfigError, DataError
 from zcnas.metrics import ScoringContext, make_metric
 from zcnas.metrics.from_roster import RosterScores
 from zcnas.roster import Roster, make_rows, read_roster, write_roster
-from zcnas.space import arch_from_index
+from zcnas.spaces.nats_tss.cells import arch_from_index
+from zcnas.spaces.nats_tss.space import NATS_TSS
+from zcnas.studies.correlation.statistics import combined_from_rosters
+from zcnas.studies.normalization import check_alpha, combined_normalizers, combined_scores, ensemble_scores
 
 
 def ctx(benchmark=None, dataset="cifar10"):
@@ -35,7 +36,7 @@ def test_minmax_as_the_paper_with_minus_inf_hook_set_to_zero():
 
 
 def _paper_combined(hook, syn, alpha, normalization, ref_h, ref_s):
-    """combined written out independently of the analysis layer, to pin its scores."""
+    """combined written out independently of zcnas.studies.normalization, to pin its scores."""
     def clean(values, metric):
         v = np.asarray(values, dtype=float).copy()
         if metric == "hook_logdet":
@@ -86,7 +87,7 @@ def test_alpha_outside_unit_interval(alpha):
 
 def write(tmp_path, name, metric, scores, dataset="cifar10"):
     path = tmp_path / f"{name}.parquet"
-    write_roster(path, Roster(make_rows([(i, s, 0.5, "computed") for i, s in scores.items()]),
+    write_roster(path, Roster(make_rows([(i, s, 0.5, "computed") for i, s in scores.items()], NATS_TSS),
                               {"metric": metric, "dataset": dataset, "seed": 0}))
     return str(path)
 

@@ -9,16 +9,17 @@ import pandas as pd
 import pytest
 
 from cli import run_cli
-from zcnas.analysis.correlation import correlations, top_count
-from zcnas.analysis.correlation_study import PAPER_TABLE1, benchmark_val12, combined_from_rosters
 from zcnas.errors import ConfigError
 from zcnas.roster import Roster, make_rows, merge_rosters, write_roster
-from zcnas.tasks.correlate import run_correlate_job
+from zcnas.spaces.nats_tss.space import NATS_TSS
+from zcnas.studies.correlation.statistics import PAPER_TABLE1, benchmark_val12, combined_from_rosters
+from zcnas.studies.correlation.task import run_correlate_job
+from zcnas.studies.rank_correlation import correlations, top_count
 from zcnas.tasks.inputs import load_groups
 
 
 def roster(metric: str, dataset: str, scores: dict[int, float], seed: int = 0) -> Roster:
-    rows = make_rows((i, s, 0.01, "computed") for i, s in scores.items())
+    rows = make_rows(((i, s, 0.01, "computed") for i, s in scores.items()), NATS_TSS)
     return Roster(rows, {"metric": metric, "dataset": dataset, "seed": seed, "batch_size": 128, "settings": {}})
 
 

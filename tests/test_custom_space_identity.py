@@ -20,7 +20,7 @@ from zcnas.spaces import make_space
 
 EXAMPLES = ROOT / "examples"
 WIDTH = "width_space.WidthSpace"
-CUSTOM = ["space=custom", f"space.target={WIDTH}"]
+CUSTOM = ["space=custom", f"space._target_={WIDTH}"]
 NARROW = "+space.options.widths=[16,32]"  # how an option is given on the command line
 META = {"metric": "params", "dataset": "cifar10"}
 
@@ -112,7 +112,7 @@ def test_a_roster_is_read_back_in_the_space_built_with_its_options(tmp_path, exa
 
 
 def test_chunks_of_other_options_are_not_resumed(tmp_path, examples_on_path):
-    from zcnas.tasks.score import chunk_disagreement, resume_chunks
+    from zcnas.tasks.score.chunks import chunk_disagreement, resume_chunks
 
     default, narrow = width(), width(widths=[16, 32])
     why = chunk_disagreement({**space_meta(default), **META}, {**space_meta(narrow), **META})
@@ -139,7 +139,7 @@ def test_folder_names_of_built_in_spaces_are_the_committed_ones():
     assert (folder_name(["task=score", "space=nas_bench_101", "metric=params", "sample=100"])
             == "metric=params,sample=100,space=nas_bench_101,task=score")
     assert (folder_name([*CUSTOM, "metric=synflow", "search=aging_warmup", "benchmark=none"])
-            == "metric=synflow,search=aging_warmup,space.target=width_space.WidthSpace,space=custom")
+            == "metric=synflow,search=aging_warmup,space._target_=width_space.WidthSpace,space=custom")
 
 
 def test_a_changed_option_is_another_job():
@@ -147,7 +147,7 @@ def test_a_changed_option_is_another_job():
     names = {folder_name(base), folder_name([*base, NARROW]), folder_name([*base, "+space.options.widths=[16,64]"])}
     assert len(names) == 3
     assert folder_name([*base, NARROW]) == ("space.options.widths=16_32-c4a2b1,metric=synflow,"
-                                            "space.target=width_space.WidthSpace,space=custom")
+                                            "space._target_=width_space.WidthSpace,space=custom")
 
 
 def test_config_changes_sees_options_added_dropped_or_changed(compose_cfg):
@@ -213,7 +213,7 @@ def test_a_study_takes_rosters_of_the_jobs_space_options_included(compose_cfg, e
         job_space(compose_cfg(*CUSTOM), named, "correlate")
     assert one_line(exc) == ('the rosters are of space width (width_space.WidthSpace, options {"widths": [16, 32]}) but '
                              "the job's space is width (width_space.WidthSpace); use space=custom "
-                             'space.target=width_space.WidthSpace with space.options {"widths": [16, 32]}')
+                             'space._target_=width_space.WidthSpace with space.options {"widths": [16, 32]}')
     with pytest.raises(ConfigError, match="without space.options") as exc:
         job_space(compose_cfg(*CUSTOM, NARROW), [("d.parquet", roster_of(width(), range(4)))])
     one_line(exc)
@@ -225,7 +225,7 @@ def test_a_study_takes_rosters_of_the_jobs_space_options_included(compose_cfg, e
 def test_the_study_library_refuses_groups_of_other_options(examples_on_path):
     """Called without a job (``space=None``), the study reads the space from the rosters and refuses
     rosters of one name but other options (the name alone does not identify the space)."""
-    from zcnas.analysis.ensemble_study import groups_space
+    from zcnas.studies.ensembles.statistics import groups_space
     from zcnas.tasks.inputs import group_rosters
 
     narrow, other = width(widths=[16, 32]), width(widths=[16, 64])

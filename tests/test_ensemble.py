@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from zcnas.analysis.normalization import combined_normalizers, combined_scores
 from zcnas.errors import ConfigError
-from zcnas.metrics import METRICS, ScoringContext, ensemble_scores, make_metric
+from zcnas.metrics import ScoringContext, make_metric, metric_class
+from zcnas.metrics.ensemble import ensemble_scores
 from zcnas.roster import Roster, make_rows, write_roster
-from zcnas.space import arch_from_index
+from zcnas.spaces.nats_tss.cells import arch_from_index
+from zcnas.spaces.nats_tss.space import NATS_TSS
+from zcnas.studies.normalization import combined_normalizers, combined_scores
 
 HOOK = np.array([-np.inf, 10.0, 30.0, 20.0])
 SYN = np.array([1e20, 1e28, 1e36, 1e24])
@@ -106,7 +108,7 @@ def ctx():
 
 def write(tmp_path, metric, scores):
     path = tmp_path / f"{metric}.parquet"
-    write_roster(path, Roster(make_rows([(i, s, 0.5, "computed") for i, s in scores.items()]),
+    write_roster(path, Roster(make_rows([(i, s, 0.5, "computed") for i, s in scores.items()], NATS_TSS),
                               {"metric": metric, "dataset": "cifar10", "seed": 0}))
     return str(path)
 
@@ -142,7 +144,7 @@ def test_metric_with_a_live_reference_sample():
     members = metric.member_scores(arch_from_index(0))
     expected = ensemble_scores({k: np.array([v]) for k, v in members.items()}, "rank", [1, 1], ref)[0]
     assert value == expected and 0.0 <= value <= 1.0
-    assert METRICS["ensemble"] is type(metric)
+    assert metric_class("ensemble") is type(metric)
 
 
 @pytest.mark.parametrize(("params", "message"), [

@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 
 from cli import run_cli
-from zcnas.analysis.correlation import correlations
-from zcnas.analysis.ensemble_study import (Candidate, SearchSettings, candidate_scores, candidates, common_pool,
-                                          space_scores, space_study, study)
-from zcnas.analysis.search_measures import measures, random_draws
-from zcnas.analysis.normalization import ensemble_scores
 from zcnas.errors import ConfigError, DataError
 from zcnas.roster import Roster, make_rows, write_roster
+from zcnas.spaces.nats_tss.space import NATS_TSS
+from zcnas.studies.ensembles.search_measures import measures, random_draws
+from zcnas.studies.ensembles.statistics import (Candidate, SearchSettings, candidate_scores, candidates, common_pool,
+                                                space_scores, space_study, study)
+from zcnas.studies.normalization import ensemble_scores
+from zcnas.studies.rank_correlation import correlations
 
 
 def constructed(seed: int, n: int = 400) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -39,7 +40,7 @@ def test_the_study_finds_the_complementary_pair_and_reports_it_held_out():
     s10, acc10 = constructed(0)
     s100, acc100 = constructed(1)
     res = study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}, "cifar10",
-                max_size=3, searchable=("free", "noise"))
+                max_size=3, searchable=("free", "noise"), space=NATS_TSS)
     chosen = res["chosen"]
     # averaging two independent noisy views beats either view; pure noise only hurts
     assert {"a", "b"} <= set(chosen.members) and "noise" not in chosen.members
@@ -74,11 +75,11 @@ def test_pool_is_what_every_dataset_has_and_named_members_must_exist():
     with pytest.raises(DataError, match=r"members \['c'\] lack a roster"):
         common_pool(scores, ["a", "c"])
     with pytest.raises(ConfigError, match="select_on='ImageNet16-120' has no rosters"):
-        study({"cifar10": constructed(0)[0]}, {"cifar10": constructed(0)[1]}, "ImageNet16-120")
+        study({"cifar10": constructed(0)[0]}, {"cifar10": constructed(0)[1]}, "ImageNet16-120", space=NATS_TSS)
 
 
 def roster(metric: str, dataset: str, scores: dict[int, float], device: str | None = None) -> Roster:
-    rows = make_rows((i, s, 0.5, "computed") for i, s in scores.items())
+    rows = make_rows(((i, s, 0.5, "computed") for i, s in scores.items()), NATS_TSS)
     meta = {"metric": metric, "dataset": dataset, "seed": 0, "batch_size": 128, "settings": {}}
     return Roster(rows, {**meta, "device": device} if device else meta)
 
@@ -124,7 +125,7 @@ def test_ensembles_task_through_the_cli(tmp_path, table_benchmark, benchmark_csv
 
 
 def test_datasets_option_restricts_the_study_and_names_what_is_missing(tmp_path, table_benchmark):
-    from zcnas.analysis.ensemble_study import sample_scores
+    from zcnas.studies.ensembles.statistics import sample_scores
     from zcnas.tasks.inputs import load_groups
 
     def load_sample_scores(paths, benchmark, datasets):
@@ -150,7 +151,7 @@ def test_the_study_measures_the_top_and_chooses_for_search_on_select_on_only():
     s100, acc100 = constructed(1)
     settings = SearchSettings(ks=(1, 10, 100), repeats=5, random_n=50)
     res = study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}, "cifar10",
-                max_size=2, rules=["rank", "log"], search=settings)
+                max_size=2, rules=["rank", "log"], search=settings, space=NATS_TSS)
     t = res["table"]
     assert {"top1_acc", "top10_acc", "top100_acc", "random_acc", "random_acc_std", "aging_warmup_acc",
             "aging_warmup_acc_std"} <= set(t.columns)
@@ -165,13 +166,13 @@ def test_the_study_measures_the_top_and_chooses_for_search_on_select_on_only():
     # its held-out row is the candidate's measures on cifar100's scores (common draws, seeds 0..4)
     row = t[(t.dataset == "cifar100") & (t.candidate == chosen.label)].iloc[0]
     m = measures(candidate_scores(chosen, s100), acc100, None, repeats=5, random_n=50,
-                 draws=random_draws(400, 50, 5))
+                 draws=random_draws(400, 50, 5), space=NATS_TSS)
     for k in (1, 10, 100):
         assert row[f"top{k}_acc"] == pytest.approx(m[f"top{k}"], abs=1e-6)
     assert row.random_acc == pytest.approx(m["random_mean"], abs=1e-6)
     # choosing on another dataset needs nothing of the held-out accuracies: changing them changes no pick
     res2 = study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": -acc100}, "cifar10",
-                 max_size=2, rules=["rank", "log"], search=settings)
+                 max_size=2, rules=["rank", "log"], search=settings, space=NATS_TSS)
     assert res2["chosen_for_search"] == chosen and res2["chosen"] == res["chosen"]
     assert set(res["oracle_for_search"]) == {"cifar10", "cifar100"}
 
@@ -189,7 +190,7 @@ def test_whole_space_study_runs_aging_where_members_have_rosters_and_chooses_on_
                               aging={"p": 10, "t": 3, "m": 40, "w": 20, "zero_cost_move": True,
                                      "random_move_prob": 0.25})
     res = space_study({"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}, "cifar10",
-                      max_size=3, rules=["rank"], search=settings)
+                      max_size=3, rules=["rank"], search=settings, space=NATS_TSS)
     t = res["table"]
     assert res["pools"] == {"cifar10": ["a", "b", "c"], "cifar100": ["a", "b"]}
     # cifar10: 3 singles, 3 pairs, 1 triple, combined as a reference; cifar100: 2 + 1
@@ -204,10 +205,10 @@ def test_whole_space_study_runs_aging_where_members_have_rosters_and_chooses_on_
     assert set(res["chosen_everywhere"].members) <= {"a", "b"}
     assert (t[t.dataset == "cifar100"].candidate == res["chosen_everywhere"].label).any()
     assert res["best_possible"]["cifar10"][1] == acc10.max()
-    # a row is measures() of the candidate's whole-space scores (the searches of task=search)
+    # a row is measures(space=NATS_TSS) of the candidate's whole-space scores (the searches of task=search)
     c = Candidate(("a", "b"), "rank")
     m = measures(candidate_scores(c, s100), acc100, np.arange(15625), ks=(1, 10), repeats=2, random_n=40,
-                 aging=settings.aging)
+                 aging=settings.aging, space=NATS_TSS)
     row = t[(t.dataset == "cifar100") & (t.candidate == c.label)].iloc[0]
     assert row.aging_warmup_acc == pytest.approx(m["aging_mean"], abs=1e-6)
     assert row.random_acc == pytest.approx(m["random_mean"], abs=1e-6)
@@ -248,15 +249,16 @@ def test_ensembles_task_whole_space_mode_through_the_cli(tmp_path, table_benchma
     assert "‡" in text.split("### On the sample")[1].split("### Whole space")[0]
 
 
-def test_nats_reports_read_as_before_with_the_facts_of_the_space():
-    """The sentences about the space come from facts; NATS-Bench's facts give the report it always had."""
+def test_nats_facts_give_the_same_report_as_no_facts():
+    """The sentences about the space come from its facts: NATS-Bench's give the report of no facts at all."""
     from zcnas.benchmark.base import Benchmark
-    from zcnas.reports.ensembles import render_markdown, render_search_markdown
+    from zcnas.studies.ensembles.report import render_markdown, render_search_markdown
     from zcnas.spaces import make_space
 
     (s10, acc10), (s100, acc100) = constructed(0, 1000), constructed(1, 1000)
     scores, accuracy = {"cifar10": s10, "cifar100": s100}, {"cifar10": acc10, "cifar100": acc100}
-    res = study(scores, accuracy, "cifar10", max_size=2, rules=["rank"], search=SearchSettings(repeats=2))
+    res = study(scores, accuracy, "cifar10", max_size=2, rules=["rank"], search=SearchSettings(repeats=2),
+                space=NATS_TSS)
     cost = {ds: {m: 0.1 for m in s10} for ds in scores}
     facts = {"space": make_space("nats_tss"), "accuracy_label": Benchmark.accuracy_label,
              "ground_truth": ("cifar10", "cifar100", "ImageNet16-120"), "dropped": {"cifar10": 0, "cifar100": 0}}
@@ -274,7 +276,7 @@ def test_nats_reports_read_as_before_with_the_facts_of_the_space():
 
 def test_sample_scores_align_nats_rosters_by_index(tmp_path, table_benchmark):
     """NATS-Bench rosters over different cells: the common cells in index order, as score_array gives them."""
-    from zcnas.analysis.ensemble_study import sample_data
+    from zcnas.studies.ensembles.statistics import sample_data
     from zcnas.tasks.inputs import load_groups
 
     a = {i: float(i % 11) for i in range(0, 600, 3)}

@@ -14,13 +14,13 @@ import pytest
 
 from cli import run_cli
 from shared_data import shared_data_dir
-from zcnas.analysis.correlation import correlations
-from zcnas.analysis.ensemble_study import (Candidate, SearchSettings, candidate_scores, sample_data, space_study,
-                                          study)
-from zcnas.analysis.search_measures import measures
 from zcnas.errors import ConfigError, DataError
 from zcnas.roster import Roster, make_rows, write_roster
 from zcnas.spaces import make_space
+from zcnas.studies.ensembles.search_measures import measures
+from zcnas.studies.ensembles.statistics import (Candidate, SearchSettings, candidate_scores, sample_data, space_study,
+                                                study)
+from zcnas.studies.rank_correlation import correlations
 
 MACRO, NB101 = "nas_bench_macro", "nas_bench_101"
 FAST = ["hardware.threads=1", "search_measures.repeats=3", "max_size=3"]
@@ -58,7 +58,7 @@ def noisy(acc: np.ndarray, seed: int, noise=(1.0, 2.0, 6.0)) -> dict[str, np.nda
 
 def ensembles(compose_cfg, *overrides: str) -> tuple[dict, str, pd.DataFrame]:
     """run_ensembles_job in-process (the CLI's job), returning (result, ensembles.md, ensembles.csv)."""
-    from zcnas.tasks.ensembles import run_ensembles_job
+    from zcnas.studies.ensembles.task import run_ensembles_job
 
     cfg = compose_cfg("task=ensembles", *overrides)
     result = run_ensembles_job(cfg, None)

@@ -1,4 +1,4 @@
-"""The scoring engine gives the straightforward implementations' scores (zcnas.metrics.reference).
+"""The scoring engine gives the straightforward implementations' scores (tests/reference_metrics.py).
 
 Same weights, same batch: synflow and the hook_logdet kernel K are bit-identical
 (the arithmetic that reaches them is the same); snip is checked to a tight
@@ -19,18 +19,24 @@ import torch
 from torch import nn
 
 from nats_samples import cifar10_sample
-from zcnas.metrics import ScoringContext, hook_logdet_score, make_metric, naswot_kernel, synflow_score
-from zcnas.metrics.reference import (
+from reference_metrics import (
     reference_hook_logdet,
     reference_naswot_kernel,
     reference_network,
     reference_snip,
     reference_synflow,
 )
-from zcnas.metrics.synflow import synflow_cell
-import zcnas.metrics as zoo
-from zcnas.network import avg_pool_channels_last, build_network, cell_plan, draw_weights
-from zcnas.space import EDGES, is_disconnected, parse_arch, sample_cell
+from zcnas.metrics import ScoringContext, make_metric
+from zcnas.metrics.naswot import hook_logdet_score, naswot_kernel
+from zcnas.metrics.synflow import synflow_cell, synflow_score
+from zcnas.metrics.epe_nas import epe_nas_score
+from zcnas.metrics.grad_norm import grad_norm_score
+from zcnas.metrics.grasp import grasp_score
+from zcnas.metrics.jacov import jacov_score
+from zcnas.metrics.plain import plain_score
+from zcnas.metrics.zico import zico_score
+from zcnas.spaces.nats_tss.network import avg_pool_channels_last, build_network, cell_plan, draw_weights
+from zcnas.spaces.nats_tss.cells import EDGES, is_disconnected, parse_arch, sample_cell
 
 SPECIAL = [
     "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|",
@@ -225,12 +231,12 @@ def test_kernel_shortcuts_are_exact():
 # skipped weights have an identically zero gradient in the full pass, which
 # contributes nothing to any of these sums, so the scores must agree.
 PRUNED_ZOO = {
-    "grad_norm": lambda net, x, y: zoo.grad_norm_score(net, x, y),
-    "plain": lambda net, x, y: zoo.plain_score(net, x, y),
-    "grasp": lambda net, x, y: zoo.grasp_score(net, x, y),
-    "zico": lambda net, x, y: zoo.zico_score(net, x, y, 2),
-    "jacov": lambda net, x, y: zoo.jacov_score(net, x),
-    "epe_nas": lambda net, x, y: zoo.epe_nas_score(net, x, y, 10),
+    "grad_norm": lambda net, x, y: grad_norm_score(net, x, y),
+    "plain": lambda net, x, y: plain_score(net, x, y),
+    "grasp": lambda net, x, y: grasp_score(net, x, y),
+    "zico": lambda net, x, y: zico_score(net, x, y, 2),
+    "jacov": lambda net, x, y: jacov_score(net, x),
+    "epe_nas": lambda net, x, y: epe_nas_score(net, x, y, 10),
 }
 
 

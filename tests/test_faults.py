@@ -21,6 +21,7 @@ from cli import ROOT, run_cli
 from zcnas.callbacks import SweepReport, collect_jobs, merge_sweep_rosters, report_sweep
 from zcnas.io import write_json
 from zcnas.roster import Roster, make_rows, read_roster, write_roster
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 SCORE = ["task=score", "metric=synflow", "benchmark=none", "sample=30", "checkpoint_every=3", "hardware.threads=1"]
 
@@ -125,7 +126,7 @@ def make_job(sweep: Path, name: str, result: dict | None, rows=None, meta=META, 
     if result is not None:
         write_json(folder / "result.json", result)
     if rows is not None:
-        write_roster(folder / "roster.parquet", Roster(make_rows(rows), dict(meta)))
+        write_roster(folder / "roster.parquet", Roster(make_rows(rows, NATS_TSS), dict(meta)))
     return folder
 
 
@@ -201,7 +202,7 @@ def test_shards_merge_to_the_same_roster_in_any_order(tmp_path):
              meta={**META, "dataset": "cifar100"})
     make_job(sweep, "failed_shard", {"status": "failed", "task": "score"}, rows=rows[:1])  # not merged
     jobs = collect_jobs(sweep)
-    expected = Roster(make_rows(rows), META).rows
+    expected = Roster(make_rows(rows, NATS_TSS), META).rows
     shard_jobs = [j for j in jobs if j.name.startswith("shard=")]
     others = [j for j in jobs if j not in shard_jobs]
     for order in itertools.permutations(shard_jobs):  # the order in which shards finished or are found

@@ -20,16 +20,27 @@ from torch import nn
 
 from cli import run_cli
 from nats_samples import DISCONNECTED_CELL, POOL_CELL, cifar10_sample
-from zcnas.metrics import (ScoringContext, epe_nas_score, fisher_score, grad_norm_score, grasp_score,
-                           hook_logdet_score, jacov_score, make_metric, meco_score, plain_score, snip_score)
-from zcnas.metrics.fused import SHARED, FusedScorer, shared_scores
+from zcnas.metrics import ScoringContext, defaults, make_metric, metric_class, names
+from zcnas.metrics.base import SHARED_PASS
+from zcnas.metrics.epe_nas import epe_nas_score
+from zcnas.metrics.fisher import fisher_score
+from zcnas.metrics.fused import FusedScorer, shared_scores
+from zcnas.metrics.grad_norm import grad_norm_score
+from zcnas.metrics.grasp import grasp_score
+from zcnas.metrics.jacov import jacov_score
+from zcnas.metrics.meco import meco_score
+from zcnas.metrics.naswot import hook_logdet_score
+from zcnas.metrics.plain import plain_score
+from zcnas.metrics.snip import snip_score
 from zcnas.roster import read_roster
-from zcnas.space import is_disconnected, sample_cell, to_cell
+from zcnas.spaces.nats_tss.cells import is_disconnected, sample_cell, to_cell
 
 #: the proxy zoo: every metric that computes a score of a network (val12, combined and ensemble
 #: are scored by their own metric objects inside FusedScorer, untouched)
 ZOO = ["hook_logdet", "synflow", "snip", "grad_norm", "plain", "fisher", "grasp", "jacov", "epe_nas", "meco",
        "zico", "zen", "l2_norm", "params", "flops"]
+#: the metrics of the shared pass, as their classes declare
+SHARED = tuple(n for n in names() if metric_class(n).fusion in SHARED_PASS)
 SETTINGS = {"zen": {"batch_size": 8}}  # a light Gaussian batch, as tests/test_zoo.py uses
 
 
@@ -161,7 +172,7 @@ def test_shared_scores_on_any_module_equal_the_model_level_functions():
     torch.manual_seed(1)
     x, y = torch.randn(8, 3, 6, 6), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    expected = {"hook_logdet": hook_logdet_score(model, x), "meco": meco_score(model, x),
+    expected = {"hook_logdet": hook_logdet_score(model, x), "meco": meco_score(model, x, **defaults("meco")),
                 "fisher": fisher_score(model, x, y), "snip": snip_score(model, x, y),
                 "grad_norm": grad_norm_score(model, x, y), "plain": plain_score(model, x, y),
                 "grasp": grasp_score(model, x, y), "jacov": jacov_score(model, x),
@@ -244,7 +255,7 @@ def test_sharded_sharing_job_equals_single_metric_jobs(compose_cfg, tmp_path):
     import pandas as pd
 
     from zcnas.runner import run_job
-    from zcnas.space import representatives
+    from zcnas.spaces.nats_tss.cells import representatives
 
     rep = representatives()
     reps = [r for r in sorted(set(rep.values())) if sum(1 for v in rep.values() if v == r) >= 3][:2]

@@ -9,12 +9,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from cli import run_cli
-from zcnas.analysis.search_tables import PAPER, cell_summary, collect
 from zcnas.errors import ConfigError
 from zcnas.io import write_json
-from zcnas.reports.figures import figure2_png
-from zcnas.reports.search_tables import render_markdown
-from zcnas.tasks.aggregate import run_aggregate_job
+from zcnas.studies.search_tables.report import figure2_png, render_markdown
+from zcnas.studies.search_tables.statistics import PAPER, cell_summary, collect
+from zcnas.studies.search_tables.task import run_aggregate_job
 
 
 def job(folder, *, dataset="cifar10", metric="val12", search="random", seed=0, acc=94.0, per_request=100.0,
@@ -154,7 +153,7 @@ def test_tiny_grid_end_to_end_then_resumed(tmp_path):
 
 
 def test_tables_say_where_the_scores_came_from(tmp_path):
-    from zcnas.analysis.search_tables import scores_from
+    from zcnas.studies.search_tables.statistics import scores_from
     shared = {"name": "hook_logdet", "roster": "/r/hook_logdet_cifar10.parquet", "roster_share_isomorphic": True}
     plain = {"name": "synflow", "roster": "/r/synflow_cifar10.parquet", "roster_share_isomorphic": False}
     combined = {"name": "combined", "roster": "/r/combined_cifar10.parquet",

@@ -12,10 +12,11 @@ import pytest
 
 from cli import run_cli
 from shared_data import shared_data_dir
-from zcnas.analysis.pareto import best_under, front_gap, pareto_front
-from zcnas.benchmark.hw_costs import COLUMNS, COSTS, DEVICES, ENERGIES, LATENCIES, check_cost_name, read_hw_costs
 from zcnas.errors import ConfigError, DataError
 from zcnas.roster import Roster, make_rows, write_roster
+from zcnas.spaces.nats_tss.hw_costs import COLUMNS, COSTS, DEVICES, ENERGIES, LATENCIES, check_cost_name, read_hw_costs
+from zcnas.spaces.nats_tss.space import NATS_TSS
+from zcnas.studies.hardware.statistics import best_under, front_gap, pareto_front
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
@@ -90,7 +91,7 @@ def test_feasible_and_cost(real, lines):
     lat = hw.array("edgegpu_latency")
     limit = float(np.median(lat))
     ok = hw.feasible("edgegpu_latency", limit)
-    from zcnas.space import arch_from_index
+    from zcnas.spaces.nats_tss.cells import arch_from_index
 
     for i in (0, 1, 2, int(np.argmin(lat)), int(np.argmax(lat))):
         assert ok(i) == (lat[i] <= limit) == ok(arch_from_index(i))  # an index or a Cell
@@ -180,7 +181,7 @@ def test_best_under_and_gap():
 def test_hw_study_cli(tmp_path, benchmark_csv, table_benchmark, hw_dir):
     acc = table_benchmark.all_test_accuracies("cifar100")
     scores = {i: float(a) for i, a in enumerate(acc + np.random.default_rng(0).normal(0, 3, acc.size))}
-    write_roster(tmp_path / "r.parquet", Roster(make_rows((i, s, 0.0, "computed") for i, s in scores.items()),
+    write_roster(tmp_path / "r.parquet", Roster(make_rows(((i, s, 0.0, "computed") for i, s in scores.items()), NATS_TSS),
                                                 {"metric": "synflow", "dataset": "cifar100"}))
     report = tmp_path / "hw"
     # edgetpu: the device with unmeasured cells, which must never be found

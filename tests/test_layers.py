@@ -1,4 +1,5 @@
-"""The layers: the analysis layer (and the renderers) never import torch, Hydra or OmegaConf.
+"""The layers: the studies' statistics, their reports and what the studies share never import torch,
+Hydra or OmegaConf; in ``zcnas.studies`` only a study's ``task`` module (its job adapter) may.
 
 Each check imports the modules in a fresh interpreter, so what another test imported cannot hide
 a dependency, then lists which of the forbidden packages ended up in ``sys.modules``.
@@ -13,15 +14,24 @@ import sys
 
 import pytest
 
-import zcnas.analysis
-import zcnas.reports
+import zcnas.studies
 import zcnas.tasks
 
 FORBIDDEN = ("torch", "hydra", "omegaconf")
+STUDIES = ("correlation", "ensembles", "search_tables", "hardware")
 
 
 def modules(package) -> list[str]:
     return sorted(f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__))
+
+
+def study_modules() -> list[str]:
+    """Every module and package under ``zcnas.studies``, the studies' own included."""
+    return sorted(m.name for m in pkgutil.walk_packages(zcnas.studies.__path__, "zcnas.studies."))
+
+
+def torch_free_modules() -> list[str]:
+    return [name for name in study_modules() if name.rsplit(".", 1)[-1] != "task"]
 
 
 def loaded_after_import(names: list[str]) -> list[str]:
@@ -33,24 +43,22 @@ def loaded_after_import(names: list[str]) -> list[str]:
 
 
 def test_the_packages_are_found():
-    assert {"zcnas.analysis.normalization", "zcnas.analysis.correlation", "zcnas.analysis.search_tables",
-            "zcnas.analysis.ensemble_study", "zcnas.analysis.correlation_study"} <= set(modules(zcnas.analysis))
-    assert "zcnas.reports.figures" in modules(zcnas.reports)
+    found = set(study_modules())
+    assert {m.name for m in pkgutil.iter_modules(zcnas.studies.__path__) if m.ispkg} == set(STUDIES)
+    for study in STUDIES:
+        assert {f"zcnas.studies.{study}.{part}" for part in ("statistics", "report", "task")} <= found
+    assert {"zcnas.studies.normalization", "zcnas.studies.rank_correlation", "zcnas.studies.kept",
+            "zcnas.studies.portable", "zcnas.studies.ensembles.search_measures"} <= found
 
 
-@pytest.mark.parametrize("name", ["zcnas.analysis", "zcnas.names", *modules(zcnas.analysis)])
-def test_analysis_layer_imports_no_torch_hydra_or_omegaconf(name):
-    assert loaded_after_import([name]) == []
-
-
-@pytest.mark.parametrize("name", ["zcnas.reports", *modules(zcnas.reports)])
-def test_renderers_import_no_torch_hydra_or_omegaconf(name):
+@pytest.mark.parametrize("name", ["zcnas.studies", "zcnas.names", *torch_free_modules()])
+def test_studies_import_no_torch_hydra_or_omegaconf_outside_their_tasks(name):
     assert loaded_after_import([name]) == []
 
 
 def test_drawing_a_figure_loads_no_torch():
-    code = ("import sys, numpy as np\nfrom zcnas.analysis.correlation_study import Panel\n"
-            "from zcnas.reports.figures import scatter_png\n"
+    code = ("import sys, numpy as np\nfrom zcnas.studies.correlation.statistics import Panel\n"
+            "from zcnas.studies.correlation.report import scatter_png\n"
             "png = scatter_png('cifar10', [Panel('m', np.arange(5.0), np.arange(5.0), 1.0)])\n"
             "assert png[:4] == b'\\x89PNG'\nprint('torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -60,7 +68,8 @@ def test_drawing_a_figure_loads_no_torch():
 def test_tasks_are_where_the_runner_looks():
     from zcnas.runner import TASKS, task_functions
 
-    assert {f"zcnas.{module}" for module in TASKS.values()} == set(modules(zcnas.tasks)) - {"zcnas.tasks.inputs"}
+    expected = (set(modules(zcnas.tasks)) - {"zcnas.tasks.inputs"}) | {f"zcnas.studies.{s}.task" for s in STUDIES}
+    assert {f"zcnas.{module}" for module in TASKS.values()} == expected
     for task in TASKS:
         run, summarize = task_functions(task)
         assert run.__name__ == f"run_{task}_job" and summarize.__name__ == f"summarize_{task}"

@@ -112,3 +112,14 @@ def test_score_rosters_checks_the_datasets_before_writing(tmp_path):
                                "OUT": str(tmp_path / "o"), "DATASETS": "cifar10 ../../x"})
     assert proc.returncode == 2 and proc.stderr.startswith("error: unknown dataset '../../x' in DATASETS"), proc.stderr
     assert list(tmp_path.rglob("*")) == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("target, variable", [("run", "ARGS"), ("tables", "SWEEP"), ("bench", "BENCH_TAG"),
+                                              ("bench", "FUSED_CELLS")])
+def test_make_functions_in_a_value_are_never_expanded(tmp_path, target, variable):
+    """``$(shell ...)`` typed into a variable is text: make neither runs it when it exports the
+    variable nor when it checks it."""
+    pwned = tmp_path / "pwned"
+    proc = make(tmp_path, target, f"{variable}=x$(shell touch {pwned})")
+    assert proc.returncode != 0 and not pwned.exists(), proc.stdout + proc.stderr

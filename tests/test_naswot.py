@@ -13,9 +13,10 @@ from torch import nn
 
 from nats_samples import CONV_CELL, DISCONNECTED_CELL, EMPTY_CELL, POOL_CELL, cifar10_sample
 from zcnas.errors import MetricError
-from zcnas.metrics import METRICS, ScoringContext, hook_logdet_score, make_metric, naswot_kernel
-from zcnas.network import build_network
-from zcnas.space import is_disconnected, sample_cell, to_cell
+from zcnas.metrics import ScoringContext, make_metric, metric_class
+from zcnas.metrics.naswot import hook_logdet_score, naswot_kernel
+from zcnas.spaces.nats_tss.network import build_network
+from zcnas.spaces.nats_tss.cells import is_disconnected, sample_cell, to_cell
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_batchnorm_uses_batch_statistics():
 
 
 def test_metric_on_nats_cells(cifar_batch):
-    assert METRICS["hook_logdet"].needs_data
+    assert metric_class("hook_logdet").needs_data
     context = ScoringContext(dataset="cifar10", num_classes=10, input_size=32, seed=0, batch_loader=lambda: cifar_batch)
     metric = make_metric("hook_logdet", context)
     scores = {arch: metric.score_cell(to_cell(arch)) for arch in (CONV_CELL, POOL_CELL, DISCONNECTED_CELL, EMPTY_CELL)}
@@ -189,12 +190,12 @@ def test_correlates_with_cifar10_test_accuracy(cifar_batch, table_benchmark):
     assert rho > 0.5, rho
 
 
-# --- the C Cᵀ kernel (zcnas.kernels): int8 or float32, chosen by measuring; both exact ----------
+# --- the C Cᵀ kernel (zcnas.metrics.naswot_kernels): int8 or float32, chosen by measuring; both exact ----------
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 13), (128, 16384), (33, 1000), (128, 4097), (9, 8)])
 def test_both_kernels_give_identical_exact_counts(shape):
-    from zcnas.kernels import code_product, int8_available
+    from zcnas.metrics.naswot_kernels import code_product, int8_available
 
     codes = torch.rand(shape, generator=torch.Generator().manual_seed(sum(shape))) > 0.5
     c = codes.numpy().astype(np.int64)
@@ -210,7 +211,7 @@ def test_both_kernels_give_identical_exact_counts(shape):
 
 
 def test_kernels_agree_on_all_ones_and_all_zeros():
-    from zcnas.kernels import code_product, int8_available
+    from zcnas.metrics.naswot_kernels import code_product, int8_available
 
     for codes in (torch.ones((5, 300), dtype=torch.bool), torch.zeros((5, 300), dtype=torch.bool)):
         expected = code_product(codes, kernel="float32")
@@ -220,7 +221,7 @@ def test_kernels_agree_on_all_ones_and_all_zeros():
 
 
 def test_the_choice_is_a_valid_kernel_measured_once(monkeypatch):
-    from zcnas import kernels
+    from zcnas.metrics import naswot_kernels as kernels
 
     monkeypatch.delenv(kernels.ENV, raising=False)
     kernels.reset_choice()
@@ -239,7 +240,7 @@ def test_the_choice_is_a_valid_kernel_measured_once(monkeypatch):
 
 @pytest.mark.parametrize("value", ["float32", "int8", "FLOAT32", "auto", "bogus"])
 def test_the_environment_fixes_the_kernel(monkeypatch, value):
-    from zcnas import kernels
+    from zcnas.metrics import naswot_kernels as kernels
     from zcnas.errors import ConfigError
 
     monkeypatch.setenv(kernels.ENV, value)
@@ -261,7 +262,7 @@ def test_the_environment_fixes_the_kernel(monkeypatch, value):
 
 
 def test_hook_logdet_kernel_is_the_same_with_either_kernel(cifar_batch, monkeypatch):
-    from zcnas import kernels
+    from zcnas.metrics import naswot_kernels as kernels
 
     x = cifar_batch[0][:32]
     net = build_network(to_cell(CONV_CELL).index, 10, seed=0)

@@ -24,12 +24,12 @@ import pytest
 
 from cli import run_cli
 from shared_data import shared_data_dir
-from zcnas.benchmark.nb101_tfrecord import (COLUMNS, ProtoError, crc32c, crc32c_many, parse_model_metrics,
+from zcnas.spaces.nas_bench_101.tfrecord import (COLUMNS, ProtoError, crc32c, crc32c_many, parse_model_metrics,
                                             read_records)
 from zcnas.benchmark.space_table import SpaceTableBenchmark
 from zcnas.build import build_benchmark
 from zcnas.errors import ConfigError, DataError
-from zcnas.spaces.nb101 import NasBench101, from_benchmark, graph_hash
+from zcnas.spaces.nas_bench_101.space import NasBench101, from_benchmark, graph_hash
 from zcnas.tasks.convert_nb101 import run_convert_nb101_job, summarize_convert_nb101
 
 SPACE = NasBench101()

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from zcnas.network import TinyNetwork, build_network, count_parameters
-from zcnas.space import parse_arch
+from zcnas.spaces.nats_tss.network import TinyNetwork, build_network, count_parameters
+from zcnas.spaces.nats_tss.cells import parse_arch
 
 # NATS-Bench's parameter counts for 10 / 100 / 120 classes (NATS-Bench's published table)
 PARAMS = {

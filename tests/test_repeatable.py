@@ -11,6 +11,7 @@ import pytest
 from cli import run_cli
 from zcnas import threads
 from zcnas.roster import Roster, identity_conflict, make_rows, merge_rosters, read_roster
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 HARDWARE = ["local", "gpu", "submitit_local", "slurm", "slurm_gpu"]
 
@@ -93,9 +94,9 @@ def test_shards_scored_with_other_thread_counts_merge(tmp_path):
 
 def test_thread_count_and_kernel_are_not_identity():
     meta = {"metric": "hook_logdet", "dataset": "cifar10", "seed": 0, "batch_size": 8, "settings": {}}
-    one = Roster(make_rows([(0, 1.0, 0.1, "computed")]), {**meta, "torch_threads": 1, "naswot_kernel": "int8",
+    one = Roster(make_rows([(0, 1.0, 0.1, "computed")], NATS_TSS), {**meta, "torch_threads": 1, "naswot_kernel": "int8",
                                                            "threads_policy": "hardware.threads"})
-    two = Roster(make_rows([(1, 2.0, 0.1, "computed")]), {**meta, "torch_threads": 2, "naswot_kernel": "float32",
+    two = Roster(make_rows([(1, 2.0, 0.1, "computed")], NATS_TSS), {**meta, "torch_threads": 2, "naswot_kernel": "float32",
                                                            "threads_policy": "load 0.0 on 2 of 2 cores"})
     assert identity_conflict(one.meta, two.meta) is None
     merged = merge_rosters([("a", one), ("b", two)])

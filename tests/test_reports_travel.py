@@ -13,7 +13,7 @@ import pytest
 from cli import ROOT, run_cli
 from shared_data import shared_data_dir
 from test_reports_kept import files, small_rosters
-from zcnas.reports.portable import PathNames
+from zcnas.studies.portable import PathNames
 
 TEXT_FILES = (".md", ".csv")
 

@@ -18,6 +18,7 @@ from shared_data import shared_data_dir
 from test_faults import start_cli, wait_for
 from zcnas.roster import Roster, make_rows, read_roster, write_roster
 from zcnas.tasks.score import outputs_problem
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 
 def job_dir(tmp_path: Path) -> Path:
@@ -92,7 +93,7 @@ def test_outputs_problem_names_a_missing_truncated_or_short_roster(tmp_path):
     roster_path.write_bytes(roster_path.read_bytes()[:500])  # a copy cut short
     assert "unreadable roster.parquet" in outputs_problem(job, result)
 
-    write_roster(roster_path, Roster(make_rows([(0, 1.0, 0.1, "computed"), (1, 2.0, 0.1, "computed")]), meta))
+    write_roster(roster_path, Roster(make_rows([(0, 1.0, 0.1, "computed"), (1, 2.0, 0.1, "computed")], NATS_TSS), meta))
     assert "of 2 rows where the job scored 3" in outputs_problem(job, result)
 
     roster_path.unlink()

@@ -10,13 +10,14 @@ from zcnas.errors import ConfigError, DataError
 from zcnas.roster import Roster, import_csv, make_rows, merge_rosters, read_roster, write_roster
 from zcnas.runner import run_job
 from zcnas.tasks.score import select_indices
-from zcnas.space import arch_from_index
+from zcnas.spaces.nats_tss.cells import arch_from_index
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 META = {"metric": "synflow", "dataset": "cifar10", "seed": 0, "batch_size": None, "settings": {"name": "synflow"}}
 
 
 def test_round_trip_keeps_types_flags_and_metadata(tmp_path):
-    roster = Roster(make_rows([(5, 1.5, 0.1, "computed"), (2, -math.inf, 0.2, "computed"), (9, math.nan, 0.0, "shared")]), META)
+    roster = Roster(make_rows([(5, 1.5, 0.1, "computed"), (2, -math.inf, 0.2, "computed"), (9, math.nan, 0.0, "shared")], NATS_TSS), META)
     write_roster(tmp_path / "r.parquet", roster)
     back = read_roster(tmp_path / "r.parquet")
     assert back.meta == META
@@ -36,32 +37,32 @@ def test_corrupt_or_missing_roster(tmp_path):
 
 
 def test_merge_deduplicates_and_refuses_other_datasets():
-    a = Roster(make_rows([(1, 1.0, 0, "computed"), (2, 2.0, 0, "computed")]), META)
-    b = Roster(make_rows([(2, 2.0, 0, "computed"), (3, 3.0, 0, "computed")]), META)
+    a = Roster(make_rows([(1, 1.0, 0, "computed"), (2, 2.0, 0, "computed")], NATS_TSS), META)
+    b = Roster(make_rows([(2, 2.0, 0, "computed"), (3, 3.0, 0, "computed")], NATS_TSS), META)
     merged = merge_rosters([("a", a), ("b", b)])
     assert list(merged.rows["index"]) == [1, 2, 3]
-    other = Roster(make_rows([(4, 1.0, 0, "computed")]), {**META, "dataset": "cifar100"})
+    other = Roster(make_rows([(4, 1.0, 0, "computed")], NATS_TSS), {**META, "dataset": "cifar100"})
     with pytest.raises(ConfigError, match="dataset='cifar100'.*cannot be mixed") as err:
         merge_rosters([("a", a), ("c100", other)])
     assert "\n" not in str(err.value)
 
 
 def test_merge_records_every_device_the_rows_came_from():
-    cpu = Roster(make_rows([(1, 1.0, 0, "computed")]), {**META, "device": "cpu"})
-    gpu = Roster(make_rows([(2, 2.0, 0, "computed")]), {**META, "device": "cuda (NVIDIA H200)"})
+    cpu = Roster(make_rows([(1, 1.0, 0, "computed")], NATS_TSS), {**META, "device": "cpu"})
+    gpu = Roster(make_rows([(2, 2.0, 0, "computed")], NATS_TSS), {**META, "device": "cuda (NVIDIA H200)"})
     assert merge_rosters([("gpu", gpu), ("cpu", cpu)]).meta["device"] == "cpu + cuda (NVIDIA H200)"
     assert merge_rosters([("cpu", cpu), ("cpu2", cpu)]).meta["device"] == "cpu"
-    assert "device" not in merge_rosters([("old", Roster(make_rows([(3, 3.0, 0, "computed")]), META))]).meta
+    assert "device" not in merge_rosters([("old", Roster(make_rows([(3, 3.0, 0, "computed")], NATS_TSS), META))]).meta
 
 
 def test_import_csv_by_index_and_by_arch(tmp_path):
     by_index = tmp_path / "i.csv"
     pd.DataFrame({"index": [3, 7], "jacov": [0.5, -1.0], "t": [1.0, 2.0]}).to_csv(by_index, index=False)
-    roster = import_csv(by_index, "jacov", "jacov", "cifar10", seconds_column="t")
+    roster = import_csv(by_index, "jacov", "jacov", "cifar10", seconds_column="t", space=NATS_TSS)
     assert roster.scores() == {3: 0.5, 7: -1.0} and roster.seconds()[7] == 2.0
     by_arch = tmp_path / "a.csv"
     pd.DataFrame({"arch": [str(arch_from_index(11))], "s": ["-inf"]}).to_csv(by_arch, index=False)
-    roster = import_csv(by_arch, "s", "x", "cifar10")
+    roster = import_csv(by_arch, "s", "x", "cifar10", space=NATS_TSS)
     assert roster.scores() == {11: -math.inf} and not roster.rows["finite"][0]
 
 
@@ -75,41 +76,41 @@ def test_import_csv_errors(tmp_path, frame, column, message):
     path = tmp_path / "x.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(DataError, match=message):
-        import_csv(path, column, "m", "cifar10")
+        import_csv(path, column, "m", "cifar10", space=NATS_TSS)
 
 
 def test_bad_arch_in_import_says_what_is_wrong(tmp_path):
     path = tmp_path / "x.csv"
     pd.DataFrame({"arch": ["|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "s": [1.0]}).to_csv(path, index=False)
     with pytest.raises(Exception, match="unknown operation 'conv'"):
-        import_csv(path, "s", "m", "cifar10")
+        import_csv(path, "s", "m", "cifar10", space=NATS_TSS)
 
 
 def test_shards_partition_the_selection():
-    full = select_indices(None, 0, 0, 1)
+    full = select_indices(None, 0, 0, 1, space=NATS_TSS)
     assert full == list(range(15625))
-    sample = select_indices(100, 4, 0, 1)
-    assert len(sample) == len(set(sample)) == 100 and sample == select_indices(100, 4, 0, 1)
-    assert sample != select_indices(100, 5, 0, 1)
-    shards = [select_indices(100, 4, i, 7) for i in range(7)]
+    sample = select_indices(100, 4, 0, 1, space=NATS_TSS)
+    assert len(sample) == len(set(sample)) == 100 and sample == select_indices(100, 4, 0, 1, space=NATS_TSS)
+    assert sample != select_indices(100, 5, 0, 1, space=NATS_TSS)
+    shards = [select_indices(100, 4, i, 7, space=NATS_TSS) for i in range(7)]
     assert sum(shards, []) == sample
     for bad in [dict(shard=7, num_shards=7), dict(shard=-1, num_shards=2), dict(shard=0, num_shards=0)]:
         with pytest.raises(ConfigError):
-            select_indices(None, 0, **bad)
+            select_indices(None, 0, **bad, space=NATS_TSS)
     with pytest.raises(ConfigError, match="sample must be"):
-        select_indices(0, 0, 0, 1)
+        select_indices(0, 0, 0, 1, space=NATS_TSS)
 
 
 def test_shards_split_whole_isomorphism_classes():
-    from zcnas.space import representatives
+    from zcnas.spaces.nats_tss.cells import representatives
     rep = representatives()
-    shards = [select_indices(None, 0, i, 4, classes=rep) for i in range(4)]
+    shards = [select_indices(None, 0, i, 4, classes=rep, space=NATS_TSS) for i in range(4)]
     assert sorted(sum(shards, [])) == list(range(15625))
     owners = [{rep[i] for i in shard} for shard in shards]
     assert sum(len(o) for o in owners) == len(set(rep.values())) == 6466  # no class in two shards
     assert max(map(len, owners)) - min(map(len, owners)) <= 1  # balanced in classes
-    sample = select_indices(300, 2, 0, 1)
-    assert sorted(sum((select_indices(300, 2, i, 3, classes=rep) for i in range(3)), [])) == sample
+    sample = select_indices(300, 2, 0, 1, space=NATS_TSS)
+    assert sorted(sum((select_indices(300, 2, i, 3, classes=rep, space=NATS_TSS) for i in range(3)), [])) == sample
 
 
 def test_score_job_resumes_from_chunks_without_rescoring(compose_cfg, tmp_path):
@@ -132,7 +133,7 @@ def test_score_job_resumes_from_chunks_without_rescoring(compose_cfg, tmp_path):
 
 
 def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
-    from zcnas.space import representatives
+    from zcnas.spaces.nats_tss.cells import representatives
     rep = representatives()
     members = [i for i in range(15625) if rep[i] == rep[next(j for j in range(15625) if rep[j] != j)]][:3]
     cfg = compose_cfg("task=score", "metric=synflow", f"indices={members}", "share_isomorphic=true")
@@ -150,7 +151,7 @@ def test_score_job_shares_isomorphic_scores(compose_cfg, tmp_path):
 
 
 def test_sharded_sharing_scores_each_class_once_and_resumes(compose_cfg, tmp_path):
-    from zcnas.space import representatives
+    from zcnas.spaces.nats_tss.cells import representatives
     rep = representatives()
     # three classes with several members each, interleaved in index order
     reps = [r for r in sorted(set(rep.values())) if sum(1 for v in rep.values() if v == r) >= 3][:3]

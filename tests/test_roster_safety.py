@@ -31,7 +31,8 @@ from zcnas.metrics.base import ScoringContext
 from zcnas.metrics.from_roster import RosterScores
 from zcnas.roster import (Roster, check_compatible, import_csv, make_rows, read_roster, write_roster)
 from zcnas.tasks.rosters import merge_into
-from zcnas.space import arch_from_index
+from zcnas.spaces.nats_tss.cells import arch_from_index
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 COMMITTED = ROOT / "results" / "rosters"
 META = {"metric": "synflow", "dataset": "cifar10", "seed": 0, "batch_size": None, "settings": {"name": "synflow"}}
@@ -46,7 +47,7 @@ def error_line(proc) -> str:
 
 
 def roster_file(path: Path, rows, meta=META) -> Path:
-    write_roster(path, Roster(make_rows(rows), dict(meta)))
+    write_roster(path, Roster(make_rows(rows, NATS_TSS), dict(meta)))
     return path
 
 
@@ -240,7 +241,7 @@ def write_raw(path: Path, frame: pd.DataFrame, meta: dict | None = META) -> Path
 
 
 def good_frame(n=3) -> pd.DataFrame:
-    return make_rows([(i, float(i), 0.1, "computed") for i in range(n)])
+    return make_rows([(i, float(i), 0.1, "computed") for i in range(n)], NATS_TSS)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -282,7 +283,7 @@ def test_merging_a_foreign_parquet_is_a_one_line_error(tmp_path):
 
 def test_check_compatible_requires_the_metric_and_dataset():
     expected = {"metric": "synflow", "dataset": "cifar10"}
-    bare = Roster(make_rows([(1, 1.0, 0.0, "computed")]), {})
+    bare = Roster(make_rows([(1, 1.0, 0.0, "computed")], NATS_TSS), {})
     with pytest.raises(DataError, match="roster bare does not record its metric and dataset"):
         check_compatible([("bare", bare)], expected)
     other = Roster(bare.rows, {"metric": "snip", "dataset": "cifar10"})
@@ -370,14 +371,14 @@ def test_import_errors_name_the_line_and_column(tmp_path, text, message):
     path = tmp_path / "x.csv"
     path.write_text(text)
     with pytest.raises(DataError, match=message) as err:
-        import_csv(path, "score", "synflow", "cifar10", seconds_column="t" if ",t" in text else None)
+        import_csv(path, "score", "synflow", "cifar10", seconds_column="t" if ",t" in text else None, space=NATS_TSS)
     assert str(err.value).startswith(f"CSV {path}") and "\n" not in str(err.value)
 
 
 def test_import_accepts_explicit_non_finite_scores_and_integral_indices(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("index,score\n1,nan\n2,INF\n3,-Inf\n4.0,1.5e3\n\n5, -2 \n")
-    roster = import_csv(path, "score", "synflow", "cifar10")
+    roster = import_csv(path, "score", "synflow", "cifar10", space=NATS_TSS)
     scores = roster.scores()
     assert math.isnan(scores[1]) and scores[2] == math.inf and scores[3] == -math.inf
     assert scores[4] == 1500.0 and scores[5] == -2.0
@@ -388,9 +389,9 @@ def test_import_messages_name_keys_that_exist(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("index,jacov\n1,1\n")
     with pytest.raises(DataError, match=r"columns: index, jacov\); set source.score_column to one of them"):
-        import_csv(path, "score", "synflow", "cifar10")
+        import_csv(path, "score", "synflow", "cifar10", space=NATS_TSS)
     with pytest.raises(DataError, match=r"no seconds column 't' .*set source.seconds_column to one of them, or to null"):
-        import_csv(path, "jacov", "synflow", "cifar10", seconds_column="t")
+        import_csv(path, "jacov", "synflow", "cifar10", seconds_column="t", space=NATS_TSS)
     keys = {line.split(":")[0].strip() for line in (ROOT / "conf" / "task" / "import.yaml").read_text().splitlines()}
     assert {"score_column", "seconds_column", "path"} <= keys
 
@@ -398,7 +399,7 @@ def test_import_messages_name_keys_that_exist(tmp_path):
 def test_imported_roster_round_trips(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text(f"arch,score\n{arch_from_index(7)},0.25\n")
-    roster = import_csv(path, "score", "jacov", "cifar10")
+    roster = import_csv(path, "score", "jacov", "cifar10", space=NATS_TSS)
     write_roster(tmp_path / "r.parquet", roster)
     back = read_roster(tmp_path / "r.parquet")
     assert back.scores() == {7: 0.25} and back.meta["metric"] == "jacov" and np.all(back.rows["source"] == "imported")

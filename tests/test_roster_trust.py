@@ -18,7 +18,7 @@ import pytest
 
 from cli import run_cli
 from zcnas.roster import read_roster
-from zcnas.space import arch_from_index, format_arch
+from zcnas.spaces.nats_tss.cells import arch_from_index, format_arch
 
 META = {"metric": "synflow", "dataset": "cifar10", "seed": 0, "batch_size": None, "settings": {"name": "synflow"}}
 ZEN = "Beautiful is better than ugly"  # what importing the module ``this`` prints
@@ -101,7 +101,7 @@ def test_a_recorded_class_is_compared_with_the_jobs_own(tmp_path, marker_module,
     roster = craft(tmp_path / "in" / "crafted.parquet",
                    {**META, "metric": "params", "settings": {"name": "params"}, "space": "width",
                     "space_target": "zc_trust_probe.Anything"})
-    proc = merge(tmp_path, [roster], tmp_path / "out", "space=custom", "space.target=width_space.WidthSpace")
+    proc = merge(tmp_path, [roster], tmp_path / "out", "space=custom", "space._target_=width_space.WidthSpace")
     line = error_line(proc)
     assert "zc_trust_probe.Anything" in line and "width_space.WidthSpace" in line
     assert not marker_module.exists()

@@ -1,24 +1,21 @@
-"""Search-relevant measures (zcnas.analysis.search_measures) on small synthetic arrays: no network is scored."""
+"""Search-relevant measures (zcnas.studies.ensembles.search_measures) on small synthetic arrays: no network is scored."""
 
 from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from zcnas.analysis.search_measures import (AGING_WARMUP, RANDOM_N, check_whole_space, covers_space, measures,
-                                            random_draws, random_search_accuracies, search_accuracies,
-                                            search_params, top_k_means)
+from zcnas import plugins
 from zcnas.errors import ConfigError, DataError
 from zcnas.search import run_search
-from zcnas.space import NUM_CELLS
-
-CONF = Path(__file__).resolve().parents[1] / "conf" / "search"
-
+from zcnas.spaces.nats_tss.cells import NUM_CELLS
+from zcnas.studies.ensembles.search_measures import (AGING_WARMUP, RANDOM_N, check_whole_space, covers_space, measures,
+                                                     random_draws, random_search_accuracies, search_accuracies,
+                                                     search_params, top_k_means)
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 def test_top_k_means_of_the_top_scored_cells_with_ties_shared_and_non_finite_lowest():
     scores = np.array([5.0, 1.0, 4.0, 3.0, 2.0])
@@ -71,8 +68,8 @@ def test_repeats_are_determined_by_their_seed():
     # repeat r draws with default_rng(r): the first repeats do not depend on how many there are
     np.testing.assert_array_equal(random_search_accuracies(scores, acc, n=20, repeats=3), a[:3])
     np.testing.assert_array_equal(random_draws(300, 20, 2)[1], np.random.default_rng(1).integers(0, 300, 20))
-    m1 = measures(scores, acc, repeats=4, random_n=20)
-    m2 = measures(scores, acc, repeats=4, random_n=20)
+    m1 = measures(scores, acc, repeats=4, random_n=20, space=NATS_TSS)
+    m2 = measures(scores, acc, repeats=4, random_n=20, space=NATS_TSS)
     assert m1 == m2 and m1["random_within"] == "sample"
     assert m1["random_mean"] == pytest.approx(a[:4].mean()) and m1["random_std"] == pytest.approx(a[:4].std())
     with pytest.raises(ConfigError, match="repeats must be an integer >= 1"):
@@ -81,14 +78,14 @@ def test_repeats_are_determined_by_their_seed():
 
 def test_aging_needs_the_whole_space_and_says_so():
     sample = np.arange(0, NUM_CELLS, 16)
-    assert not covers_space(sample) and covers_space(np.arange(NUM_CELLS)[::-1])
+    assert not covers_space(sample, space=NATS_TSS) and covers_space(np.arange(NUM_CELLS)[::-1], space=NATS_TSS)
     with pytest.raises(DataError, match=r"aging evolution needs scores of every cell of the space .* "
                                         r"these scores cover 977 of 15,625 cells.*score the whole space"):
-        check_whole_space(sample)
+        check_whole_space(sample, space=NATS_TSS)
     with pytest.raises(DataError, match="cover 977 of 15,625"):
-        search_accuracies("aging_warmup", np.ones(sample.size), np.ones(sample.size), sample, 2, **AGING_WARMUP)
+        search_accuracies("aging_warmup", np.ones(sample.size), np.ones(sample.size), sample, 2, **AGING_WARMUP, space=NATS_TSS)
     m = measures(np.arange(sample.size, dtype=float), np.arange(sample.size, dtype=float), sample, repeats=2,
-                 aging=AGING_WARMUP)
+                 aging=AGING_WARMUP, space=NATS_TSS)
     assert math.isnan(m["aging_mean"]) and math.isnan(m["aging_std"])
     assert "cover 977 of 15,625 cells, so it is not available" in m["note"]
     assert m["random_within"] == "sample" and m["top1"] == sample.size - 1
@@ -103,22 +100,21 @@ def test_on_the_whole_space_the_searches_are_task_search_from_rosters():
     idx = np.arange(NUM_CELLS)
     lookup = scores.tolist()
     aging = dict(AGING_WARMUP, m=120, w=80)
-    m = measures(scores, acc, idx, repeats=3, random_n=50, aging=aging)
+    m = measures(scores, acc, idx, repeats=3, random_n=50, aging=aging, space=NATS_TSS)
     assert m["random_within"] == "space" and m["note"] == ""
     for name, params, key in (("random", {"n": 50}, "random"), ("aging_warmup", aging, "aging")):
-        found = [acc[run_search(name, lambda c: lookup[c.index], random.Random(r), **params).best_cell.index]
+        found = [acc[run_search(name, lambda c: lookup[c.index], random.Random(r), **params, space=NATS_TSS).best_cell.index]
                  for r in range(3)]
         assert m[f"{key}_mean"] == pytest.approx(np.mean(found)) and m[f"{key}_std"] == pytest.approx(np.std(found))
     # scores given in another order of the cells are the same candidate
     perm = rng.permutation(NUM_CELLS)
-    m2 = measures(scores[perm], acc[perm], idx[perm], repeats=3, random_n=50, aging=aging)
+    m2 = measures(scores[perm], acc[perm], idx[perm], repeats=3, random_n=50, aging=aging, space=NATS_TSS)
     for key, value in m.items():
         assert m2[key] == (pytest.approx(value) if isinstance(value, float) else value), key
 
 
 def test_defaults_are_the_search_configs():
-    aging = yaml.safe_load((CONF / "aging_warmup.yaml").read_text())
-    assert search_params(aging, {}) == AGING_WARMUP
-    assert search_params(yaml.safe_load((CONF / "random.yaml").read_text()), {}) == {"n": RANDOM_N}
+    assert search_params(plugins.option("search", "aging_warmup"), {}) == AGING_WARMUP
+    assert search_params(plugins.option("search", "random"), {}) == {"n": RANDOM_N}
     with pytest.raises(ConfigError, match="without a budget"):
         search_params({"name": "random", "n": 5, "max_cost": {"edgegpu_latency": 3.0}}, {})

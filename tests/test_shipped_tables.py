@@ -23,8 +23,8 @@ from cli import run_cli
 from shared_data import shared_data_dir
 from zcnas.benchmark import TableBenchmark, make_benchmark, source_path
 from zcnas.benchmark.base import DATASETS
-from zcnas.benchmark.hw_costs import COLUMNS as HW_COLUMNS
-from zcnas.benchmark.hw_costs import csv_path, read_hw_costs
+from zcnas.spaces.nats_tss.hw_costs import COLUMNS as HW_COLUMNS
+from zcnas.spaces.nats_tss.hw_costs import csv_path, read_hw_costs
 from zcnas.benchmark.space_table import SpaceTableBenchmark, table_flags, table_settings
 from zcnas.benchmark.table import read_table
 from zcnas.errors import BenchmarkError, DataError

@@ -12,9 +12,10 @@ from torch import nn
 
 from nats_samples import CONV_CELL, DISCONNECTED_CELL, POOL_CELL, cifar10_sample
 from zcnas.errors import MetricError
-from zcnas.metrics import METRICS, ScoringContext, make_metric, snip_score
-from zcnas.network import build_network
-from zcnas.space import to_cell
+from zcnas.metrics import ScoringContext, make_metric, metric_class
+from zcnas.metrics.snip import snip_score
+from zcnas.spaces.nats_tss.network import build_network
+from zcnas.spaces.nats_tss.cells import to_cell
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_model_without_conv_or_linear_is_an_error():
 
 
 def test_metric_on_nats_cells(cifar_batch):
-    assert METRICS["snip"].needs_data
+    assert metric_class("snip").needs_data
     context = ScoringContext(dataset="cifar10", num_classes=10, input_size=32, seed=0, batch_loader=lambda: cifar_batch)
     metric = make_metric("snip", context)
     conv, pool = metric.score_cell(to_cell(CONV_CELL)), metric.score_cell(to_cell(POOL_CELL))

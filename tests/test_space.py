@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from zcnas.errors import ArchError
-from zcnas.space import (
+from zcnas.spaces.nats_tss.cells import (
     NUM_CELLS, OPS, Cell, all_cells, arch_from_index, format_arch, is_disconnected, isomorphism_key,
     neighbours, parse_arch, random_neighbour, reachable_from_input, sample_cell, to_cell,
 )

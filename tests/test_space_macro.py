@@ -11,7 +11,7 @@ import pytest
 
 from shared_data import shared_data_dir
 from zcnas.errors import ArchError
-from zcnas.spaces.macro import NUM_LAYERS, OPS, PLAN, NasBenchMacro, macro_flops
+from zcnas.spaces.nas_bench_macro.space import NUM_LAYERS, OPS, PLAN, NasBenchMacro, macro_flops
 
 SPACE = NasBenchMacro()
 RUNS = ["test_acc_1", "test_acc_2", "test_acc_3"]
@@ -102,7 +102,7 @@ def num_params(module) -> int:
 def layer_params():
     """Parameter count of each (position, op) layer, and of stem + head for 10 classes: a
     network's count is their sum, since each layer's shape depends only on its position."""
-    from zcnas.spaces.macro_network import make_layer
+    from zcnas.spaces.nas_bench_macro.network import make_layer
 
     per_layer = [[num_params(make_layer(op, *shape)) for op in OPS] for shape in PLAN]
     net = SPACE.build_network((0,) * 8, num_classes=10)
@@ -151,5 +151,5 @@ def test_made_by_the_space_registry():
 
 
 def test_importing_the_space_does_not_load_torch():
-    code = "import sys, zcnas.spaces.macro; assert 'torch' not in sys.modules"
+    code = "import sys, zcnas.spaces.nas_bench_macro.space; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

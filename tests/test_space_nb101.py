@@ -13,7 +13,7 @@ import torch
 from shared_data import shared_data_dir
 from zcnas.errors import ArchError
 from zcnas.spaces import make_space
-from zcnas.spaces.nb101 import OPS, NasBench101, from_benchmark, graph_hash, make_cell
+from zcnas.spaces.nas_bench_101.space import OPS, NasBench101, from_benchmark, graph_hash, make_cell
 
 SPACE = NasBench101()
 # The first cell of the NAS-Bench-101 dataset: its hash and trainable-parameter count (10 classes)
@@ -144,7 +144,7 @@ def test_seed_fixes_the_weights():
 
 
 def test_module_does_not_import_torch():
-    code = "import sys, zcnas.spaces.nb101; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, zcnas.spaces.nas_bench_101.space; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import shutil
 import textwrap
@@ -24,7 +25,8 @@ from zcnas.errors import ArchError, ConfigError, DataError
 from zcnas.roster import Roster, make_rows, merge_rosters, read_roster, write_roster
 from zcnas.search import Evaluator, SpaceView, run_search
 from zcnas.search import space_view
-from zcnas.spaces import BUILT_IN, load_class, make_space
+from zcnas.spaces import load_class, make_space, shipped
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 EXAMPLES = ROOT / "examples"
 FAST = ["hardware.threads=1"]
@@ -106,19 +108,21 @@ def config_error(match: str, *args, **kwargs) -> str:
 
 
 def test_built_in_spaces_and_unknown_names():
-    for name in BUILT_IN:
+    assert shipped() == ("nas_bench_101", "nas_bench_macro", "nats_tss")  # conf/space/ less custom
+    for name in shipped():
         assert make_space(name).name == name
         assert make_space(name) is make_space(name)  # built once per process
     message = config_error("unknown space 'foo'", "foo")
     for name in ("nats_tss", "nas_bench_macro", "nas_bench_101", "custom"):
         assert name in message
-    config_error("only for space=custom", "nas_bench_macro", "width_space.WidthSpace")
+    config_error("your own class takes space=custom space._target_=width_space.WidthSpace", "nas_bench_macro",
+                 "width_space.WidthSpace")
 
 
 def test_nats_identity_classes_are_nats_benchs_isomorphism_classes():
     # share_isomorphic groups rows by these classes: they must be the 6,466 classes whose lowest
-    # index zcnas.space.representatives names
-    from zcnas.space import representatives
+    # index zcnas.spaces.nats_tss.cells.representatives names
+    from zcnas.spaces.nats_tss.cells import representatives
 
     space, rep = make_space("nats_tss"), representatives()
     of = space.identity_classes()
@@ -131,13 +135,13 @@ def test_nats_identity_classes_are_nats_benchs_isomorphism_classes():
 
 
 def test_custom_target_problems(user_module):
-    config_error("space=custom needs space.target", "custom")
-    config_error("space=custom needs space.target", "custom", "")
+    config_error("space=custom needs space._target_", "custom")
+    config_error("space=custom needs space._target_", "custom", "")
     config_error("must be a class path", "custom", "WidthSpace")
     message = config_error("cannot import no_such_zcnas_module", "custom", "no_such_zcnas_module.Space")
     assert "PYTHONPATH" in message
     config_error("myspaces has no class NOT_A_CLASS", "custom", "myspaces.NOT_A_CLASS")
-    config_error("myspaces has no class Missing", "custom", "myspaces.Missing")
+    config_error("myspaces has no Missing", "custom", "myspaces.Missing")
     message = config_error("is not a zcnas.spaces.base.SearchSpace subclass", "custom", "myspaces.Stringy")
     assert "lacks sample, neighbours, build_network" in message
     config_error("does not implement build_network", "custom", "myspaces.Unfinished")
@@ -149,10 +153,29 @@ def test_custom_target_problems(user_module):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("name", ["my width", "../width", "width/2"])
+def test_a_custom_space_whose_name_is_not_plain_is_refused_on_the_command_line(tmp_path, monkeypatch, name):
+    # the name becomes part of roster metadata and file names: letters, digits and '._-' only
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "oddly_named.py").write_text(
+        f"from width_space import WidthSpace\n\n\nclass Odd(WidthSpace):\n    name = {name!r}\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(EXAMPLES), str(tmp_path / "mods"),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    line = one_line_error(run_cli(tmp_path, *FAST, "benchmark=none", "search.n=3", "space=custom",
+                                  "space._target_=oddly_named.Odd", check=False))
+    assert f"oddly_named.Odd has name {name!r}, which is not a plain name" in line, line
+    assert "letters, digits and '._-'" in line
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("args, expected", [
     (["space=foo"], "error: unknown space 'foo'"),
-    (["space=custom"], "space=custom needs space.target"),
-    (["space=custom", "space.target=no_such_zcnas_module.Space"], "cannot import no_such_zcnas_module"),
+    (["space=custom"], "space=custom needs space._target_"),
+    (["space=custom", "space._target_=no_such_zcnas_module.Space"], "cannot import no_such_zcnas_module"),
+    # the class path's key is Hydra's _target_: the spelling target gets the right one
+    (["space=custom", "space.target=width_space.WidthSpace"],
+     "error: unknown setting space.target: a class path is space._target_ (Hydra's key), e.g. "
+     "space._target_=width_space.WidthSpace"),
 ])
 def test_bad_spaces_on_the_command_line(tmp_path, args, expected):
     line = one_line_error(run_cli(tmp_path, *FAST, "benchmark=none", "search.n=3", *args, check=False))
@@ -196,7 +219,7 @@ def test_width_space_example(examples_on_path):
 
 @pytest.mark.integration
 def test_custom_space_search_and_roster_through_the_cli(tmp_path, examples_on_path):
-    custom = ["space=custom", "space.target=width_space.WidthSpace"]
+    custom = ["space=custom", "space._target_=width_space.WidthSpace"]
     run_cli(tmp_path, *FAST, *custom, "metric=synflow", "search=aging_warmup", "search.m=80", "search.p=16",
             "search.t=4", "search.w=32", "benchmark=none")
     result = result_of(tmp_path)
@@ -291,7 +314,7 @@ def test_macro_roster_and_correlation(tmp_path, macro_roster, macro_table):
 @pytest.mark.integration
 def test_rosters_of_two_spaces_are_not_correlated_together(tmp_path, macro_roster):
     nats = tmp_path / "nats_params.parquet"
-    write_roster(nats, Roster(make_rows([(0, 1.0, 0.0, "computed"), (1, 2.0, 0.0, "computed")]),
+    write_roster(nats, Roster(make_rows([(0, 1.0, 0.0, "computed"), (1, 2.0, 0.0, "computed")], NATS_TSS),
                               {"metric": "params", "dataset": "cifar10"}))
     line = one_line_error(run_cli(tmp_path, *FAST, "task=correlate", "space=nas_bench_macro",
                                   f"rosters=[{macro_roster},{nats}]", f"report_dir={tmp_path / 'r'}", check=False))
@@ -404,7 +427,7 @@ def test_nb101_identity_key_is_the_official_hash():
 def macro_and_nats_rosters():
     macro = make_space("nas_bench_macro")
     meta = {"metric": "params", "dataset": "cifar10"}
-    nats = Roster(make_rows([(0, 1.0, 0.0, "computed")]), dict(meta))
+    nats = Roster(make_rows([(0, 1.0, 0.0, "computed")], NATS_TSS), dict(meta))
     other = Roster(make_rows([(5, 2.0, 0.0, "computed")], macro), {"space": "nas_bench_macro", **meta})
     return nats, other
 
@@ -458,7 +481,7 @@ def test_roster_archs_must_be_canonical_for_their_space(tmp_path, space, index, 
 
 @pytest.fixture(scope="module")
 def hw_cifar10(spaces_data):
-    from zcnas.benchmark.hw_costs import read_hw_costs
+    from zcnas.spaces.nats_tss.hw_costs import read_hw_costs
 
     return read_hw_costs(spaces_data / "nats_tss_hw", "cifar10")
 
@@ -517,7 +540,6 @@ def test_space_view_without_a_constraint_is_the_space(name):
         assert view.neighbours(arch) == space.neighbours(arch)
         assert view.random_neighbour(arch, a) == space.random_neighbour(arch, b)
     assert a.random() == b.random()  # the same numbers drawn
-    assert SpaceView().space.name == "nats_tss"  # no space: NATS-Bench TSS
 
 
 def test_space_view_with_a_constraint_returns_only_feasible_archs():
@@ -561,14 +583,14 @@ def test_nats_searches_find_the_committed_best_cells(tmp_path, params_metric):
     run_cli(tmp_path / "r", *FAST, "metric=params", "search.n=50", "seed=7", "benchmark=none")
     result = result_of(tmp_path / "r")
     assert "space" not in result
-    direct = run_search("random", Evaluator(params_metric.score_cell), random.Random(7), n=50)
+    direct = run_search("random", Evaluator(params_metric.score_cell), random.Random(7), n=50, space=NATS_TSS)
     assert result["best"]["index"] == direct.best_cell.index == 12118
 
     aging = ["search=aging_warmup", "search.m=80", "search.p=16", "search.t=4", "search.w=32"]
     run_cli(tmp_path / "a", *FAST, "metric=params", "seed=3", "benchmark=none", *aging)
     result = result_of(tmp_path / "a")
     evaluator = Evaluator(params_metric.score_cell)
-    direct = run_search("aging_warmup", evaluator, random.Random(3), m=80, p=16, t=4, w=32)
+    direct = run_search("aging_warmup", evaluator, random.Random(3), m=80, p=16, t=4, w=32, space=NATS_TSS)
     assert result["best"]["index"] == direct.best_cell.index == 1462
     assert (result["evaluations"], result["distinct_scored"]) == (evaluator.requests, evaluator.distinct) == (1264, 194)
     assert math.isfinite(result["best"]["score"])

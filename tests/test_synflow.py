@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from zcnas.metrics import ScoringContext, make_metric, synflow_score
-from zcnas.network import build_network
+from zcnas.metrics import ScoringContext, make_metric
+from zcnas.metrics.synflow import synflow_score
+from zcnas.spaces.nats_tss.network import build_network
 
 
 def test_two_layer_linear_network_by_hand():
@@ -38,7 +39,7 @@ def test_batchnorm_is_ignored():
 def test_nats_cells_finite_deterministic_and_zero_when_disconnected():
     ctx = ScoringContext(dataset="cifar10", num_classes=10, input_size=32, seed=0)
     metric = make_metric("synflow", ctx)
-    from zcnas.space import arch_from_index, parse_arch
+    from zcnas.spaces.nats_tss.cells import arch_from_index, parse_arch
     a = metric.score_cell(arch_from_index(13714))
     assert math.isfinite(a) and a > 0
     assert metric.score_cell(arch_from_index(13714)) == a

@@ -17,6 +17,7 @@ from cli import run_cli
 from zcnas.errors import DataError
 from zcnas.io import read_json, write_json
 from zcnas.roster import Roster, make_rows, write_roster
+from zcnas.spaces.nats_tss.space import NATS_TSS
 
 ROOT = Path(__file__).resolve().parents[1]
 ROSTERS = ROOT / "results" / "rosters"
@@ -68,7 +69,7 @@ def test_load_rosters_gives_every_row_of_results_rosters_with_its_metadata():
 
 
 def small_roster(path: Path, metric: str, dataset: str, seed: int = 0, scores=(1.0, -math.inf)) -> None:
-    rows = make_rows([(i, s, 0.5, "computed") for i, s in enumerate(scores)])
+    rows = make_rows([(i, s, 0.5, "computed") for i, s in enumerate(scores)], NATS_TSS)
     write_roster(path, Roster(rows, {"metric": metric, "dataset": dataset, "seed": seed, "batch_size": None}))
 
 

@@ -201,4 +201,4 @@ def test_a_result_file_never_names_code_to_import(tmp_path, task):
     assert proc.returncode == 2, proc.stderr
     assert not marker.exists()
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "user's space ('evil_space.Space')" in lines[0] and "space.target" in lines[0]
+    assert len(lines) == 1 and "user's space ('evil_space.Space')" in lines[0] and "space._target_" in lines[0]

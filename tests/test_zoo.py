@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 
@@ -13,27 +14,30 @@ from torch import nn
 
 from nats_samples import CONV_CELL, POOL_CELL, cifar10_sample
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics import (
-    METRICS,
-    SPECS,
-    ScoringContext,
-    epe_nas_score,
-    fisher_score,
-    flops_score,
-    grad_norm_score,
-    grasp_score,
-    jacov_score,
-    l2_norm_score,
-    make_metric,
-    meco_score,
-    params_score,
-    plain_score,
-    zen_score,
-    zico_score,
-)
+from zcnas.metrics import ScoringContext, defaults, make_metric, metric_class
+from zcnas.metrics.counts import flops_score, params_score
+from zcnas.metrics.epe_nas import epe_nas_score
+from zcnas.metrics.fisher import fisher_score
+from zcnas.metrics.grad_norm import grad_norm_score
+from zcnas.metrics.grasp import grasp_score
+from zcnas.metrics.jacov import jacov_score
+from zcnas.metrics.l2_norm import l2_norm_score
+from zcnas.metrics.meco import meco_score
+from zcnas.metrics.plain import plain_score
+from zcnas.metrics.zen import zen_score
+from zcnas.metrics.zico import zico_score
 from zcnas.metrics.jacov import K
-from zcnas.network import build_network
-from zcnas.space import sample_cell, to_cell
+from zcnas.spaces.nats_tss.network import build_network
+from zcnas.spaces.nats_tss.cells import sample_cell, to_cell
+
+# the parameters' defaults, as conf/metric/ states them (the functions take no defaults)
+MECO, ZICO = defaults("meco"), defaults("zico")
+ZEN = {k: defaults("zen")[k] for k in ("alpha", "repeat", "norm")}
+
+
+def zen(model, shape, **given) -> float:
+    return zen_score(model, shape, **{**ZEN, "seed": 0, **given})
+
 
 ZOO = ["grad_norm", "grasp", "fisher", "jacov", "l2_norm", "plain", "params", "flops", "zen", "epe_nas", "zico",
        "meco"]
@@ -66,11 +70,10 @@ def tx(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(a))
 
 
-def test_registered_with_direction_and_data_needs():
+def test_declared_with_direction_and_data_needs():
     for name in ZOO:
-        assert name in METRICS, name
-        assert SPECS[name].higher_is_better, name
-    needs = {n for n in ZOO if METRICS[n].needs_data}
+        assert metric_class(name).higher_is_better, name
+    needs = {n for n in ZOO if metric_class(n).needs_data}
     assert needs == {"grad_norm", "grasp", "fisher", "jacov", "plain", "epe_nas", "zico", "meco"}
 
 
@@ -127,7 +130,7 @@ def test_grasp_is_minus_theta_hessian_gradient():
 
 
 def test_gradient_proxies_need_labels_and_weights():
-    for fn in (grad_norm_score, plain_score, fisher_score, grasp_score, zico_score):
+    for fn in (grad_norm_score, plain_score, fisher_score, grasp_score, functools.partial(zico_score, **ZICO)):
         with pytest.raises(MetricError, match="needs labels"):
             fn(linear(), tx(X), None)
         with pytest.raises(MetricError, match="needs nn.Conv2d or nn.Linear"):
@@ -255,8 +258,8 @@ def test_zen_linear_network_scales_with_alpha():
     # Without BatchNorm and nonlinearity f(x) − f(x + αε) = −α f(ε): log Δ moves by exactly log 10.
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.Conv2d(4, 2, 1, bias=False))
     for norm in ("fro", "l1"):
-        a = zen_score(model, (4, 3, 6, 6), alpha=0.1, seed=3, norm=norm)
-        b = zen_score(model, (4, 3, 6, 6), alpha=0.01, seed=3, norm=norm)
+        a = zen(model, (4, 3, 6, 6), alpha=0.1, seed=3, norm=norm)
+        b = zen(model, (4, 3, 6, 6), alpha=0.01, seed=3, norm=norm)
         assert a - b == pytest.approx(math.log(10), abs=1e-5)
 
 
@@ -273,7 +276,7 @@ def test_zen_batchnorm_term_by_hand():
     delta = torch.linalg.vector_norm((bn(x) - bn(x + alpha * eps)).reshape(8, -1), dim=1).mean()
     sigma2 = x.var(dim=(0, 2, 3), unbiased=False).mean()
     expected = math.log(delta.item()) + 0.5 * math.log(sigma2.item())
-    assert zen_score(nn.BatchNorm2d(3), shape, alpha=alpha, seed=seed) == pytest.approx(expected, abs=1e-4)
+    assert zen(nn.BatchNorm2d(3), shape, alpha=alpha, seed=seed) == pytest.approx(expected, abs=1e-4)
 
 
 def test_zen_ignores_the_given_weights_and_leaves_them_alone():
@@ -286,12 +289,12 @@ def test_zen_ignores_the_given_weights_and_leaves_them_alone():
                 m.running_var.fill_(3.0)
     b.eval()
     before = {k: v.clone() for k, v in b.state_dict().items()}
-    assert zen_score(a, (4, 3, 8, 8), seed=2) == zen_score(b, (4, 3, 8, 8), seed=2)
-    assert zen_score(a, (4, 3, 8, 8), seed=2) != zen_score(a, (4, 3, 8, 8), seed=3)
+    assert zen(a, (4, 3, 8, 8), seed=2) == zen(b, (4, 3, 8, 8), seed=2)
+    assert zen(a, (4, 3, 8, 8), seed=2) != zen(a, (4, 3, 8, 8), seed=3)
     assert all(torch.equal(v, before[k]) for k, v in b.state_dict().items())
     assert not any(m.training for m in b.modules())
     with pytest.raises(ConfigError, match="alpha"):
-        zen_score(a, (4, 3, 8, 8), alpha=0)
+        zen(a, (4, 3, 8, 8), alpha=0)
 
 
 def test_zen_leaves_out_batchnorms_of_dead_branches():
@@ -306,9 +309,9 @@ def test_zen_leaves_out_batchnorms_of_dead_branches():
             return y + self.dead(y * 0.0)
 
     shape = (4, 3, 6, 6)
-    assert zen_score(DeadBranch(), shape, seed=1) == zen_score(DeadBranch().main, shape, seed=1)
+    assert zen(DeadBranch(), shape, seed=1) == zen(DeadBranch().main, shape, seed=1)
     # NATS cell 14405: its nor_conv_3x3~1 is fed only by a none edge
-    assert math.isfinite(zen_score(build_network(14405, 10, seed=0), (4, 3, 16, 16)))
+    assert math.isfinite(zen(build_network(14405, 10, seed=0), (4, 3, 16, 16)))
 
 
 # ---------------------------------------------------------------- zico
@@ -319,7 +322,7 @@ def test_zico_opposite_gradients_give_log_of_the_weight_count():
     # gradient is exactly the negated first: E|g| / std(g) = 1 for every weight, ZiCo = log(#weights).
     x = np.concatenate([X, -X])
     y = np.concatenate([Y, Y])
-    assert zico_score(linear(np.zeros((2, 3))), tx(x), tx(y)) == pytest.approx(math.log(6), rel=1e-12)
+    assert zico_score(linear(np.zeros((2, 3))), tx(x), tx(y), **ZICO) == pytest.approx(math.log(6), rel=1e-12)
 
 
 def test_zico_by_hand_on_two_halves():
@@ -327,7 +330,7 @@ def test_zico_by_hand_on_two_halves():
     xs, ys = np.concatenate([X, x2]), np.concatenate([Y, [1, 0, 0, 1]])
     g = np.stack([(dlogits(xs[s] @ W.T, ys[s]).T @ xs[s]).ravel() for s in (slice(0, 4), slice(4, 8))])
     expected = math.log(np.sum(np.abs(g).mean(axis=0) / g.std(axis=0)))
-    assert zico_score(linear(), tx(xs), tx(ys)) == pytest.approx(expected, rel=1e-12)
+    assert zico_score(linear(), tx(xs), tx(ys), **ZICO) == pytest.approx(expected, rel=1e-12)
     with pytest.raises(MetricError, match="at least that many images"):
         zico_score(linear(), tx(X[:2]), tx(Y[:2]), num_batches=3)
     with pytest.raises(ConfigError, match="num_batches must be an integer >= 2"):
@@ -348,16 +351,16 @@ def test_meco_minimum_eigenvalue_by_hand():
     u, w = [1, 1, -1, -1], [1, -1, 1, -1]
     x = image(u, [a + b for a, b in zip(u, w)])
     lam = 1 - 1 / math.sqrt(2)
-    assert meco_score(nn.Identity(), x) == pytest.approx(lam, rel=1e-12)
+    assert meco_score(nn.Identity(), x, **MECO) == pytest.approx(lam, rel=1e-12)
     x2 = x.clone()
     x2[1] = 5.0
-    assert meco_score(nn.Identity(), x2) == meco_score(nn.Identity(), x)  # only the first image counts
+    assert meco_score(nn.Identity(), x2, **MECO) == meco_score(nn.Identity(), x, **MECO)  # only the first image
     # every module counts (the authors' code): the container and its two children; "leaves": the two children
     twice = nn.Sequential(nn.Identity(), nn.Identity())
-    assert meco_score(twice, x) == pytest.approx(3 * lam, rel=1e-12)
+    assert meco_score(twice, x, **MECO) == pytest.approx(3 * lam, rel=1e-12)
     assert meco_score(twice, x, layers="leaves") == pytest.approx(2 * lam, rel=1e-12)
-    assert meco_score(nn.Identity(), image(u, w)) == pytest.approx(1.0)  # uncorrelated channels
-    assert meco_score(nn.Identity(), image(u, [3, 3, 3, 3])) == 0.0  # a constant channel: NaN row -> 0
+    assert meco_score(nn.Identity(), image(u, w), **MECO) == pytest.approx(1.0)  # uncorrelated channels
+    assert meco_score(nn.Identity(), image(u, [3, 3, 3, 3]), **MECO) == 0.0  # a constant channel: NaN row -> 0
 
 
 def test_meco_dependent_channels_and_models_without_feature_maps():
@@ -365,9 +368,9 @@ def test_meco_dependent_channels_and_models_without_feature_maps():
     with torch.no_grad():
         conv.weight.copy_(torch.tensor([1.0, -2.0]).reshape(2, 1, 1, 1))
     x = torch.randn(2, 1, 3, 3, dtype=torch.float64)
-    assert meco_score(conv, x) == pytest.approx(0.0, abs=1e-12)  # channel 2 = −2 × channel 1
+    assert meco_score(conv, x, **MECO) == pytest.approx(0.0, abs=1e-12)  # channel 2 = −2 × channel 1
     with pytest.raises(MetricError, match="meco needs convolutional feature maps"):
-        meco_score(linear(), tx(X))
+        meco_score(linear(), tx(X), **MECO)
     with pytest.raises(ConfigError, match="layers"):
         meco_score(conv, x, layers="convs")
 

@@ -10,7 +10,7 @@ __all__ = ["__version__", "build", "load_rosters", "score", "search", "train"]
 #: the Python API (zcnas.api), imported on first use so that `import zcnas` stays cheap (no torch)
 API = ("build", "score", "search", "train")
 #: torch-free functions of the API, also imported on first use (their modules read pandas and pyarrow)
-DATA_API = {"load_rosters": "zcnas.roster_frame"}
+DATA_API = {"load_rosters": "zcnas.roster.frame"}
 
 
 class _Package(types.ModuleType):

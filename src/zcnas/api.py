@@ -3,8 +3,9 @@
 ``zcnas.score`` runs the same implementations the NATS-Bench jobs use (the
 model-level functions of ``zcnas.metrics``, several metrics at once on the fused
 engine's shared passes, ``zcnas.metrics.fused``) on a model and batch you give.
-Which metrics it takes, what each needs from the batch and its parameters
-all come from the metrics' declarations (``zcnas.metrics.base.register``).
+Which metrics it takes are the options of ``conf/metric/`` (``zcnas.plugins``); what each needs
+from the batch and its model-level function come from its class's declaration
+(``zcnas.metrics.base.declare``), its parameters' defaults from its option.
 ``zcnas.build`` gives the network of an architecture of any space, ``zcnas.search``
 runs a search job's search in-process and ``zcnas.train`` trains a network
 (``zcnas.training``).
@@ -15,12 +16,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zcnas import metrics as metric_options
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics import SPECS
-from zcnas.metrics.base import LABELS
+from zcnas.metrics.base import LABELS, Metric
 
-#: the metrics that score any model: those declared with a model-level function
-MODEL_METRICS = {name: spec for name, spec in SPECS.items() if spec.model_score is not None}
+
+def model_metrics() -> dict[str, type[Metric]]:
+    """The metrics that score any model, those declared with a model-level function: ``{name: class}``
+    (imports every metric)."""
+    classes = {name: metric_options.metric_class(name) for name in metric_options.names()}
+    return {name: cls for name, cls in classes.items() if cls.model_score is not None}
 
 
 def _split_batch(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -40,19 +45,23 @@ def _split_batch(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
     raise TypeError(f"batch must be a tensor x, a pair (x, y) of tensors or a DataLoader, got {type(batch).__name__}")
 
 
-def _check_metric(metric, params: dict):
-    spec = MODEL_METRICS.get(metric) if isinstance(metric, str) else None
-    if spec is None:
-        if not isinstance(metric, str):
-            raise ConfigError(f"a metric is named by a string, got {metric!r}")
-        if metric in SPECS:
-            raise ConfigError(f"metric {metric!r} cannot score an arbitrary model: {SPECS[metric].cells_only}")
-        raise ConfigError(f"unknown metric {metric!r}; valid: {', '.join(sorted(MODEL_METRICS))}")
-    unknown = sorted(set(params) - set(spec.param_names()))
+def _check_metric(metric, params: dict) -> tuple[type[Metric], dict]:
+    """The class of ``metric`` and its parameters: its option's defaults (those its model-level
+    function takes), ``params`` overriding them."""
+    if not isinstance(metric, str):
+        raise ConfigError(f"a metric is named by a string, got {metric!r}")
+    if metric not in metric_options.names():
+        raise ConfigError(f"unknown metric {metric!r}; valid: {', '.join(metric_options.names())}")
+    cls = metric_options.metric_class(metric)
+    if cls.model_score is None:
+        raise ConfigError(f"metric {metric!r} cannot score an arbitrary model: {cls.cells_only}")
+    takes = cls.param_names()
+    unknown = sorted(set(params) - set(takes))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {', '.join(unknown)} for metric {metric!r}; "
-                          f"valid: {', '.join(spec.param_names()) or 'none'}")
-    return spec
+                          f"valid: {', '.join(takes) or 'none'}")
+    given = {k: v for k, v in metric_options.defaults(metric).items() if k in takes}
+    return cls, {**given, **params}
 
 
 def score(model: nn.Module, batch, metric: str | None = None, *, metrics=None, settings=None,
@@ -129,12 +138,12 @@ def score(model: nn.Module, batch, metric: str | None = None, *, metrics=None, s
     if settings is not None:
         raise ConfigError("settings= goes with metrics=[...]; one metric takes its parameters as keywords")
     metric = "hook_logdet" if metric is None else metric
-    spec = _check_metric(metric, params)
+    cls, params = _check_metric(metric, params)
     x, y = _split_batch(batch)
-    if spec.needs == LABELS and y is None:
+    if cls.needs == LABELS and y is None:
         raise MetricError(f"metric {metric!r} needs labels: pass batch=(x, y) with y the class indices of x")
     with _model_kept(model):
-        return float(spec.score_model(model, x, y, **params))
+        return float(cls.score_model(model, x, y, **params))
 
 
 class _model_kept:
@@ -156,42 +165,44 @@ class _model_kept:
 
 
 def _score_many(model: nn.Module, batch, names: list, settings: dict) -> dict[str, float]:
-    from zcnas.metrics.fused import SHARED, shared_scores
+    from zcnas.metrics.base import SHARED_PASS
+    from zcnas.metrics.fused import shared_scores
 
     if not names:
-        raise ConfigError("metrics=[] names no metric; valid: " + ", ".join(sorted(MODEL_METRICS)))
+        raise ConfigError("metrics=[] names no metric; valid: " + ", ".join(metric_options.names()))
     doubled = sorted({n for n in names if names.count(n) > 1})
     if doubled:
         raise ConfigError(f"metrics lists {', '.join(map(str, doubled))} more than once")
     stray = sorted(set(settings) - set(names))
     if stray:
         raise ConfigError(f"settings given for {', '.join(map(str, stray))}, which is not among the metrics")
-    specs = {n: _check_metric(n, dict(settings.get(n) or {})) for n in names}
+    checked = {n: _check_metric(n, dict(settings.get(n) or {})) for n in names}
     x, y = _split_batch(batch)
-    labelled = [n for n in names if specs[n].needs == LABELS]
+    labelled = [n for n in names if checked[n][0].needs == LABELS]
     if labelled and y is None:
         raise MetricError(f"metric {labelled[0]!r} needs labels: pass batch=(x, y) with y the class indices of x")
-    shared = [n for n in names if n in SHARED]
+    shared = [n for n in names if checked[n][0].fusion in SHARED_PASS]
     scores: dict[str, float] = {}
     with _model_kept(model):
         if shared:
-            scores.update(shared_scores(model, x, y, shared, {n: dict(settings.get(n) or {}) for n in shared}))
+            scores.update(shared_scores(model, x, y, shared, {n: checked[n][1] for n in shared}))
         for n in names:
             if n not in scores:
-                scores[n] = float(specs[n].score_model(model, x, y, **dict(settings.get(n) or {})))
+                cls, params = checked[n]
+                scores[n] = float(cls.score_model(model, x, y, **params))
     return {n: float(scores[n]) for n in names}
 
 
 # --- networks ---------------------------------------------------------------------------------
 
 
-def build(arch, space="nats_tss", num_classes: int = 10, resolution: int = 32, seed: int | None = None,
+def build(arch, space: str | None = None, num_classes: int = 10, resolution: int = 32, seed: int | None = None,
           **space_options) -> nn.Module:
     """The ``torch.nn.Module`` of architecture ``arch`` of ``space``, freshly initialized (train mode).
 
     ``arch``: the architecture's string or its index (indexed spaces).  ``space``: ``nats_tss``
-    (NATS-Bench topology, the default), ``nas_bench_macro``, ``nas_bench_101``, or a
-    ``zcnas.spaces.base.SearchSpace`` instance (your own space).  ``num_classes`` and
+    (NATS-Bench topology), ``nas_bench_macro``, ``nas_bench_101``, or a ``zcnas.spaces.base.SearchSpace``
+    instance (your own space); None: the default space of ``conf/config.yaml``.  ``num_classes`` and
     ``resolution`` (the input images are resolution x resolution x 3; a multiple of 4 for
     NATS-Bench) size it for your task.  NATS-Bench networks also take ``C`` (channels of the
     first stage, default 16) and ``N`` (cells per stage, default 5): the paper's network, on
@@ -209,10 +220,10 @@ def build(arch, space="nats_tss", num_classes: int = 10, resolution: int = 32, s
         print(net(torch.randn(2, 3, 48, 48)).shape)  # torch.Size([2, 5])
         print(sum(p.numel() for p in zcnas.build(123).parameters()))  # the paper's size: 344346
     """
-    from zcnas.spaces import SearchSpace, make_space
-    from zcnas.training.target import network_options
+    from zcnas.spaces import SearchSpace, default_name, make_space
+    from zcnas.training.target import NATS_SIZE, network_options
 
-    sp = space if isinstance(space, SearchSpace) else make_space(str(space))
+    sp = space if isinstance(space, SearchSpace) else make_space(str(space or default_name()))
     a = sp.to_arch(arch)
     for name, value in (("num_classes", num_classes), ("resolution", resolution)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -223,24 +234,8 @@ def build(arch, space="nats_tss", num_classes: int = 10, resolution: int = 32, s
     if stray:
         raise ConfigError(f"unknown network option(s) {', '.join(stray)}; NATS-Bench networks take C and N, "
                           "the other spaces none")
-    options = network_options(sp, space_options.get("C", 16), space_options.get("N", 5))
-    if sp.name == "nats_tss":
-        from zcnas.network import build_network
-
-        return build_network(a, num_classes, seed=seed, channels=options["C"], cells_per_stage=options["N"],
-                             resolution=resolution)
-    if sp.name in ("nas_bench_macro", "nas_bench_101"):
-        if sp.name == "nas_bench_macro":
-            from zcnas.spaces.macro_network import MacroNetwork as Network
-        else:
-            from zcnas.spaces.nb101_network import Nb101Network as Network
-        # the same draws as the space's build_network (manual_seed, then construction), without
-        # touching the caller's random state
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            return Network(a, num_classes, resolution)
-    return sp.build_network(a, num_classes, resolution, seed=seed)
+    options = network_options(sp, space_options.get("C", NATS_SIZE["C"]), space_options.get("N", NATS_SIZE["N"]))
+    return sp.sized_network(a, num_classes, resolution, seed=seed, **options)
 
 
 # --- jobs in-process ----------------------------------------------------------------------------
@@ -281,11 +276,12 @@ def _override(key: str, value) -> str:
 
 
 def search(metric: str = "synflow", search: str = "random", dataset: str = "cifar10", seed: int = 0,
-           space: str = "nats_tss", overrides: list[str] | tuple[str, ...] = (), **settings) -> dict:
+           space: str | None = None, overrides: list[str] | tuple[str, ...] = (), **settings) -> dict:
     """Run one search in-process, as ``python run.py task=search ...`` does; returns the job's result.
 
-    ``metric``, ``search``, ``dataset``, ``space``: options of those config groups; ``settings``:
-    the search's own (``n=`` for random, ``cycles=``/``population=``/``sample_size=`` for aging);
+    ``metric``, ``search``, ``dataset``, ``space``: options of those config groups (``space=None``: the
+    default of ``conf/config.yaml``); ``settings``:
+    the search's own, the keys of ``conf/search/<search>.yaml`` (``n=`` for random, ``m=``/``p=``/``t=``/``w=`` for aging);
     ``overrides``: any other command-line overrides (``["hardware=gpu", "batch_size=64"]``).
     ``result["best"]`` holds the architecture found (``arch``, ``index``, ``score`` and, where the
     benchmark has it, ``test_accuracy``).  Nothing is written to disk.
@@ -300,12 +296,12 @@ def search(metric: str = "synflow", search: str = "random", dataset: str = "cifa
     from zcnas.tasks.search import run_search_job
 
     cfg = _compose(["task=search", f"metric={metric}", f"search={search}", f"dataset={dataset}",
-                    f"space={space}", f"seed={seed}", "progress=false", *overrides,
+                    *([f"space={space}"] if space else []), f"seed={seed}", "progress=false", *overrides,
                     *(_override(f"search.{k}", v) for k, v in settings.items())])
     return run_search_job(cfg, None)
 
 
-def train(arch, data="cifar10", *, space="nats_tss", recipe: str = "quick", seed: int = 0, device: str = "cpu",
+def train(arch, data="cifar10", *, space: str | None = None, recipe: str = "quick", seed: int = 0, device: str = "cpu",
           output_dir=None, C: int = 16, N: int = 5, dataset_settings: dict | None = None, progress: bool = False,
           **hyperparameters):
     """Train architecture ``arch``; returns ``(network, summary)``, the network trained (eval mode).
@@ -338,11 +334,11 @@ def train(arch, data="cifar10", *, space="nats_tss", recipe: str = "quick", seed
     from omegaconf import OmegaConf
 
     from zcnas.config import CONFIG_DIR
-    from zcnas.spaces import SearchSpace, make_space
+    from zcnas.spaces import SearchSpace, default_name, make_space
     from zcnas.training import TrainingData, make_recipe, train_network
     from zcnas.training.target import resolve_target
 
-    sp = space if isinstance(space, SearchSpace) else make_space(str(space))
+    sp = space if isinstance(space, SearchSpace) else make_space(str(space or default_name()))
     options_file = CONFIG_DIR / "train" / f"{recipe}.yaml"
     if not options_file.is_file():
         from zcnas.config import group_options

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from zcnas.benchmark import Benchmark, make_benchmark
 from zcnas.errors import ConfigError
 from zcnas.metrics import Metric, ScoringContext, make_metric
-from zcnas.spaces import DEFAULT, SearchSpace, make_space
+from zcnas.spaces import SearchSpace, make_space
 from zcnas.threads import resolve_threads
 
 
@@ -70,20 +70,21 @@ def device_label(device: str) -> str:
 
 
 def build_space(cfg: DictConfig) -> SearchSpace:
-    """The job's search space (``space`` group; NATS-Bench TSS when the config has none)."""
+    """The job's search space (the ``space`` group, which every composed config has)."""
     node = cfg.get("space")
     if node is None:
-        return make_space(DEFAULT)
-    name = str(node.get("name"))
-    options = as_dict(node.get("options")) if name == "custom" else {}
-    return make_space(name, node.get("target") if name == "custom" else None, **options)
+        raise ConfigError("the job's config has no space; compose it from conf/ (its defaults choose one) or "
+                          "add space=<name>")
+    # the class its _target_ names (the user's own for space=custom), space.options its keyword arguments
+    return make_space(str(node.get("name")), node.get("_target_"), **as_dict(node.get("options") or {}))
 
 
 def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchmark:
-    """The job's ground truth: NATS-Bench's backends (``benchmark`` group) or, in another space, its table."""
+    """The job's ground truth: the ``benchmark`` group (NATS-Bench's backends) where the space takes it
+    from there (``SearchSpace.benchmark_group``), else the space's own table."""
     b = cfg.benchmark
     space = space or build_space(cfg)
-    if space.name == DEFAULT:
+    if space.benchmark_group:
         return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"), b.get("shipped_path"))
     kind = str(b.kind)
     if kind == "none":

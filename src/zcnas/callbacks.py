@@ -144,7 +144,7 @@ def merge_sweep_rosters(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
 
 def aggregate_sweep(jobs: list[Job], sweep_dir: str | Path) -> list[str]:
     """Tables of the sweep's searches in ``<sweep_dir>/tables/`` (what ``task=aggregate`` writes)."""
-    from zcnas.tasks.aggregate import aggregate_into, summarize_aggregate
+    from zcnas.studies.search_tables.task import aggregate_into, summarize_aggregate
 
     if not any(j.task == "search" and j.state in ("ok", "skipped") for j in jobs):
         return []

@@ -80,14 +80,30 @@ def group_choices(arg: str, options: list[str]) -> tuple[str, list[str], bool] |
     return override.key_or_group, [c for c in chosen if c != "null"], override.is_sweep_override()
 
 
+def searchpath_folders(args: list[str]) -> list[Path]:
+    """The folders of ``hydra.searchpath=[file://...]``: Hydra looks for config options there too."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for arg in args:
+        if arg.partition("=")[0] == "hydra.searchpath":
+            try:
+                value = OverridesParser.create().parse_override(arg).value()
+            except Exception:
+                return []  # Hydra reports it
+            paths = value if isinstance(value, list) else [value]
+            return [Path(str(p)[len("file://"):]) for p in paths if str(p).startswith("file://")]
+    return []
+
+
 def check_overrides(args: list[str], config_dir: Path) -> str | None:
     """A one-line problem with the command line that Hydra would report at length, or None."""
     multirun = any(a in MULTIRUN_FLAGS for a in args)
+    folders = [config_dir, *searchpath_folders(args)]  # a user's own options count too (docs/plugins.md)
     for arg in args:
         key = arg.partition("=")[0].lstrip("+~")
         if arg.startswith("-") or key not in GROUPS:
             continue
-        valid = group_options(key, config_dir)
+        valid = sorted({option for folder in folders for option in group_options(key, folder)})
         parsed = group_choices(arg, valid)
         if parsed is None:
             continue
@@ -130,6 +146,10 @@ def explain(exc: BaseException, args: list[str]) -> str:
     match = re.search(r"Could not override '([^']+)'", text)
     if match:
         key = match.group(1)
+        parent, _, leaf = key.rpartition(".")
+        if leaf == "target" and parent:  # a plug-in's class is Hydra's _target_ (space=custom space._target_=...)
+            value = next((a.partition("=")[2] for a in args if a.partition("=")[0].lstrip("+~") == key), "module.Class")
+            return f"unknown setting {key}: a class path is {parent}._target_ (Hydra's key), e.g. {parent}._target_={value}"
         return f"unknown setting {key}{valid_keys(key, args)}{optional_hint(key)}"
     match = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
     if match:
@@ -205,6 +225,8 @@ def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
         os.environ["ZCNAS_DEBUG"] = "1"
     debug = os.environ.get("ZCNAS_DEBUG") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of printing; we say it in one line
+    if not debug and any(a in MULTIRUN_FLAGS for a in args) and any(a.startswith("hardware=slurm") for a in args):
+        sys.stderr = _WithoutSubmititEcho(sys.stderr)
     try:
         hydra_main()
     except SystemExit:
@@ -226,6 +248,26 @@ def main(hydra_main: Callable[[], None], config_dir: Path) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         _reader_gone()
+
+
+class _WithoutSubmititEcho:
+    """``sys.stderr`` less what submitit copies there from a failed sbatch: the failure reaches us as
+    an exception holding the same text, and ``explain_submitit`` says it in one line."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            caller = sys._getframe(1).f_globals.get("__name__")
+        except ValueError:  # written from C (the interpreter's own error printing)
+            caller = None
+        if caller == "submitit.core.utils":
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _reader_gone() -> None:

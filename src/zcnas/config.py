@@ -9,9 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from zcnas.jobs import folder_name, safe_name, sweep_id
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_DIR = PROJECT_ROOT / "conf"
+from zcnas.plugins import CONFIG_DIR, PROJECT_ROOT  # noqa: F401  (stated there, in plain Python)
 
 
 def register_resolvers() -> None:
@@ -56,7 +54,7 @@ def sweep_folder(name, task, overrides) -> str:
 def run_folder(overrides) -> str:
     """A single run's folder name: ``folder_name`` of its overrides less the values that restate a
     default, so ``seed=0`` names the same folder as the command without it.  Group choices stay:
-    ``metric=synflow`` says what the job is, and names its folder as it always did."""
+    ``metric=synflow`` says what the job is, so it is always in its folder's name."""
     lines = tuple(str(o) for o in overrides)
     restated = restated_defaults(lines)
     return folder_name([line for line in lines if line not in restated])
@@ -146,4 +144,26 @@ def composed_defaults():
     groups = set(hc.runtime.choices)
     # `metric=synflow`, `+experiment=x`, `hydra/launcher=...`: a group choice; `search.n=3`: a value
     choices = [o for o in hc.overrides.task if o.partition("=")[0].lstrip("+~") in groups]
+    # where the options are: a user's own (hydra.searchpath=[file://...], docs/plugins.md) too
+    choices += [o for o in hc.overrides.hydra if o.partition("=")[0] == "hydra.searchpath"]
     return compose(config_name=hc.job.config_name, overrides=choices)
+
+
+def value_overrides() -> list[tuple[str, object]]:
+    """The running job's value overrides as the user typed them: ``(key, value)`` with the value as
+    Hydra's grammar reads it (``yes`` a string, ``true`` a bool), before a structured config converts
+    it; group choices, deletions and sweeps are left out.  Empty outside a Hydra job."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not HydraConfig.initialized():
+        return []
+    hc = HydraConfig.get()
+    groups = set(hc.runtime.choices)
+    pairs = []
+    for override in OverridesParser.create().parse_overrides(list(hc.overrides.task)):
+        if (override.key_or_group in groups or override.is_delete() or override.is_sweep_override()
+                or override.package is not None):
+            continue
+        pairs.append((override.key_or_group, override.value()))
+    return pairs

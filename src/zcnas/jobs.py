@@ -7,7 +7,7 @@ go).  The same list decides two things, so they cannot disagree:
 * the job's folder name (``folder_name``), e.g. ``metric=synflow,search=random,seed=3``;
 * whether a finished result still answers the job (``config_changes``).
 
-``benchmark`` is outside it (folder names stay as they were), but the ground truth a job reads is
+``benchmark`` is outside it (``benchmark=...`` changes no folder name), but the ground truth a job reads is
 compared by path and content hash (``zcnas.benchmark.identity``, recorded in ``result.json``): a
 job whose result depends on it runs again when it changes, and one that only reports its
 accuracies re-reads them.
@@ -18,8 +18,8 @@ as a slug of the value plus a short hash of it, e.g.
 ``metric.roster=synflow_cifar10.parquet-3f9a1c`` for
 ``metric.roster=/data/rosters/synflow_cifar10.parquet``.  So no override value
 can nest folders or climb out of the output root; the full overrides are in the
-job's ``result.json`` and ``.hydra/overrides.yaml``.  Names made only of simple
-values are unchanged from earlier versions, so existing job folders still load.
+job's ``result.json`` and ``.hydra/overrides.yaml``.  A name made only of simple
+values is the one Hydra's ``override_dirname`` gives (``seed=3``), so folders Hydra named are found again.
 
 Plain Python: no torch, no Hydra.
 """
@@ -85,7 +85,7 @@ def folder_name(overrides: list[str]) -> str:
             continue
         name = safe_part(key.lstrip("+~")) + ("=" + safe_part(value.strip()) if sep else "")
         lines.append((str(line), name))
-    # sorted by the typed line, as Hydra's override_dirname was, so older folder names match
+    # sorted by the typed line, as Hydra's override_dirname sorts them, so folders Hydra named match
     name = ",".join(n for _, n in sorted(lines))
     if len(name) > MAX_NAME:
         name = f"{name[:MAX_NAME - 8]}~{_digest(name)}"

@@ -33,14 +33,15 @@ from typing import Callable
 from omegaconf import DictConfig, OmegaConf
 
 from zcnas.benchmark.identity import ground_truth
-from zcnas.config import composed_defaults
+from zcnas.config import CONFIG_DIR, composed_defaults, value_overrides
 from zcnas.errors import Interrupted, ZcnasError, debug_enabled, write_error
 from zcnas.filelock import LockHeld, acquire, release
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
 from zcnas.progress import say
 from zcnas.provenance import code_version
-from zcnas.schema import check_against_defaults, check_paths, check_settings
+from zcnas.schema import (check_against_defaults, check_metric_settings, check_paths, check_settings,
+                          check_typed_values)
 
 #: tasks whose finished result is reused on relaunch; the others (merge, import, reports) always rerun
 RESUMABLE = ("search", "score", "train")
@@ -50,8 +51,8 @@ HYDRA_RECORDS = {".hydra", "run.log", f"{RESULT_FILE}.lock"}
 
 #: task -> the module under zcnas that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
 TASKS = {"search": "tasks.search", "score": "tasks.score", "merge": "tasks.rosters", "import": "tasks.rosters",
-         "correlate": "tasks.correlate", "aggregate": "tasks.aggregate", "ensembles": "tasks.ensembles",
-         "hw_study": "tasks.hw_study",
+         "correlate": "studies.correlation.task", "aggregate": "studies.search_tables.task",
+         "ensembles": "studies.ensembles.task", "hw_study": "studies.hardware.task",
          "convert_nb101": "tasks.convert_nb101",
          "build_table": "tasks.build_table", "train": "tasks.train", "export": "tasks.export"}
 
@@ -65,7 +66,7 @@ def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Calla
 def versions() -> dict:
     import torch
 
-    from zcnas.kernels import chosen
+    from zcnas.metrics.naswot_kernels import chosen
     from zcnas.threads import last_decision
 
     info = {**code_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
@@ -145,7 +146,9 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
         defaults = composed_defaults()
         if defaults is not None:  # a Hydra job: keys and types as its YAML options declare them
             check_against_defaults(cfg, defaults)
+            check_typed_values(value_overrides(), defaults)
             check_paths(cfg, defaults)
+        check_metric_settings(cfg, CONFIG_DIR)
         output_dir.mkdir(parents=True, exist_ok=True)
     except ZcnasError as exc:
         _debug_trace()

@@ -181,6 +181,54 @@ def _check(value: object, default: object, path: str) -> None:
         raise ConfigError(f"{path} takes a single value, got {value!r}")
 
 
+def check_typed_values(values: list[tuple[str, object]], defaults: DictConfig) -> None:
+    """``check_against_defaults``'s rule on the values as typed (``zcnas.config.value_overrides``).
+
+    A structured group (``dataset``) converts a value to its field's type before any check sees it:
+    ``dataset.download=yes`` would arrive as true.  Booleans are ``true``/``false`` there too.
+    """
+    from omegaconf import OmegaConf
+
+    tree = OmegaConf.to_container(defaults, resolve=False)
+    for key, value in values:
+        default: object = tree
+        for part in key.split("."):
+            default = default.get(part, _ABSENT) if isinstance(default, dict) else _ABSENT
+        if default is not _ABSENT:
+            _check(value, default, key)
+
+
+_ABSENT = object()
+
+
+def check_metric_settings(cfg: DictConfig, config_dir) -> None:
+    """``+metric_settings.<metric>.<key>=...`` configures one metric of ``task=score metrics=[...]``:
+    refused elsewhere (a single metric takes ``metric.<key>=...``), and each key must be a setting of
+    that metric (its ``conf/metric/<metric>.yaml``), of its type."""
+    from omegaconf import OmegaConf
+
+    given = cfg.get("metric_settings")
+    if given is None:
+        return
+    if not cfg.get("metrics"):
+        raise ConfigError("metric_settings configures the metrics of task=score metrics=[...]; with one metric "
+                          "set its keys directly, e.g. metric.<key>=... (see conf/metric/<name>.yaml)")
+    if not isinstance(given, DictConfig):
+        return  # its reader says what it takes (zcnas.tasks.score.metric_settings)
+    for name, settings in given.items():
+        path = config_dir / "metric" / f"{name}.yaml"
+        if not path.is_file() or not isinstance(settings, DictConfig):
+            continue  # an unknown metric, or not a mapping: said by its reader
+        declared = OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {}
+        # `_target_` names the metric's code and `defaults` composes the file: neither is a setting
+        declared = {k: v for k, v in declared.items() if not str(k).startswith("_") and k != "defaults"}
+        for key, value in OmegaConf.to_container(settings, resolve=False).items():
+            if key not in declared:
+                raise ConfigError(f"unknown setting metric_settings.{name}.{key}: {name} has "
+                                  f"{', '.join(sorted(map(str, declared))) or 'no settings'} (conf/metric/{name}.yaml)")
+            _check(value, declared[key], f"metric_settings.{name}.{key}")
+
+
 def check_paths(cfg: DictConfig, defaults: DictConfig) -> None:
     """A folder the user named in ``paths.root_dir`` or ``paths.shared_data`` exists, else one line naming it.
 

@@ -75,14 +75,14 @@ class Benchmark(ABC):
         return dataset in DATASETS
 
     def accuracy_of(self, arch, dataset: str) -> float | None:
-        """The accuracy of a NATS cell (``zcnas.space.Cell``)."""
+        """The accuracy of a NATS cell (``zcnas.spaces.nats_tss.cells.Cell``)."""
         return self.test_accuracy(arch.index, dataset)
 
     def table(self, dataset: str) -> tuple[list[str], np.ndarray]:
         """(architecture strings, accuracies) of every architecture the benchmark holds."""
-        from zcnas.roster import arch_strings
+        from zcnas.spaces.nats_tss.space import index_strings
 
-        return list(arch_strings()), self.all_test_accuracies(dataset)
+        return list(index_strings()), self.all_test_accuracies(dataset)
 
 
 class NoBenchmark(Benchmark):
@@ -109,14 +109,14 @@ class NoBenchmark(Benchmark):
 
 def ranked_accuracy(benchmark: Benchmark, space, dataset: str, accuracy: float) -> dict:
     """What a result says of a found architecture's accuracy: the accuracy, its rank among the
-    table's architectures and the table's best; outside NATS-Bench also what the accuracy is
+    table's architectures and the table's best; from a space's own table also what the accuracy is
     (``accuracy_label``), how many architectures the table ranks, and any note on its values."""
     import numpy as np
 
     table_acc = benchmark.table(dataset)[1]
     fields = {"test_accuracy": accuracy, "rank": int(1 + np.sum(table_acc > accuracy)),
               "best_in_space": float(table_acc.max())}
-    if space.name != "nats_tss":
+    if not space.benchmark_group:  # a space's own table: say what its accuracy is
         fields["accuracy_label"] = benchmark.accuracy_label
         fields["ranked_among"] = len(table_acc)  # the table's architectures (all, or a sample)
         if getattr(benchmark, "note", None):  # e.g. accuracies that are means of repeated runs

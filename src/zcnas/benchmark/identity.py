@@ -53,6 +53,17 @@ def _get(node, key, default=None):
     return default if value is None else value
 
 
+def _space(cfg):
+    """The job's space (its attributes say where its ground truth and costs come from); None when it
+    cannot be built here: the job itself reports why when it runs."""
+    from zcnas.build import build_space
+
+    try:
+        return build_space(cfg)
+    except Exception:  # a bad space config, a user's class that fails: the job says so when it runs
+        return None
+
+
 def benchmark_source(cfg) -> str | None:
     """The file (or official folder) the job's ground truth is read from, as ``zcnas.build`` picks it."""
     from zcnas.benchmark import source_path
@@ -60,7 +71,7 @@ def benchmark_source(cfg) -> str | None:
     b = _get(cfg, "benchmark") or {}
     kind = str(_get(b, "kind", "auto"))
     space = _get(cfg, "space") or {}
-    if str(_get(space, "name", "nats_tss")) == "nats_tss":
+    if getattr(_space(cfg), "benchmark_group", False):
         return source_path(kind, _get(b, "path"), _get(b, "table_path"), _get(b, "shipped_path"))
     if kind in ("none", "nats_bench"):
         return None
@@ -78,11 +89,12 @@ def ground_truth(task: str, cfg) -> dict:
     source = benchmark_source(cfg)
     if source:
         found["benchmark"] = file_identity(source)
-    if task == "search" and _budget(cfg):
-        from zcnas.benchmark.hw_costs import csv_path
-
+    space = _space(cfg) if task == "search" and _budget(cfg) else None
+    if space is not None:
         dataset = str(_get(_get(cfg, "dataset") or {}, "name", ""))
-        found["hw_costs"] = file_identity(csv_path(str(_get(cfg, "hw_costs", "")), dataset))
+        costs = space.hardware_costs_file(str(_get(cfg, "hw_costs", "")), dataset)
+        if costs:
+            found["hw_costs"] = file_identity(costs)
     return found
 
 
@@ -100,8 +112,8 @@ def result_parts(task: str, cfg) -> set[str]:
     metric = _get(cfg, "metric") or {}
     if _reads_benchmark(metric):
         parts.add("benchmark")
-    space = str(_get(_get(cfg, "space") or {}, "name", "nats_tss"))
-    if task == "score" and space != "nats_tss" and _get(cfg, "sample") is None and _get(cfg, "indices") is None:
+    if (task == "score" and _get(cfg, "sample") is None and _get(cfg, "indices") is None
+            and not getattr(_space(cfg), "benchmark_group", False)):
         parts.add("benchmark")  # the architectures scored are the table's
     if task == "search" and _budget(cfg):
         parts.add("hw_costs")
@@ -110,7 +122,11 @@ def result_parts(task: str, cfg) -> set[str]:
 
 def _reads_benchmark(metric) -> bool:
     """Whether the configured metric reads its scores from the benchmark (not from a roster)."""
-    from zcnas.metrics.base import BENCHMARK, SPECS
+    from zcnas.metrics import metric_class, names
+    from zcnas.metrics.base import BENCHMARK
+
+    def needs(m) -> str | None:  # a name of the job's config: its class's declaration
+        return metric_class(str(m)).needs if str(m) in names() else None
 
     if _get(metric, "roster"):
         return False
@@ -118,8 +134,8 @@ def _reads_benchmark(metric) -> bool:
     if name == "ensemble":
         rosters = _get(metric, "member_rosters") or {}
         members = _get(metric, "members") or []
-        return any(str(m) not in rosters and getattr(SPECS.get(str(m)), "needs", None) == BENCHMARK for m in members)
-    return getattr(SPECS.get(name), "needs", None) == BENCHMARK
+        return any(str(m) not in rosters and needs(m) == BENCHMARK for m in members)
+    return needs(name) == BENCHMARK
 
 
 def _same(old: dict | None, new: dict | None) -> bool:

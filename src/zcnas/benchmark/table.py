@@ -28,7 +28,7 @@ import pandas as pd
 from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index
 from zcnas.benchmark.checks import check_percent, check_seconds
 from zcnas.errors import BenchmarkError
-from zcnas.space import NUM_CELLS, all_cells, format_arch
+from zcnas.spaces.nats_tss.cells import NUM_CELLS, all_cells, format_arch
 
 HOW_TO = "point benchmark.path at a table with the nats_tss_benchmark.csv schema, or use benchmark=nats_bench"
 FILL_HOLES = "build the table from the complete NATS-tss-v1_0-3ffb9-simple release (task=build_table)"

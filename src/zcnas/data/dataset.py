@@ -19,6 +19,8 @@ Kinds (``dataset.kind``, set by the options of ``conf/dataset/``):
 
 from __future__ import annotations
 
+import math
+
 import hashlib
 import json
 import os
@@ -37,6 +39,10 @@ KINDS = ("benchmark", "folder", "npz", "torchvision")
 USER_KINDS = KINDS[1:]
 #: the settings of the user's data; a benchmark dataset's are fixed
 USER_SETTINGS = ("path", "val_fraction", "resolution", "num_classes", "mean", "std")
+#: bounds past any image classification data: a larger value is a typo (or a label that is not a class
+#: number) that would only end in running out of memory
+MAX_RESOLUTION = 1024
+MAX_CLASSES = 100_000
 #: images decoded at a time while the mean and std are computed
 CHUNK = 512
 
@@ -288,6 +294,12 @@ class UserDataset(Dataset):
                 raise ConfigError(f"dataset.num_classes={s['num_classes']} but {self.name} has labels up to {top} "
                                   f"({top + 1} classes); drop dataset.num_classes or pass at least {top + 1}")
             facts["num_classes"] = s["num_classes"]
+        if facts["num_classes"] < 2:
+            raise DataError(f"{self.name} ({self.path}) has {facts['num_classes']} class; classifying needs at least "
+                            "two (a class is a folder of images, or a label value)")
+        if facts["num_classes"] > MAX_CLASSES:
+            raise DataError(f"{self.name} ({self.path}) has labels up to {facts['num_classes'] - 1}: labels are class "
+                            f"numbers 0..K-1 (at most {MAX_CLASSES} classes); renumber them")
         for key in ("mean", "std"):
             if s[key] is not None:
                 facts[key] = list(s[key])
@@ -327,14 +339,15 @@ def _check(ds: dict) -> dict:
     if s["val_fraction"] is not None and not (isinstance(s["val_fraction"], (int, float))
                                                and 0 < s["val_fraction"] < 1):
         raise ConfigError(f"dataset.val_fraction must be a number between 0 and 1, got {s['val_fraction']!r}")
-    for key in ("resolution", "num_classes"):
+    for key, most in (("resolution", MAX_RESOLUTION), ("num_classes", MAX_CLASSES)):
         value = s[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"dataset.{key} must be a positive integer, got {value!r}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most):
+            raise ConfigError(f"dataset.{key} must be an integer in 1..{most}, got {value!r}")
     for key in ("mean", "std"):
         value = s[key]
         if value is not None and (not isinstance(value, (list, tuple)) or len(value) != 3 or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and (v > 0 if key == "std" else True)
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and (v > 0 if key == "std" else True)
                 for v in value)):
             raise ConfigError(f"dataset.{key} must be three numbers (R, G, B on the 0-1 scale"
                               f"{', each > 0' if key == 'std' else ''}), got {value!r}")

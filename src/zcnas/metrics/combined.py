@@ -17,7 +17,7 @@ Normalization statistics come from a *reference set* of scores:
   (``reference_seed``) scored live when the metric is created, so the same
   settings always give the same statistics.
 
-The normalization and the combination are ``zcnas.analysis.normalization``'s
+The normalization and the combination are ``zcnas.studies.normalization``'s
 (``combined_normalizers``, ``combined_scores``): combined is a preset of the
 ensemble rules there, the same code as ``metric=ensemble`` and the studies.
 """
@@ -29,19 +29,19 @@ import random
 
 import numpy as np
 
-from zcnas.analysis.normalization import check_alpha, check_normalization, combined_normalizers, combined_scores
 from zcnas.errors import ConfigError
-from zcnas.metrics.base import Metric
-from zcnas.space import Cell, sample_cell
+from zcnas.metrics.base import DATA, Metric, declare, engine
+from zcnas.spaces.nats_tss.cells import Cell
+from zcnas.spaces.nats_tss.space import NatsTss
+from zcnas.studies.normalization import check_alpha, check_normalization, combined_normalizers, combined_scores
 
 
+@declare(needs=DATA, cells_only="it normalizes hook_logdet and synflow against a reference set of NATS-Bench "
+                               "cells; score its members one by one instead "
+                               "(see zcnas.metrics.ensemble.ensemble_scores)")
 class Combined(Metric):
-    name = "combined"
-    needs_data = True
-
-    def __init__(self, context, alpha: float = 0.6, normalization: str = "minmax",
-                 hook_roster: str | None = None, synflow_roster: str | None = None,
-                 reference_sample: int = 100, reference_seed: int = 0):
+    def __init__(self, context, alpha: float, normalization: str, hook_roster: str | None, synflow_roster: str | None,
+                 reference_sample: int, reference_seed: int):
         super().__init__(context)
         from zcnas.metrics import make_metric
         from zcnas.metrics.from_roster import RosterScores
@@ -57,21 +57,22 @@ class Combined(Metric):
             ds = context.dataset
             self.hook = RosterScores(type(self.hook), context, hook_roster, {"metric": "hook_logdet", "dataset": ds})
             self.syn = RosterScores(type(self.syn), context, synflow_roster, {"metric": "synflow", "dataset": ds})
-            ref_h = np.array(list(self.hook._scores.values()))
-            ref_s = np.array(list(self.syn._scores.values()))
+            ref_h = np.array(list(self.hook.scores.values()))
+            ref_s = np.array(list(self.syn.scores.values()))
             self.reference = f"rosters ({len(ref_h)} / {len(ref_s)} cells)"
         else:
             if isinstance(reference_sample, bool) or not isinstance(reference_sample, int) or reference_sample < 2:
                 raise ConfigError(f"metric.reference_sample must be an integer >= 2, got {reference_sample!r}")
             rng = random.Random(reference_seed)
-            cells = [sample_cell(rng) for _ in range(reference_sample)]
+            cells = [context.space.sample(rng) for _ in range(reference_sample)]
             ref_h = np.array([self.hook.score_cell(c) for c in cells])
             ref_s = np.array([self.syn.score_cell(c) for c in cells])
             self.reference = f"random sample of {reference_sample} cells (seed {reference_seed})"
         self.norms = combined_normalizers(ref_h, ref_s, normalization)
         self.hook_norm, self.syn_norm = self.norms["hook_logdet"], self.norms["synflow"]
 
-    def score_cell(self, cell: Cell) -> float:
+    @engine(NatsTss)  # the paper's normalization, against NATS-Bench cells
+    def combine_cell(self, cell: Cell) -> float:
         h, s = self.hook.score_cell(cell), self.syn.score_cell(cell)
         value = float(combined_scores(np.array([h]), np.array([s]), self.alpha, self.norms)[0])
         return value if math.isfinite(value) else -math.inf

@@ -27,7 +27,7 @@ flops
     edge of a disconnected NATS cell still runs).  The forward pass runs in
     eval mode without gradients; the model's modes are restored.
 
-NATS cells (the ``Params``/``Flops`` metrics): both counts are sums over
+NATS-Bench TSS cells (the ``@engine`` of ``Params``/``Flops`` for that space): both counts are sums over
 modules, and every edge of every cell of a stage holds the same operation
 module whatever its position, so a cell's count is affine in its six
 operation choices: count(cell) = count(all-none) + Σ_e d(op_e), where
@@ -45,9 +45,10 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from zcnas.metrics.base import SHAPE, Metric, register
-from zcnas.network import build_network
-from zcnas.space import OPS, Cell
+from zcnas.metrics.base import NETWORK, SHAPE, Metric, declare, engine
+from zcnas.spaces.nats_tss.network import build_network
+from zcnas.spaces.nats_tss.cells import OPS, Cell
+from zcnas.spaces.nats_tss.space import NatsTss
 
 
 def params_score(model: nn.Module) -> float:
@@ -115,9 +116,11 @@ def cell_count(kind: str, cell: Cell, num_classes: int, input_shape: tuple[int, 
     return float(base + sum(per_edge[op] for op in cell.ops))
 
 
-@register("params", needs=SHAPE, higher_is_better=True, model_score=lambda model, x: params_score(model))
+@declare(needs=SHAPE, model_score=lambda model, x: params_score(model),
+         fusion=NETWORK)
 class Params(Metric):
-    def score_cell(self, cell: Cell) -> float:
+    @engine(NatsTss)  # analytic: affine in the six operation choices
+    def count_cell(self, cell: Cell) -> float:
         # the input size does not change the parameter count; any shape gives the same table
         return cell_count("params", cell, self.context.num_classes, self.context.input_shape)
 
@@ -125,10 +128,11 @@ class Params(Metric):
         return params_score(net)
 
 
-@register("flops", needs=SHAPE, higher_is_better=True,
-          model_score=lambda model, x: flops_score(model, tuple(x.shape[1:]), x.device))
+@declare(needs=SHAPE, model_score=lambda model, x: flops_score(model, tuple(x.shape[1:]), x.device),
+         fusion=NETWORK)
 class Flops(Metric):
-    def score_cell(self, cell: Cell) -> float:
+    @engine(NatsTss)  # analytic: affine in the six operation choices
+    def count_cell(self, cell: Cell) -> float:
         return cell_count("flops", cell, self.context.num_classes, self.context.input_shape)
 
     def score_network(self, net) -> float:

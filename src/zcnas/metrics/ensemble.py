@@ -5,7 +5,7 @@ statistics of a *reference set* of that member's scores, then combined with
 the weights ŵ_m = w_m / Σ w (config values; equal when ``weights`` is null;
 nothing is fitted on accuracy).  The rules (``minmax``, ``log``, ``rank``,
 ``mean_rank``, ``geometric_rank``), the scales and the treatment of
-non-finite member scores are ``zcnas.analysis.normalization``'s, the one
+non-finite member scores are ``zcnas.studies.normalization``'s, the one
 implementation that ``combined`` (this metric's ``minmax`` rule with members
 [hook_logdet, synflow] and weights [α, 1 − α]) and the studies use too.
 
@@ -24,26 +24,26 @@ import random
 
 import numpy as np
 
-from zcnas.analysis.normalization import (RULE_SCALES, Normalizer, check_rule, combine, ensemble_scores,
-                                          normalized_weights)
 from zcnas.errors import ConfigError
-from zcnas.metrics.base import Metric
+from zcnas.metrics.base import MEMBERS, Metric, declare, engine
 from zcnas.metrics.from_roster import RosterScores
-from zcnas.space import Cell, sample_cell
+from zcnas.spaces.nats_tss.cells import Cell
+from zcnas.spaces.nats_tss.space import NatsTss
+from zcnas.studies.normalization import (RULE_SCALES, Normalizer, check_rule, combine, ensemble_scores,
+                                         normalized_weights)
 
 __all__ = ["Ensemble", "ensemble_scores"]
 
 
+@declare(needs=MEMBERS, cells_only="it normalizes its members against a reference set of NATS-Bench cells; score "
+                                  "its members one by one instead (see zcnas.metrics.ensemble.ensemble_scores)")
 class Ensemble(Metric):
-    name = "ensemble"
-
-    def __init__(self, context, members=("hook_logdet", "synflow"), weights=(0.6, 0.4), rule: str = "minmax",
-                 member_rosters: dict | None = None, member_params: dict | None = None,
-                 reference_sample: int = 100, reference_seed: int = 0):
+    def __init__(self, context, members: list, weights: list | None, rule: str, member_rosters: dict | None,
+                 member_params: dict | None, reference_sample: int, reference_seed: int):
         super().__init__(context)
-        from zcnas.metrics import METRICS, make_metric
+        from zcnas.metrics import make_metric, metric_class, names
 
-        members = self._check_members(members, METRICS)
+        members = self._check_members(members, names())
         self.rule = check_rule(rule)
         self.weights = [float(x) for x in normalized_weights(weights, len(members), self.rule)]
         self.raw_weights = None if weights is None else [float(x) for x in weights]
@@ -63,7 +63,7 @@ class Ensemble(Metric):
         self.members: dict[str, Metric] = {}
         for name in members:
             if name in member_rosters:  # the member itself is never built (it may be costly)
-                self.members[name] = RosterScores(METRICS[name], context, str(member_rosters[name]),
+                self.members[name] = RosterScores(metric_class(name), context, str(member_rosters[name]),
                                                   {"metric": name, "dataset": context.dataset})
             else:
                 self.members[name] = make_metric(name, context, **self.member_params.get(name, {}))
@@ -74,14 +74,14 @@ class Ensemble(Metric):
         self.sources: dict[str, str] = {}
         for name in members:
             if name in member_rosters:
-                self.reference[name] = np.array(list(self.members[name]._scores.values()), dtype=float)
+                self.reference[name] = np.array(list(self.members[name].scores.values()), dtype=float)
                 self.sources[name] = f"roster {member_rosters[name]} ({len(self.reference[name])} cells)"
         live_members = [m for m in members if m not in member_rosters]
         if live_members:
             if isinstance(reference_sample, bool) or not isinstance(reference_sample, int) or reference_sample < 2:
                 raise ConfigError(f"metric.reference_sample must be an integer >= 2, got {reference_sample!r}")
             rng = random.Random(reference_seed)
-            cells = [sample_cell(rng) for _ in range(reference_sample)]
+            cells = [context.space.sample(rng) for _ in range(reference_sample)]
             for name in live_members:
                 self.reference[name] = np.array([self.members[name].score_cell(c) for c in cells], dtype=float)
                 self.sources[name] = f"random sample of {reference_sample} cells (seed {reference_seed})"
@@ -89,15 +89,15 @@ class Ensemble(Metric):
         self.normalizers = {m: Normalizer(self.reference[m], m, RULE_SCALES[self.rule]) for m in members}
 
     @staticmethod
-    def _check_members(members, registry) -> list[str]:
+    def _check_members(members, known) -> list[str]:
         if isinstance(members, str) or not hasattr(members, "__iter__"):
             raise ConfigError(f"metric.members must be a list of metric names, got {members!r}")
         members = list(members)
         if not members:
             raise ConfigError("metric.members must name at least one metric")
         for name in members:
-            if not isinstance(name, str) or name not in registry or name == "ensemble":
-                valid = ", ".join(sorted(n for n in registry if n != "ensemble"))
+            if not isinstance(name, str) or name not in known or name == "ensemble":
+                valid = ", ".join(sorted(n for n in known if n != "ensemble"))
                 raise ConfigError(f"unknown ensemble member {name!r} in metric.members; valid: {valid}")
         if len(set(members)) != len(members):
             raise ConfigError(f"metric.members names a metric twice: {members}")
@@ -118,7 +118,8 @@ class Ensemble(Metric):
     def member_scores(self, cell: Cell) -> dict[str, float]:
         return {name: float(m.score_cell(cell)) for name, m in self.members.items()}
 
-    def score_cell(self, cell: Cell) -> float:
+    @engine(NatsTss)  # members normalized against NATS-Bench cells
+    def combine_cell(self, cell: Cell) -> float:
         scores = {name: np.array([s], dtype=float) for name, s in self.member_scores(cell).items()}
         weights = normalized_weights(self.weights, len(scores), self.rule)
         value = float(combine(scores, self.normalizers, weights, self.rule == "geometric_rank")[0])

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import INPUT_GRADIENT, LABELS, declare
 from zcnas.metrics.model_passes import EngineMetric, check_labels
 from zcnas.metrics.jacov import K, correlation, input_jacobian
 
@@ -71,6 +71,6 @@ def epe_nas_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classe
     return epe_nas_from_jacobian(jac.to(torch.float64).cpu().numpy(), y.detach().cpu().numpy(), num_classes)
 
 
-@register("epe_nas", needs=LABELS, higher_is_better=True, model_score=epe_nas_score)
+@declare(needs=LABELS, model_score=epe_nas_score, fusion=INPUT_GRADIENT)
 class EpeNas(EngineMetric):
     """num_classes is epe_nas_score's default, the width of the network's output: the dataset's classes."""

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import ACTIVATION_GRADIENTS, LABELS, declare
 from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, hooked, scratch_train_mode, trainable
 
 
@@ -65,6 +65,6 @@ def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(total)
 
 
-@register("fisher", needs=LABELS, higher_is_better=True, model_score=fisher_score)
+@declare(needs=LABELS, model_score=fisher_score, fusion=ACTIVATION_GRADIENTS)
 class Fisher(EngineMetric):
     prune = False  # it hooks every conv and linear layer: the full forward pass

@@ -21,7 +21,7 @@ from __future__ import annotations
 from zcnas.errors import DataError
 from zcnas.metrics.base import Metric, ScoringContext
 from zcnas.roster import Roster, check_compatible, read_roster, read_roster_meta, registry_space
-from zcnas.spaces import DEFAULT, SearchSpace, make_space
+from zcnas.spaces import SearchSpace
 
 
 def _keys(roster, space: SearchSpace) -> list:
@@ -62,7 +62,7 @@ class RosterScores(Metric):
         self.name = metric.name
         self.needs_benchmark = metric.needs_benchmark
         self.path = str(path)
-        self.space = context.space or make_space(DEFAULT)
+        self.space = context.space  # the job's: its rows are read in it
         # the metadata first, as data: a roster of another metric, dataset or space is refused by name
         meta = read_roster_meta(path)
         check_compatible([(self.path, Roster.empty(meta))], {k: v for k, v in expected.items() if v is not None})
@@ -73,12 +73,12 @@ class RosterScores(Metric):
                             "(python run.py task=score ...)")
         self.roster_meta = roster.meta
         keys = _keys(roster, self.space)
-        self._scores = dict(zip(keys, roster.rows["score"].astype(float)))
+        self.scores = dict(zip(keys, roster.rows["score"].astype(float)))  # key -> score
         self._seconds = charge_shared_rows(roster, self.space)
 
     def score_cell(self, arch) -> float:
         try:
-            return self._scores[self.space.key(arch)]
+            return self.scores[self.space.key(arch)]
         except KeyError:
             key = self.space.key(arch)
             named = f"{key} ({self.space.format(arch)})" if self.space.indexed else str(key)

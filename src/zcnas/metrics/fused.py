@@ -15,23 +15,30 @@ passes as the definitions allow:
   forward pass runs without autograd, as ``hook_logdet`` and ``meco`` alone do.
 * ``zico``: its own forward/backward passes on its mini-batches (its definition: BatchNorm on each
   mini-batch's statistics, so it cannot share the full batch's pass), on the same network.
-* ``l2_norm`` reads the network's weights; ``zen`` (its own Gaussian weights and inputs) and, in
-  other spaces, ``synflow`` (absolute weights) work on a deep copy of the same network, as they
-  do alone; on NATS cells ``synflow``, ``params`` and ``flops`` keep their network-free engines.
+* ``l2_norm`` reads the network's weights; ``zen`` (its own Gaussian weights and inputs) and
+  ``synflow`` (absolute weights) work on a deep copy of the same network, as they do alone; a
+  metric with an ``@engine`` for the job's space (NATS-Bench TSS: ``synflow``, ``params``,
+  ``flops``) keeps its engine, which builds no network.
 * anything else -- ``val12``, ``combined``, ``ensemble``, a metric read from a roster, or
   ``hook_logdet``/``snip`` with ``layout=channels_last`` -- is scored by its own metric object,
   exactly as a single-metric job would.
 
+Which of these a metric takes is its class's declaration (``declare(..., fusion=...)`` in
+``zcnas.metrics.base``): the part of the shared pass its score is derived from, ``network``, or
+none.
+
 No metric mutates the shared network: gradients are taken with ``torch.autograd.grad`` (no
 ``.grad``), ``scratch_train_mode`` puts BatchNorm's buffers back after each pass, ``trainable``
 re-freezes, and the metrics that change weights (synflow, zen) change a copy.  So the one network
-serves every member in turn, with the weights ``build_network(cell, classes, seed)`` draws.
+serves every member in turn, with the weights the space's ``build_network(arch, classes, size, seed)``
+draws.
 
-Pruned forward pass (zcnas.network): the NATS network is built with ``prune=True``, as the engine
-of ``hook_logdet``, ``snip`` and the other batch metrics builds it.  A pass that hooks anything but
-ReLUs (``meco``, ``fisher``) falls back to the full computation by itself, as the network always
-does; then ``snip``, ``grad_norm``, ``plain``, ``grasp``, ``jacov`` and ``epe_nas`` take their
-gradients from the full pass where alone they would take them from the pruned one.  Pruning only
+Pruned forward pass: the network is built with ``prune=True``, as ``hook_logdet``, ``snip`` and the
+other batch metrics build it alone; a space's pruned pass must fall back to the full computation
+when a hook watches more than its ReLUs, as NATS-Bench TSS's (zcnas.spaces.nats_tss.network) does
+for ``meco`` and ``fisher``; then ``snip``, ``grad_norm``, ``plain``, ``grasp``, ``jacov`` and
+``epe_nas`` take their gradients from the full pass where alone they would take them from the
+pruned one.  Pruning only
 skips exact zeros (``a + 0·x == a``; zero gradients add exactly), and tests/test_fused.py checks
 that every such score is bit-identical to its single-metric value (also tests/test_fast_paths.py for
 snip); ``hook_logdet``'s kernel is a matrix of integer counts, identical either way.
@@ -61,27 +68,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.metrics.model_passes import (SpaceNetworkMetric, check_labels, conv_linear_weights, hooked,
-                                  scratch_train_mode, trainable)
+from zcnas.metrics import defaults, metric_class, names as metric_names
+from zcnas.metrics.base import (ACTIVATION_GRADIENTS, INPUT_GRADIENT, LABELS, NETWORK, SHARED_PASS, WEIGHT_GRADIENTS,
+                                Metric, ScoringContext)
+from zcnas.metrics.model_passes import check_labels, conv_linear_weights, hooked, scratch_train_mode, trainable
 from zcnas.metrics.epe_nas import epe_nas_from_jacobian
 from zcnas.metrics.fisher import channel_saliency
 from zcnas.metrics.jacov import check_jacobian_output, jacov_from_jacobian
 from zcnas.metrics.meco import check_layers, min_eigen_correlation
 from zcnas.metrics.naswot import KernelAccumulator, relu_modules
 
-#: metrics of the shared pass, in the order their scores are derived
-SHARED = ("hook_logdet", "meco", "fisher", "snip", "grad_norm", "plain", "grasp", "jacov", "epe_nas")
-#: shared-pass metrics that need the cross-entropy backward pass
-CROSS_ENTROPY = ("snip", "grad_norm", "plain", "grasp", "fisher")
-#: ... that need the conv/linear weight gradients of it
-WEIGHT_GRADIENTS = ("snip", "grad_norm", "plain", "grasp")
-#: ... that need the input gradient of the summed outputs
-INPUT_GRADIENTS = ("jacov", "epe_nas")
-#: metrics scored on the shared network, each by its own model-level function
-ON_NETWORK = ("zico", "l2_norm", "zen", "synflow", "params", "flops")
-#: on NATS cells these keep their network-free engines (synflow's functional one, the analytic counts)
-NETWORK_FREE_ON_CELLS = ("synflow", "params", "flops")
+
+def fusion(name: str) -> str | None:
+    """The declared part in a fused pass (``zcnas.metrics.base``) of metric ``name``, a name the caller
+    chose; None for none or an unknown name."""
+    return metric_class(name).fusion if name in metric_names() else None
 
 
 # --- seconds ---------------------------------------------------------------------------------
@@ -146,26 +147,28 @@ def _weight_sum(weights: Sequence[torch.Tensor], grad_of: Mapping[int, torch.Ten
 def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: Iterable[str],
                   settings: Mapping[str, Mapping] | None = None,
                   attribution: Attribution | None = None) -> dict[str, float]:
-    """The scores of ``names`` (members of ``SHARED``) from one forward pass of ``(x, y)`` and its backward passes.
+    """The scores of ``names`` (metrics of the shared pass) from one forward pass of ``(x, y)`` and its backward passes.
 
     Each equals the metric's model-level function (``hook_logdet_score(model, x)``,
     ``snip_score(model, x, y)``, ...; ``settings``: a metric's own parameters, e.g.
     ``{"meco": {"layers": "leaves"}}``); ``model`` is left as it was.
     """
     order = list(dict.fromkeys(names))
-    unknown = [n for n in order if n not in SHARED]
+    unknown = [n for n in order if fusion(n) not in SHARED_PASS]
     if unknown:
-        raise ValueError(f"not metrics of the shared pass: {unknown}; those are {', '.join(SHARED)}")
+        raise ValueError(f"not metrics of the shared pass: {unknown}; those declare a fusion among "
+                         f"{', '.join(SHARED_PASS)}")
     want = set(order)
-    settings = settings or {}
+    # each metric's parameters: its option's defaults, ``settings`` overriding them
+    settings = {n: {**defaults(n), **dict((settings or {}).get(n) or {})} for n in order}
     attr = attribution or Attribution(order)
-    ce = [n for n in order if n in CROSS_ENTROPY]
-    wgrad = [n for n in order if n in WEIGHT_GRADIENTS]
-    jac_names = [n for n in order if n in INPUT_GRADIENTS]
+    ce = [n for n in order if fusion(n) in (ACTIVATION_GRADIENTS, WEIGHT_GRADIENTS)]  # cross-entropy backward
+    wgrad = [n for n in order if fusion(n) == WEIGHT_GRADIENTS]
+    jac_names = [n for n in order if fusion(n) == INPUT_GRADIENT]
     grad = bool(ce or jac_names)
 
     # the single metrics' checks, in the order they would meet them
-    labelled = [n for n in order if n in CROSS_ENTROPY or n == "epe_nas"]
+    labelled = [n for n in order if metric_class(n).needs == LABELS]
     if labelled:
         y = check_labels(x, y, labelled[0])
     if jac_names:
@@ -200,7 +203,7 @@ def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, nam
         hooks.append((layers, _timed(capture, "fisher", spent)))
     values: list[float] = []
     if "meco" in want:
-        layers_setting = check_layers(dict(settings.get("meco") or {}).get("layers", "modules"))
+        layers_setting = check_layers(settings["meco"]["layers"])
 
         def feature(module, inputs, output):
             if isinstance(output, torch.Tensor) and output.dim() >= 3 and output[0, 0].numel() >= 2:
@@ -325,23 +328,16 @@ def build_member(name: str, context: ScoringContext, settings: Mapping | None = 
     return build_metric(OmegaConf.create({"metric": {"name": name, **params}}), context)
 
 
-def _inner(metric: Metric) -> Metric:
-    return metric.inner if isinstance(metric, SpaceNetworkMetric) else metric
-
-
 def _route(metric: Metric) -> str:
-    """How a member is scored: ``shared`` (the shared pass), ``network`` (on the shared network), ``own``."""
-    from zcnas.metrics import SPECS
-
-    inner = _inner(metric)
-    spec = SPECS.get(inner.name)
-    if spec is None or type(inner) is not spec.metric:  # e.g. scores read from a roster
+    """How a member is scored (its declared ``fusion``): ``shared`` (the shared pass), ``network`` (on the
+    shared network, or its ``@engine`` for the space), ``own``."""
+    if not type(metric).declared():  # e.g. scores read from a roster
         return "own"
-    if getattr(inner, "layout", "contiguous") != "contiguous":  # channels_last rounds otherwise
+    if getattr(metric, "layout", "contiguous") != "contiguous":  # channels_last rounds otherwise
         return "own"
-    if inner.name in SHARED:
+    if metric.fusion in SHARED_PASS:
         return "shared"
-    if inner.name in ON_NETWORK:
+    if metric.fusion == NETWORK:
         return "network"
     return "own"
 
@@ -373,29 +369,25 @@ class FusedScorer:
         self.context = context
         self.metrics: dict[str, Metric] = {n: build_member(n, context, settings_by_metric.get(n)) for n in names}
         self.routes = {n: _route(m) for n, m in self.metrics.items()}
-        self.other_space = context.via_networks
         self.seconds: dict[str, float] = {}
         self.cell_seconds = 0.0
 
     def _settings(self, name: str) -> dict:
-        return dict(getattr(_inner(self.metrics[name]), "settings", {}) or {})
+        return dict(getattr(self.metrics[name], "settings", {}) or {})
 
     def _needs_network(self, name: str) -> bool:
         route = self.routes[name]
         if route == "shared":
             return True
-        if route == "network":
-            return self.other_space or name not in NETWORK_FREE_ON_CELLS
+        if route == "network":  # unless its engine for this space builds none
+            return type(self.context.space) not in type(self.metrics[name]).engines
         return False
 
     def _build(self, arch) -> nn.Module:
         ctx = self.context
-        if self.other_space:  # as SpaceNetworkMetric builds it
-            return ctx.space.build_network(arch, ctx.num_classes, ctx.input_size, seed=ctx.seed).to(ctx.device)
-        from zcnas.network import build_network
-
-        # as engine_inputs builds it (contiguous layout); the weights do not depend on prune
-        return build_network(arch, ctx.num_classes, seed=ctx.seed, prune=True).to(ctx.device)
+        # as the batch metrics build it alone (contiguous layout); the weights do not depend on prune
+        return ctx.space.build_network(arch, ctx.num_classes, ctx.input_size, seed=ctx.seed,
+                                       prune=True).to(ctx.device)
 
     def score_cell(self, arch, only: Iterable[str] | None = None) -> dict[str, float]:
         """``{metric: score}`` for ``arch`` (a NATS cell or an architecture of ``context.space``);
@@ -407,10 +399,7 @@ class FusedScorer:
         scores: dict[str, float] = {}
 
         for n in names:
-            if self.routes[n] == "own":
-                with attr.span([n]):
-                    scores[n] = self.metrics[n].score_cell(arch)
-            elif self.routes[n] == "network" and not self._needs_network(n):  # NATS: network-free engines
+            if not self._needs_network(n):  # its own metric object, or its engine for this space
                 with attr.span([n]):
                     scores[n] = self.metrics[n].score_cell(arch)
 
@@ -419,23 +408,22 @@ class FusedScorer:
             with attr.span(on_net):
                 net = self._build(arch)
             shared = [n for n in on_net if self.routes[n] == "shared"]
-            for n in on_net:  # data-free reads of the weights first (they never run the network)
-                if n in ("l2_norm", "params"):
+            network = [n for n in on_net if self.routes[n] == "network"]
+            for n in network:  # data-free ones first: they never wait for the batch
+                if not self.metrics[n].needs_data:
                     with attr.span([n]):
-                        scores[n] = _inner(self.metrics[n]).score_network(net)
-            if shared or "zico" in on_net:
-                with attr.span(shared + [n for n in on_net if n == "zico"]):
+                        scores[n] = self.metrics[n].score_network(net)
+            with_data = shared + [n for n in network if self.metrics[n].needs_data]
+            if with_data:
+                with attr.span(with_data):
                     x, y = self.context.batch  # loaded once per job (the first cell's share)
             if shared:
                 settings = {n: self._settings(n) for n in shared}
                 scores.update(shared_scores(net, x, y, shared, settings, attr))
-            for n in on_net:
-                if n == "zico":
+            for n in network:
+                if self.metrics[n].needs_data:
                     with attr.span([n]):
-                        scores[n] = _inner(self.metrics[n]).spec.score_model(net, x, y, **self._settings(n))
-                elif n in ("flops", "zen", "synflow"):
-                    with attr.span([n]):
-                        scores[n] = _inner(self.metrics[n]).score_network(net)
+                        scores[n] = self.metrics[n].score_network(net)
             del net
 
         self.cell_seconds = time.perf_counter() - t_start

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 
 
@@ -27,6 +27,6 @@ def grad_norm_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
     return weight_gradient_sum(model, x, y, "grad_norm", lambda w, g: torch.linalg.vector_norm(g.to(torch.float64)))
 
 
-@register("grad_norm", needs=LABELS, higher_is_better=True, model_score=grad_norm_score)
+@declare(needs=LABELS, model_score=grad_norm_score, fusion=WEIGHT_GRADIENTS)
 class GradNorm(EngineMetric):
     pass

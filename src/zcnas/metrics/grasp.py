@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, scratch_train_mode, trainable
 
 
@@ -56,6 +56,6 @@ def grasp_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(total)
 
 
-@register("grasp", needs=LABELS, higher_is_better=True, model_score=grasp_score)
+@declare(needs=LABELS, model_score=grasp_score, fusion=WEIGHT_GRADIENTS)
 class Grasp(EngineMetric):
     pass

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.metrics.base import DATA, register
+from zcnas.metrics.base import DATA, INPUT_GRADIENT, declare
 from zcnas.metrics.model_passes import EngineMetric, scratch_train_mode
 
 K = 1e-5
@@ -87,6 +87,6 @@ def jacov_score(model: nn.Module, x: torch.Tensor) -> float:
     return jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
 
 
-@register("jacov", needs=DATA, higher_is_better=True, model_score=jacov_score)
+@declare(needs=DATA, model_score=jacov_score, fusion=INPUT_GRADIENT)
 class Jacov(EngineMetric):
     pass

@@ -9,7 +9,7 @@ over the layers,
 W_l the weight of every ``nn.Conv2d`` and ``nn.Linear`` (biases and BatchNorm
 parameters are not counted; a weight shared by several layers counts once).
 It needs no data and no gradients, and depends only on the weights as they
-are (for NATS cells: the seeded initialization).  Higher is better.
+are (for an architecture: its network's seeded initialization).  Higher is better.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.metrics.base import SHAPE, Metric, register
+from zcnas.metrics.base import NETWORK, SHAPE, Metric, declare
 from zcnas.metrics.model_passes import conv_linear_weights
-from zcnas.network import build_network
-from zcnas.space import Cell
 
 
 def l2_norm_score(model: nn.Module) -> float:
@@ -30,11 +28,8 @@ def l2_norm_score(model: nn.Module) -> float:
                          for w in conv_linear_weights(model, "l2_norm")))
 
 
-@register("l2_norm", needs=SHAPE, higher_is_better=True, model_score=lambda model, x: l2_norm_score(model))
+@declare(needs=SHAPE, model_score=lambda model, x: l2_norm_score(model),
+         fusion=NETWORK)
 class L2Norm(Metric):
-    def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        return l2_norm_score(build_network(cell, ctx.num_classes, seed=ctx.seed))
-
     def score_network(self, net) -> float:
         return l2_norm_score(net)

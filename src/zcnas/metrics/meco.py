@@ -22,7 +22,7 @@ Outputs without spatial positions (a linear layer's, or a globally pooled
 map: a row of one value has no correlation) contribute 0, exactly as in that
 code; a model with no feature map of ≥ 2 positions is an error.
 ``layers="leaves"`` hooks only modules without children (no double counting
-of containers); the default ``"modules"`` follows the authors.
+of containers); ``"modules"`` (the default of conf/metric/meco.yaml) follows the authors.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import DATA, register
+from zcnas.metrics.base import DATA, FEATURE_MAPS, declare
 from zcnas.metrics.model_passes import EngineMetric, observe
 
 LAYERS = ("modules", "leaves")
@@ -51,7 +51,7 @@ def check_layers(layers) -> str:
     return layers
 
 
-def meco_score(model: nn.Module, x: torch.Tensor, layers: str = "modules") -> float:
+def meco_score(model: nn.Module, x: torch.Tensor, layers: str) -> float:
     """Σ over hooked modules of λ_min of the channel correlation of the first image's feature map."""
     check_layers(layers)
     values: list[float] = []
@@ -68,10 +68,10 @@ def meco_score(model: nn.Module, x: torch.Tensor, layers: str = "modules") -> fl
     return float(sum(values))
 
 
-@register("meco", needs=DATA, higher_is_better=True, model_score=meco_score)
+@declare(needs=DATA, model_score=meco_score, fusion=FEATURE_MAPS)
 class Meco(EngineMetric):
     prune = False  # it hooks every module: the full forward pass
 
-    def __init__(self, context, layers: str = "modules"):
+    def __init__(self, context, layers: str):
         super().__init__(context)
         self.settings["layers"] = check_layers(layers)

@@ -1,7 +1,6 @@
 """The passes through a network that the metrics share: running a caller's model
 without changing it, the loss gradients of its conv and linear weights, and the
-metric classes that score an architecture by its seeded network (NATS cells,
-other spaces' networks).
+metric classes that score an architecture's seeded network with the job's batch.
 
 Model level (any ``nn.Module``): a score must leave the model exactly as it
 was, so ``scratch_train_mode`` puts back modes and buffers, ``trainable``
@@ -9,9 +8,9 @@ re-freezes weights it had to unfreeze, ``hooked`` removes its hooks, and
 gradients are taken with ``torch.autograd.grad`` (which never writes
 ``.grad``).
 
-Cell level: ``EngineMetric`` scores a cell with the metric's registered
-model-level function on the cell's seeded network and the job's batch, so a
-job and ``zcnas.score`` run the same code.
+Architecture level: ``EngineMetric`` scores the network the space builds
+(``Metric.score_cell``) with the metric's declared model-level function and
+the job's batch, so a job and ``zcnas.score`` run the same code.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
 from zcnas.metrics.base import Metric, ScoringContext
-from zcnas.network import build_network
-from zcnas.space import Cell
 
 # --- leaving the caller's model as it was -------------------------------------------
 
@@ -135,7 +132,7 @@ def weight_gradient_sum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, metr
     return float(total)
 
 
-# --- NATS cells -------------------------------------------------------------------------
+# --- the job's batch on an architecture's network ------------------------------------------
 
 #: memory layouts of the engine's network and batch: "contiguous" (NCHW, the default) gives the
 #: straightforward computation's arithmetic exactly; "channels_last" is faster on CPUs (measured
@@ -152,22 +149,12 @@ def check_layout(layout: str) -> str:
     return layout
 
 
-def engine_inputs(cell: Cell, context: ScoringContext, layout: str = "contiguous", prune: bool = True):
-    """The seeded network of ``cell`` (by default with the pruned forward pass) and the job's batch, in ``layout``."""
-    net = build_network(cell, context.num_classes, seed=context.seed, prune=prune).to(context.device)
-    x, y = context.batch
-    if layout == "channels_last":
-        net = net.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    return net, x, y
-
-
 class EngineMetric(Metric):
-    """A batch metric: its registered model-level function on the cell's seeded network and the job's batch.
+    """A batch metric: its declared model-level function on the architecture's seeded network and the job's batch.
 
-    ``prune``: the pruned forward pass (zcnas.network) skips work that only
-    feeds ``none`` edges or zero nodes; tests/test_fast_paths.py checks that the
-    scores equal the full computation's.  Metrics that hook or read every
+    ``prune``: the space's pruned forward pass (NATS-Bench TSS's skips work that
+    only feeds ``none`` edges or zero nodes; tests/test_fast_paths.py checks that
+    the scores equal the full computation's).  Metrics that hook or read every
     module (fisher, meco) set it to False.
     """
 
@@ -178,15 +165,11 @@ class EngineMetric(Metric):
         super().__init__(context)
         self.settings: dict = {}  # the metric's own parameters: passed to its function, recorded by describe
 
-    def score_cell(self, cell: Cell) -> float:
-        net, x, y = engine_inputs(cell, self.context, self.layout, self.prune)
-        return self.spec.score_model(net, x, y, **self.settings)
-
     def score_network(self, net: nn.Module) -> float:
         x, y = self.context.batch
         if self.layout == "channels_last":
             net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-        return self.spec.score_model(net, x, y, **self.settings)
+        return self.score_model(net, x, y, **self.settings)
 
     def describe(self) -> dict:
         return {"name": self.name, **self.settings}
@@ -204,31 +187,3 @@ class LayoutMetric(EngineMetric):
         if self.layout != "contiguous":  # the default leaves the identity of existing rosters as it was
             d["layout"] = self.layout
         return d
-
-
-# --- other search spaces ------------------------------------------------------------------
-
-
-class SpaceNetworkMetric(Metric):
-    """A metric in a space other than NATS-Bench TSS: ``inner.score_network`` on the space's seeded network.
-
-    ``inner`` is the metric as configured (its settings checked and recorded as for NATS cells);
-    NATS-only fast paths (synflow's functional engine, the analytic params/flops, the pruned
-    forward pass) do not apply, so every score comes from the built network.
-    """
-
-    def __init__(self, inner: Metric):
-        super().__init__(inner.context)
-        if type(inner).score_network is Metric.score_network:
-            inner.score_network(None)  # raises its one-line "cannot score architectures of space ..."
-        self.inner = inner
-        self.name, self.spec = inner.name, inner.spec
-        self.needs_data, self.needs_benchmark = inner.needs_data, inner.needs_benchmark
-
-    def score_cell(self, arch) -> float:
-        ctx = self.context
-        net = ctx.space.build_network(arch, ctx.num_classes, ctx.input_size, seed=ctx.seed).to(ctx.device)
-        return self.inner.score_network(net)
-
-    def describe(self) -> dict:
-        return self.inner.describe()

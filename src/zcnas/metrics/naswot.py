@@ -22,14 +22,14 @@ import torch
 from torch import nn
 
 from zcnas.errors import MetricError
-from zcnas.kernels import code_product
-from zcnas.metrics.base import DATA, register
+from zcnas.metrics.naswot_kernels import code_product
+from zcnas.metrics.base import DATA, RELU_CODES, declare
 from zcnas.metrics.model_passes import LayoutMetric, observe
 
 
 # C Cᵀ on the CPU: an int8 product (int32 accumulation, exact below 2**31 units) or a
 # float32 BLAS product (exact up to 2**24 units, float64 above), whichever this machine
-# runs faster, measured once per process (zcnas.kernels: the CPU's flags do not predict
+# runs faster, measured once per process (zcnas.metrics.naswot_kernels: the CPU's flags do not predict
 # it); both give the same integers, so the choice never changes K.
 def _agreement(codes: torch.Tensor) -> torch.Tensor:
     """C Cᵀ (float64, exact) for a B×N boolean code matrix C, with this process's faster kernel."""
@@ -129,6 +129,7 @@ def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:
     return float(logabsdet.item())
 
 
-@register("hook_logdet", needs=DATA, higher_is_better=True, model_score=hook_logdet_score)
+@declare(needs=DATA, model_score=hook_logdet_score, fusion=RELU_CODES)
 class HookLogdet(LayoutMetric):
-    """Engine: the pruned network (zcnas.network) and the kernel above; K equals the full computation's."""
+    """The space's pruned network (NATS-Bench TSS's: zcnas.spaces.nats_tss.network) and the kernel above;
+    K equals the full computation's."""

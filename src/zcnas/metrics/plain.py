@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 
 
@@ -29,6 +29,6 @@ def plain_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return weight_gradient_sum(model, x, y, "plain", lambda w, g: (w * g).sum(dtype=torch.float64))
 
 
-@register("plain", needs=LABELS, higher_is_better=True, model_score=plain_score)
+@declare(needs=LABELS, model_score=plain_score, fusion=WEIGHT_GRADIENTS)
 class Plain(EngineMetric):
     pass

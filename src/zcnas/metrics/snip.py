@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import LayoutMetric, weight_gradient_sum
 
 
@@ -25,6 +25,7 @@ def snip_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
                                each_module=True)
 
 
-@register("snip", needs=LABELS, higher_is_better=True, model_score=snip_score)
+@declare(needs=LABELS, model_score=snip_score, fusion=WEIGHT_GRADIENTS)
 class Snip(LayoutMetric):
-    """Engine: the pruned network (zcnas.network); same score as the full computation (tests/test_fast_paths.py)."""
+    """The space's pruned network (NATS-Bench TSS's: zcnas.spaces.nats_tss.network); same score as the full
+    computation (tests/test_fast_paths.py)."""

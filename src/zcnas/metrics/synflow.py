@@ -6,8 +6,10 @@ non-negative, in double precision, BatchNorm disabled (identity), for one
 all-ones input.  No data is needed.  The model passed in is left untouched:
 the computation runs on a copy.
 
-Engine (``Synflow.score_cell``): the network of a cell is never built as
-modules.  :func:`zcnas.network.draw_weights` draws the same weights as
+Engine for NATS-Bench TSS cells (``Synflow.score_nats_cell``, an ``@engine``
+of that space; other spaces' networks are scored by ``synflow_score``): the
+network of a cell is never built as modules.
+:func:`zcnas.spaces.nats_tss.network.draw_weights` draws the same weights as
 ``build_network(cell, classes, seed)`` (same init calls, same order), and
 :func:`synflow_cell` runs the same double-precision convolutions, pools and
 sums functionally, skipping what contributes exact zeros (``none`` edges,
@@ -41,9 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.metrics.base import SHAPE, Metric, register
-from zcnas.network import avg_pool_channels_last, cell_plan, draw_weights, weight_layout
-from zcnas.space import EDGES, NUM_NODES, Cell, is_disconnected
+from zcnas.metrics.base import NETWORK, SHAPE, Metric, declare, engine
+from zcnas.spaces.nats_tss.network import avg_pool_channels_last, cell_plan, draw_weights, weight_layout
+from zcnas.spaces.nats_tss.cells import EDGES, NUM_NODES, Cell, is_disconnected
+from zcnas.spaces.nats_tss.space import NatsTss
 
 
 def _without_batchnorm(model: nn.Module) -> nn.Module:
@@ -146,10 +149,11 @@ def synflow_cell(cell: Cell, num_classes: int, input_shape: tuple[int, int, int]
         return float(F.linear(x[:1] + x[1:], w["classifier.weight"]).sum())
 
 
-@register("synflow", needs=SHAPE, higher_is_better=True,
-          model_score=lambda model, x: synflow_score(model, tuple(x.shape[1:]), x.device))
+@declare(needs=SHAPE, model_score=lambda model, x: synflow_score(model, tuple(x.shape[1:]), x.device),
+         fusion=NETWORK)
 class Synflow(Metric):
-    def score_cell(self, cell: Cell) -> float:
+    @engine(NatsTss)  # network-free: the same sums on the weights build_network would draw
+    def score_nats_cell(self, cell: Cell) -> float:
         ctx = self.context
         return synflow_cell(cell, ctx.num_classes, ctx.input_shape, ctx.seed, ctx.device)
 

@@ -8,12 +8,12 @@ recorded seconds of those 12 epochs.
 from __future__ import annotations
 
 from zcnas.errors import ConfigError
-from zcnas.metrics.base import BENCHMARK, Metric, register
-from zcnas.space import Cell
+from zcnas.metrics.base import BENCHMARK, Metric, declare, engine
+from zcnas.spaces.nats_tss.cells import Cell
+from zcnas.spaces.nats_tss.space import NatsTss
 
 
-@register("val12", needs=BENCHMARK, higher_is_better=True,
-          cells_only="it reads trained accuracies of NATS-Bench cells from the benchmark")
+@declare(needs=BENCHMARK, cells_only="it reads trained accuracies of NATS-Bench cells from the benchmark")
 class Val12(Metric):
     def __init__(self, context):
         super().__init__(context)
@@ -24,7 +24,8 @@ class Val12(Metric):
                 "use benchmark=table benchmark.path=/path/to/nats_tss_benchmark.csv or benchmark=nats_bench"
             )
 
-    def score_cell(self, cell: Cell) -> float:
+    @engine(NatsTss)  # NATS-Bench's trained accuracies, by cell index
+    def read_cell(self, cell: Cell) -> float:
         return self.context.benchmark.val12(cell.index, self.context.dataset)[0]
 
     def recorded_cost(self, cell: Cell) -> float:

@@ -53,9 +53,7 @@ import torch
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import SHAPE, Metric, register
-from zcnas.network import build_network
-from zcnas.space import Cell
+from zcnas.metrics.base import NETWORK, SHAPE, Metric, declare
 
 NORMS = ("fro", "l1")
 
@@ -84,8 +82,8 @@ def check_zen_params(alpha, repeat, norm) -> None:
         raise ConfigError(f"zen's norm must be one of {', '.join(NORMS)}, got {norm!r}")
 
 
-def zen_score(model: nn.Module, input_shape: tuple[int, ...], alpha: float = 0.01, repeat: int = 1,
-              seed: int = 0, norm: str = "fro", device: str | torch.device | None = None) -> float:
+def zen_score(model: nn.Module, input_shape: tuple[int, ...], alpha: float, repeat: int, seed: int, norm: str,
+              device: str | torch.device | None = None) -> float:
     """Zen-score for Gaussian inputs of ``input_shape`` *including* the batch dimension (N, C, H, W)."""
     check_zen_params(alpha, repeat, norm)
     if len(input_shape) < 2 or input_shape[0] < 2:
@@ -148,25 +146,20 @@ def zen_score(model: nn.Module, input_shape: tuple[int, ...], alpha: float = 0.0
     return float(sum(scores) / len(scores))
 
 
-def zen_of_batch(model: nn.Module, x: torch.Tensor, alpha: float = 0.01, repeat: int = 1, seed: int = 0,
-                 norm: str = "fro") -> float:
-    """zcnas.score's zen: Gaussian inputs of x's shape (batch included), on x's device."""
+def zen_of_batch(model: nn.Module, x: torch.Tensor, alpha: float, repeat: int, norm: str, seed: int = 0) -> float:
+    """zcnas.score's zen: Gaussian inputs of x's shape (batch included), on x's device.  ``seed`` is the
+    job's seed in a job (conf/config.yaml); here it defaults to the same 0."""
     return zen_score(model, tuple(x.shape), alpha=alpha, repeat=repeat, seed=seed, norm=norm, device=x.device)
 
 
-@register("zen", needs=SHAPE, higher_is_better=True, model_score=zen_of_batch)
+@declare(needs=SHAPE, model_score=zen_of_batch, fusion=NETWORK)
 class Zen(Metric):
-    def __init__(self, context, alpha: float = 0.01, batch_size: int = 64, repeat: int = 1, norm: str = "fro"):
+    def __init__(self, context, alpha: float, batch_size: int, repeat: int, norm: str):
         super().__init__(context)
         check_zen_params(alpha, repeat, norm)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
             raise ConfigError(f"metric.batch_size (zen's Gaussian batch) must be an integer >= 2, got {batch_size!r}")
         self.alpha, self.batch_size, self.repeat, self.norm = float(alpha), batch_size, repeat, norm
-
-    def score_cell(self, cell: Cell) -> float:
-        ctx = self.context
-        net = build_network(cell, ctx.num_classes, seed=ctx.seed)
-        return self.score_network(net)
 
     def score_network(self, net) -> float:
         ctx = self.context

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from zcnas.errors import ConfigError, MetricError
-from zcnas.metrics.base import LABELS, register
+from zcnas.metrics.base import LABELS, NETWORK, declare
 from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, loss_gradients
 
 
@@ -54,7 +54,7 @@ def zico_from_gradients(per_layer: list[torch.Tensor]) -> float:
     return total
 
 
-def zico_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_batches: int = 2) -> float:
+def zico_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_batches: int) -> float:
     """ZiCo of ``model``, with (x, y) split into ``num_batches`` mini-batches; higher is better."""
     y = check_labels(x, y, "zico")
     check_num_batches(num_batches)
@@ -69,8 +69,8 @@ def zico_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_batches: 
     return zico_from_gradients([torch.stack(s) for s in stacks])
 
 
-@register("zico", needs=LABELS, higher_is_better=True, model_score=zico_score)
+@declare(needs=LABELS, model_score=zico_score, fusion=NETWORK)
 class Zico(EngineMetric):
-    def __init__(self, context, num_batches: int = 2):
+    def __init__(self, context, num_batches: int):
         super().__init__(context)
         self.settings["num_batches"] = check_num_batches(num_batches)

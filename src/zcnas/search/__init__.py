@@ -1,63 +1,77 @@
 """Search strategies: plain-Python loops over a score function.
 
-``SEARCHES`` maps a ``search.name`` to ``(function, visits, cells)``: the
-function runs the search given ``evaluate``, a ``random.Random`` and its
-parameters; ``visits`` says how many models it will visit; ``cells`` at most
-how many distinct cells it will score, or None when that is not known in
-advance.  Progress bars count scored cells (what costs time), so only a known
-``cells`` gives them an ETA.
+A strategy is an option of the ``search`` config group, ``conf/search/<name>.yaml``, whose
+``_target_`` names its class (``zcnas.plugins``); the option's other keys, less ``name`` and
+``max_cost`` (the job's budget, ``zcnas.tasks.search``), are the keyword arguments it is built
+with, their defaults stated there only.  A built strategy has:
+
+* ``visits``: how many models it will visit;
+* ``cells``: at most how many distinct cells it will score, or None when that is not known in
+  advance.  Progress bars count scored cells (what costs time), so only a known ``cells`` gives
+  them an ETA;
+* ``run(evaluate, rng, on_visit=None, *, space)``: the search, in ``space`` (a ``SpaceView``),
+  returning a ``SearchResult``.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Callable
 
-from zcnas.errors import ConfigError
-from zcnas.search.aging import aging_evolution
+from zcnas import plugins
 from zcnas.search.evaluator import Evaluator, rank_value
-from zcnas.search.random_search import random_search
 from zcnas.search.result import OnVisit, SearchResult
 from zcnas.search.space_view import SpaceView
 from zcnas.spaces.base import SearchSpace
 
-SEARCHES: dict[str, tuple[Callable[..., SearchResult], Callable[..., int], Callable[..., int | None]]] = {
-    # one request per visit: at most n distinct cells (repeats are free)
-    "random": (random_search, lambda n, **_: n, lambda n, **_: n),
-    # paper Algorithm 2; the warmup variant differs only in its config (w > p).  A zero-cost move
-    # scores up to 24 neighbours, many of them seen before: the number of cells is not known ahead
-    "aging": (aging_evolution, lambda m=500, **_: m, lambda **_: None),
-    "aging_warmup": (aging_evolution, lambda m=500, **_: m, lambda **_: None),
-}
+#: keys of a search option that are not its strategy's parameters
+NOT_PARAMETERS = ("name", "max_cost")
+
+
+def parameters(node: Mapping) -> dict:
+    """A search option's keys less those that are not its strategy's parameters (``name``, the job's
+    ``max_cost``, Hydra's ``defaults``); its ``_target_`` stays, naming the class to build."""
+    return {k: v for k, v in node.items() if k not in NOT_PARAMETERS and k != "defaults"}
+
+
+def make_search(name: str, **params):
+    """Strategy ``name`` (an option of ``conf/search/``) with that option's defaults, ``params``
+    overriding them.  Where ``params`` hold a ``_target_`` (a composed option: the job's ``search``,
+    a study's ``searches.<label>``), the class it names is built with ``params`` alone: the user's
+    own config chose it, and Hydra has filled in its defaults."""
+    target = params.pop("_target_", None)
+    if target:
+        cls = plugins.import_target(target, "search._target_")
+    else:
+        cls = plugins.load("search", name)
+        params = {**parameters(plugins.option("search", name)), **params}
+    return plugins.build(cls, params, f"search {name!r}")
+
+
+def run(strategy, evaluate: Callable, rng: random.Random, on_visit: OnVisit | None = None, *,
+        space: SearchSpace, feasible: Callable | None = None) -> SearchResult:
+    """Run a built strategy in ``space``; with ``feasible`` (arch -> bool, e.g. a latency budget) it
+    samples, mutates and returns only feasible architectures (``SpaceView``)."""
+    return strategy.run(evaluate, rng, on_visit, space=SpaceView(space, feasible))
 
 
 def run_search(
-    name: str, evaluate: Callable, rng: random.Random, on_visit: OnVisit | None = None,
-    space: SearchSpace | None = None, feasible: Callable | None = None, **params
+    name: str, evaluate: Callable, rng: random.Random, on_visit: OnVisit | None = None, *,
+    space: SearchSpace, feasible: Callable | None = None, **params
 ) -> SearchResult:
-    """Run search ``name`` in ``space`` (default NATS-Bench TSS); with ``feasible`` (arch -> bool, e.g. a
-    latency budget) it samples, mutates and returns only feasible architectures (``SpaceView``)."""
-    function = _lookup(name)[0]
-    view = SpaceView(space, feasible)
-    try:
-        return function(evaluate, rng=rng, on_visit=on_visit, space=view, **params)
-    except TypeError as exc:  # an unknown or missing search.* key
-        raise ConfigError(f"bad parameters for search {name!r}: {exc}") from None
+    """Run search ``name`` (its config's defaults, ``params`` overriding them) in ``space``."""
+    return run(make_search(name, **params), evaluate, rng, on_visit, space=space, feasible=feasible)
 
 
 def planned_visits(name: str, **params) -> int:
-    return _lookup(name)[1](**params)
+    return make_search(name, **params).visits
 
 
 def planned_cells(name: str, **params) -> int | None:
     """At most how many distinct cells the search scores, or None when unknown."""
-    return _lookup(name)[2](**params)
+    return make_search(name, **params).cells
 
 
-def _lookup(name: str):
-    if name not in SEARCHES:
-        raise ConfigError(f"unknown search {name!r}; valid: {', '.join(sorted(SEARCHES))}")
-    return SEARCHES[name]
-
-
-__all__ = ["Evaluator", "SEARCHES", "SearchResult", "SpaceView", "planned_cells", "planned_visits", "rank_value", "run_search"]
+__all__ = ["Evaluator", "SearchResult", "SpaceView", "make_search", "planned_cells",
+           "planned_visits", "rank_value", "run", "run_search"]

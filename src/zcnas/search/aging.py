@@ -57,17 +57,17 @@ def aging_evolution(
     rng: random.Random,
     on_visit: OnVisit | None = None,
     *,
-    space: SpaceView | None = None,
-    p: int = 64,
-    t: int = 10,
-    m: int = 500,
-    w: int = 0,
-    zero_cost_move: bool = True,
-    random_move_prob: float = 0.25,
+    space: SpaceView,
+    p: int,
+    t: int,
+    m: int,
+    w: int,
+    zero_cost_move: bool,
+    random_move_prob: float,
 ) -> SearchResult:
-    """Run Algorithm 2 and return the visited cells (``m`` of them) and the best."""
+    """Run Algorithm 2 and return the visited cells (``m`` of them) and the best.  The parameters'
+    defaults are the config's (``conf/search/aging.yaml``, ``aging_warmup.yaml``)."""
     _validate(p, t, m, w, zero_cost_move, random_move_prob)
-    space = space or SpaceView()
     result = SearchResult()
     population: deque[tuple[Hashable, float]] = deque()
 
@@ -95,6 +95,23 @@ def aging_evolution(
         population.popleft()  # the oldest member dies, whatever its score
         result.visit(child, score, on_visit)
     return result
+
+
+class AgingEvolution:
+    """The ``_target_`` of ``search=aging`` and ``search=aging_warmup`` (their options differ only in
+    ``w``): built with the option's parameters, it visits exactly ``m`` models.  A zero-cost move
+    scores up to 24 neighbours, many of them seen before, so how many distinct cells it scores is
+    not known ahead (``cells`` None)."""
+
+    cells = None
+
+    def __init__(self, *, p: int, t: int, m: int, w: int, zero_cost_move: bool, random_move_prob: float):
+        self.params = dict(p=p, t=t, m=m, w=w, zero_cost_move=zero_cost_move, random_move_prob=random_move_prob)
+        self.visits = m
+
+    def run(self, evaluate: Callable[[Hashable], float], rng: random.Random, on_visit: OnVisit | None = None,
+            *, space: SpaceView) -> SearchResult:
+        return aging_evolution(evaluate, rng, on_visit, space=space, **self.params)
 
 
 def _initial_cells(space: SpaceView, evaluate: Callable[[Hashable], float], rng: random.Random,

@@ -24,11 +24,7 @@ MAX_DRAWS = 100_000
 
 
 class SpaceView:
-    def __init__(self, space: SearchSpace | None = None, feasible: Callable[[Hashable], bool] | None = None):
-        if space is None:
-            from zcnas.spaces.nats_tss import NATS_TSS
-
-            space = NATS_TSS
+    def __init__(self, space: SearchSpace, feasible: Callable[[Hashable], bool] | None = None):
         self.space = space
         self.feasible = feasible
 

@@ -37,10 +37,19 @@ class SearchSpace(ABC):
     #: the keyword arguments the space was built with (a custom space's ``space.options``), set by
     #: ``zcnas.spaces.make_space``; rosters of a custom space record them, and are read back with them
     space_options: dict = {}
-    #: True when the metrics' own ``score_cell`` takes this space's architectures (NATS-Bench TSS cells:
-    #: synflow's network-free engine, the analytic counts, the pruned forward pass); in any other space
-    #: a metric scores the network ``build_network`` gives, with its ``score_network``
-    cell_engines: bool = False
+    #: whether results and rosters record ``space=<name>``.  NATS-Bench TSS's record no space (they were
+    #: written before there were others and stay as they were): a record naming none is of ``spaces.UNNAMED``
+    records_name: bool = True
+    #: whether the ground truth is the ``benchmark`` config group (NATS-Bench's table or official files);
+    #: any other space reads its own table (``space.table``, or ``benchmark.path=<table>``)
+    benchmark_group: bool = False
+    #: how a roster's rows are checked: by index (True: the ``arch`` column must be that index's string, one
+    #: vectorized pass, the index within 0..size-1) or by string (False: each ``arch`` parsed and written
+    #: canonically, the index that of the string)
+    rows_by_index: bool = False
+    #: the size options its networks take (``zcnas.build``, ``task=train``) and the values the benchmark
+    #: trained (NATS-Bench's C channels and N cells per stage); {} when its networks have fixed sizes
+    network_sizes: dict = {}
 
     # --- strings --------------------------------------------------------------------------
     @abstractmethod
@@ -93,6 +102,23 @@ class SearchSpace(ABC):
         (NATS-Bench TSS); spaces without one ignore it.
         """
 
+    def sized_network(self, arch: Hashable, num_classes: int, resolution: int, seed: int | None = None,
+                      **sizes) -> Any:
+        """The network ``zcnas.build`` and ``task=train`` give: sized by ``sizes`` (the options of
+        ``network_sizes``) for ``resolution`` x ``resolution`` images.  Default: ``build_network``'s."""
+        return self.build_network(arch, num_classes, resolution, seed=seed)
+
+    # --- optional hardware costs -----------------------------------------------------------
+    def hardware_costs(self, source: str, dataset: str, key: str = "hw_costs") -> Any:
+        """Measured hardware costs of every architecture on ``dataset``'s networks, read from ``source``
+        (``cost(name, index)``, ``check_cost_name``: ``zcnas.spaces.nats_tss.hw_costs.HwCosts``); None
+        when the space has none.  ``key``: the config key ``source`` came from, for messages."""
+        return None
+
+    def hardware_costs_file(self, source: str, dataset: str) -> str | None:
+        """The file ``hardware_costs`` reads for ``dataset`` (a job records its content); None without costs."""
+        return None
+
     # --- optional enumeration --------------------------------------------------------------
     @property
     def indexed(self) -> bool:
@@ -112,6 +138,13 @@ class SearchSpace(ABC):
             raise ArchError(f"space {self.name} cannot be enumerated: score a sample (sample=N) or "
                             "the architectures of its benchmark table")
         return (self.from_index(i) for i in range(self.size))
+
+    def index_strings(self) -> tuple[str, ...]:
+        """The canonical string of every index, computed once (checking a whole roster needs all of them)."""
+        cached = self.__dict__.get("_index_strings")
+        if cached is None:
+            cached = self.__dict__["_index_strings"] = tuple(self.format(a) for a in self.all_archs())
+        return cached
 
     # --- conveniences built on the above ---------------------------------------------------
     def key(self, arch: Hashable) -> int | str:

@@ -28,7 +28,7 @@ from zcnas.benchmark.table import COLUMNS
 from zcnas.errors import BenchmarkError, ConfigError
 from zcnas.io import write_table
 from zcnas.progress import progress_bar
-from zcnas.space import NUM_CELLS, all_cells, format_arch
+from zcnas.spaces.nats_tss.cells import NUM_CELLS, all_cells, format_arch
 
 TABLE_NAME = "nats_tss_benchmark.parquet"
 

@@ -1,7 +1,7 @@
 """The ``task=convert_nb101`` job: NAS-Bench-101's official data file -> the table the space reads.
 
 ``source`` is the official ``nasbench_only108.tfrecord`` (or ``nasbench_full.tfrecord``), read
-by ``zcnas.benchmark.nb101_tfrecord`` without TensorFlow and without unpickling anything; or a
+by ``zcnas.spaces.nas_bench_101.tfrecord`` without TensorFlow and without unpickling anything; or a
 CSV/parquet export with columns ``matrix``, ``ops``, ``val_accuracy`` (optionally
 ``test_accuracy``, ``params``), which is checked and normalized the same way.  The output has one
 row per cell (NAS-Bench-101's module hash): ``hash, matrix, ops, val_accuracy, test_accuracy,
@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from zcnas.benchmark.nb101_tfrecord import COLUMNS, OFFICIAL_FILE, convert
+from zcnas.spaces.nas_bench_101.tfrecord import COLUMNS, OFFICIAL_FILE, convert
 from zcnas.errors import ArchError, ConfigError, DataError
 from zcnas.filelock import locked
 from zcnas.io import write_table
 from zcnas.progress import progress_bar
-from zcnas.spaces.nb101 import NasBench101, graph_hash
+from zcnas.spaces.nas_bench_101.space import NasBench101, graph_hash
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 NEEDED = ("matrix", "ops", "val_accuracy")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -23,7 +24,15 @@ def run_export_job(cfg: DictConfig, output_dir) -> dict:
     output_dir = Path(output_dir)
     target = resolve_target(cfg.get("arch"), cfg.get("from_result"), build_space(cfg), cfg.get("C", 16),
                             cfg.get("N", 5))
-    formats = list(cfg.get("formats") or FORMATS)
+    formats = cfg.get("formats")
+    # an empty or null list is not "all of them": say which to write
+    if isinstance(formats, str) or not isinstance(formats, Sequence) or not formats:
+        raise ConfigError(f"formats must list the files to write, e.g. formats=[state_dict,onnx] (any of "
+                          f"{', '.join(FORMATS)}), got {formats!r}")
+    formats = list(formats)
+    twice = sorted({str(f) for f in formats if formats.count(f) > 1})
+    if twice:
+        raise ConfigError(f"formats lists {', '.join(twice)} more than once")
     if target.weights is not None:  # a train job's network: its classes, resolution and weights
         num_classes, resolution = target.num_classes, target.resolution
         mean, std = (target.normalization or {}).get("mean"), (target.normalization or {}).get("std")
@@ -48,7 +57,7 @@ def run_export_job(cfg: DictConfig, output_dir) -> dict:
             model.load_state_dict(state)
         except Exception as exc:
             raise ConfigError(f"{target.weights}: not the weights of this network "
-                              f"({str(exc).strip().splitlines()[0][:160]}); rerun the train job") from None
+                              f"({(str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]}); rerun the train job") from None
     # the check batch: fixed by the seed, two images so that BatchNorm-free shapes are exercised too
     example = torch.randn(2, 3, resolution, resolution, generator=torch.Generator().manual_seed(int(cfg.seed)))
     report = export_network(model, example, output_dir, formats, rebuild)

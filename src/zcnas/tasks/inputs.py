@@ -11,12 +11,12 @@ from pathlib import Path
 
 from omegaconf import ListConfig
 
-from zcnas.analysis.correlation_study import label_of
 from zcnas.benchmark import DATASETS
 from zcnas.errors import BenchmarkError, ConfigError, DataError
 from zcnas.roster import (Roster, describe_space, merge_rosters, read_roster, space_identity,  # noqa: F401 (re-export)
                           space_fix, space_identity_meta)
-from zcnas.spaces import DEFAULT, SearchSpace
+from zcnas.spaces import SearchSpace
+from zcnas.studies.correlation.statistics import label_of
 
 
 @dataclass
@@ -109,7 +109,7 @@ def benchmark_with_accuracies(cfg, task: str):
     benchmark = build_benchmark(cfg)
     if not getattr(benchmark, "available", False):
         space = build_space(cfg)
-        if space.name != DEFAULT:  # another space's ground truth is its table (conf/space/<name>.yaml)
+        if not space.benchmark_group:  # its ground truth is its own table (conf/space/<name>.yaml)
             raise BenchmarkError(f"task={task} needs accuracies and space {space.name} has no ground truth: set "
                                  "space.table (path, arch, accuracy) or benchmark.path=<its table>")
         raise BenchmarkError(f"task={task} needs test accuracies and no benchmark is available: use "

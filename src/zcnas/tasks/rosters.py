@@ -13,7 +13,7 @@ The output's name comes from the rosters' metadata, which ``read_roster`` has
 checked (a known metric, a plain dataset name); a roster is read in the job's
 own space (``space=``) or in the built-in space it names: a user's space
 recorded in a file is compared with the job's, never loaded, so merging the
-rosters of a user's space takes ``space=custom space.target=...`` as scoring them did.
+rosters of a user's space takes ``space=custom space._target_=...`` as scoring them did.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from zcnas.jobs import ROSTER_FILE, safe_name
 from zcnas.filelock import locked
 from zcnas.roster import (Roster, identity_conflict, import_csv, merge_rosters, overlap, read_roster, score_conflicts,
                           space_identity, space_identity_meta, write_roster)
-from zcnas.spaces import DEFAULT, SearchSpace, make_space
+from zcnas.spaces import SearchSpace, shown_space
 
 
 def expand(patterns) -> list[Path]:
@@ -43,11 +43,13 @@ def expand(patterns) -> list[Path]:
 
 
 def read_for_job(path: Path, space: SearchSpace | None) -> Roster:
-    """``path`` read in the job's ``space`` (NATS-Bench TSS when None) when the roster records that
-    space, else in the built-in space it names; a roster of a user's space the job did not configure
-    is refused (its recorded class is compared with the job's, never loaded)."""
+    """``path`` read in the job's ``space`` when the roster records that space, else in the built-in
+    space it names.  A roster of a user's space is read only in the job's own (its recorded class is
+    compared with the job's, never loaded); with no job space (a sweep's merge) it is refused."""
     roster = read_roster(path)
-    space = space or make_space(DEFAULT)
+    if space is None:
+        _ = roster.space  # a user's space, which no job configured here: refused
+        return roster
     if roster.in_space is None or space_identity(roster.meta) == space_identity(space_identity_meta(space)):
         roster.read_in(space, path)
     return roster
@@ -184,8 +186,9 @@ def run_import_job(cfg: DictConfig, output_dir: Path) -> dict:
     output = Path(str(src.output)).expanduser() if src.get("output") else Path(output_dir) / ROSTER_FILE
     check_import_output(csv_path, output)
     # the roster is of the job's space (space=...): its architectures are read as that space's
+    space = _job_space(cfg)
     roster = import_csv(str(csv_path), str(src.score_column), str(cfg.metric.name), str(cfg.dataset.name),
-                        src.get("seconds_column"), space=_job_space(cfg))
+                        src.get("seconds_column"), space=space)
     with locked(output):
         # an import never overwrites a roster elsewhere silently (its own job folder's is its own)
         if src.get("output") and output.exists() and not replace:
@@ -193,7 +196,7 @@ def run_import_job(cfg: DictConfig, output_dir: Path) -> dict:
                               "imported roster into it with task=merge, or set source.replace=true to overwrite it")
         write_roster(output, roster)
     return {"task": "import", "output": str(output), "rows": len(roster), "metric": roster.meta["metric"],
-            "dataset": roster.meta["dataset"], "space": roster.meta.get("space", "nats_tss"),
+            "dataset": roster.meta["dataset"], "space": space.name,
             "non_finite": int((~roster.rows["finite"]).sum())}
 
 
@@ -211,7 +214,7 @@ def check_import_output(csv_path: Path, output: Path) -> None:
 
 
 def summarize_import(result: dict) -> str:
-    space = result.get("space", "nats_tss")
-    where = "" if space == "nats_tss" else f" in space {space}"
+    space = shown_space(result.get("space"))
+    where = f" in space {space}" if space else ""
     return (f"imported {result['rows']} scores of {result['metric']} on {result['dataset']}{where} "
             f"({result['non_finite']} non-finite) -> {result['output']}")

@@ -13,7 +13,7 @@ from zcnas.build import as_dict, build_benchmark, build_context, build_metric, b
 from zcnas.data.dataset import load_dataset
 from zcnas.errors import ConfigError
 from zcnas.progress import number, progress_bar
-from zcnas.search import Evaluator, SearchResult, planned_cells, planned_visits, run_search
+from zcnas.search import Evaluator, SearchResult, make_search, run
 from zcnas.spaces.base import SearchSpace
 
 
@@ -38,16 +38,15 @@ def accuracy_lookup(benchmark: Benchmark, dataset: str):
 def budget(cfg: DictConfig, space: SearchSpace, dataset: str, max_cost: dict):
     """(feasible predicate, cost lookup) for ``search.max_cost`` ({cost: limit}), or (None, None).
 
-    Costs are HW-NAS-Bench's measurements of NATS-Bench cells (``zcnas.benchmark.hw_costs``);
-    an architecture meets the budget when every named cost is measured and at most its limit.
+    Costs are the space's measured ones (``SearchSpace.hardware_costs``: HW-NAS-Bench's of NATS-Bench
+    cells), read from ``hw_costs``; an architecture meets the budget when every named cost is measured
+    and at most its limit.
     """
     if not max_cost:
         return None, None
-    if space.name != "nats_tss":
+    costs = space.hardware_costs(str(cfg.hw_costs), dataset)
+    if costs is None:
         raise ConfigError(f"search.max_cost uses HW-NAS-Bench costs of NATS-Bench cells; space {space.name} has none")
-    from zcnas.benchmark.hw_costs import read_hw_costs
-
-    costs = read_hw_costs(str(cfg.hw_costs), dataset)
     limits = {}
     for name, limit in max_cost.items():
         costs.check_cost_name(name)
@@ -57,10 +56,10 @@ def budget(cfg: DictConfig, space: SearchSpace, dataset: str, max_cost: dict):
 
     def feasible(cell) -> bool:
         # NaN (not measured) compares False: such a cell is never feasible
-        return all(costs.cost(name, cell.index) <= limit for name, limit in limits.items())
+        return all(costs.cost(name, space.index(cell)) <= limit for name, limit in limits.items())
 
     def cost_of(cell) -> dict:
-        return {name: costs.cost(name, cell.index) for name in limits}
+        return {name: costs.cost(name, space.index(cell)) for name in limits}
 
     return feasible, cost_of
 
@@ -79,7 +78,7 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
     if accuracy is None:
         if data.benchmark is None:
             why = OWN_DATA
-        elif space.name != "nats_tss":
+        elif not space.benchmark_group:
             why = (f"space {space.name} has no ground truth configured (space.table, or benchmark.path=<table>)"
                    if not benchmark.available else f"{benchmark.description} has no {dataset} accuracies")
         else:
@@ -95,8 +94,9 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
         "best_score", "best_test_accuracy", "evaluations", "distinct", "wall_seconds", "recorded_seconds", "recorded_seconds_per_request")}
     # the bar counts distinct cells scored, what costs time; its total (and so its ETA) only
     # where that count is known ahead (random search; aging's zero-cost moves revisit cells)
-    visits = planned_visits(name, **params)
-    with progress_bar(planned_cells(name, **params), f"{name} {metric.name} {dataset}",
+    strategy = make_search(name, **params)  # the class its _target_ names, with its parameters
+    visits = strategy.visits
+    with progress_bar(strategy.cells, f"{name} {metric.name} {dataset}",
                       cfg.progress) as bar:
         evaluator = Evaluator(metric.score_cell, metric.recorded_cost, on_scored=lambda cell: bar.update(1))
         # the best so far, by the search's own rule (SearchResult.visit), for the trace
@@ -123,8 +123,7 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
             trace["recorded_seconds_per_request"].append(cost.recorded_seconds_per_request)
             bar.set_postfix_str(f"visit {n}/{visits}, best {number(so_far.best_score, '.4g')}", refresh=False)
 
-        result = run_search(name, evaluator, random.Random(int(cfg.seed)), on_visit, space=space,
-                            feasible=feasible, **params)
+        result = run(strategy, evaluator, random.Random(int(cfg.seed)), on_visit, space=space, feasible=feasible)
 
     cell = result.best_cell
     cost = evaluator.snapshot()
@@ -136,7 +135,7 @@ def run_search_job(cfg: DictConfig, output_dir=None) -> dict:
         found["test_accuracy"] = None  # not in the benchmark's table (a sample of the space)
     if max_cost:
         found["costs"] = cost_of(cell)
-    extra = {"space": space.name} if space.name != "nats_tss" else {}
+    extra = {"space": space.name} if space.records_name else {}
     if data.benchmark is None:
         extra["data"] = data.facts()  # what the user's data is: no benchmark, its classes, size, mean/std
     if max_cost:
