@@ -15,6 +15,11 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 ARGS ?=
+# the search grid's preset (conf/experiment/), the sweep `make tables` reads, the scoring sweep `make merge` reads
+EXPERIMENT ?= paper
+SWEEP ?= paper
+SCORE_SWEEP ?= score
+# (defined before the export below: exporting an undefined variable defines it, empty)
 # User text reaches the programs as data: these are exported to the recipes' environment and
 # scripts/make_args.py splits ARGS into words (no shell evaluates it) and checks that the names
 # (EXPERIMENT, SWEEP, SCORE_SWEEP) are plain before it puts them into arguments.
@@ -44,8 +49,6 @@ table1: $(STAMP) ## the correlation study (paper Tables I and II) from results/r
 	$(WITH_ARGS) -- $(PY) run.py task=correlate report_dir=$(CURDIR)/results/correlation
 
 # the search grid (paper Tables III-V, Figure 2): make grid [EXPERIMENT=val12|laptop|tiny], then make tables
-EXPERIMENT ?= paper
-SWEEP ?= paper
 .PHONY: grid tables figure2
 grid: $(STAMP) ## run the search grid of conf/experiment/$(EXPERIMENT).yaml (default paper); a relaunch skips finished jobs
 	$(WITH_ARGS) --plain EXPERIMENT -- $(PY) run.py -m experiment=@EXPERIMENT@
@@ -55,8 +58,6 @@ tables: $(STAMP) ## Tables III-V (and Figure 2) of multirun_outputs/$(SWEEP) int
 
 figure2: $(STAMP) tables ## Figure 2 (figure2.png): written by the same aggregation as the tables
 
-# the scoring sweep under multirun_outputs/ whose shards `make merge` merges (its sweep_name)
-SCORE_SWEEP ?= score
 .PHONY: merge
 merge: $(STAMP) ## merge the roster shards of multirun_outputs/$(SCORE_SWEEP) into results/rosters/<metric>_<dataset>.parquet
 	$(WITH_ARGS) --plain SCORE_SWEEP -- $(PY) run.py task=merge 'merge.inputs=["$(CURDIR)/multirun_outputs/@SCORE_SWEEP@/**/roster.parquet"]'

@@ -123,3 +123,25 @@ def test_make_functions_in_a_value_are_never_expanded(tmp_path, target, variable
     pwned = tmp_path / "pwned"
     proc = make(tmp_path, target, f"{variable}=x$(shell touch {pwned})")
     assert proc.returncode != 0 and not pwned.exists(), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("target, args, expected", [
+    ("grid", (), "run.py -m experiment=paper"),
+    ("grid", ("EXPERIMENT=tiny",), "run.py -m experiment=tiny"),
+    ("tables", (), f"sweep_dir={ROOT}/multirun_outputs/paper "),
+    ("merge", (), f"{ROOT}/multirun_outputs/score/**/roster.parquet"),
+])
+def test_the_name_variables_default_to_the_documented_sweeps(tmp_path, target, args, expected):
+    """What the programs receive (a stand-in interpreter prints it): the defaults, or the value given."""
+    stand_in = tmp_path / "python"
+    stand_in.write_text(f'#!/bin/sh\nif [ "$1" = scripts/make_args.py ]; then exec {sys.executable} "$@"; fi\n'
+                        'echo "$@"\n')
+    stand_in.chmod(0o755)
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ARGS", "SWEEP", "SCORE_SWEEP", "EXPERIMENT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    proc = subprocess.run(["make", "--no-print-directory", target, *args, f"STAMP={stamp}", f"PY={stand_in}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout, proc.stdout
