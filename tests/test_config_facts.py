@@ -89,7 +89,7 @@ def test_shared_settings_are_checked_in_one_place(compose_cfg, override, message
 @pytest.mark.integration
 @pytest.mark.parametrize("override, message", [
     ("dataset.classes=7", "error: unknown setting dataset.classes (valid keys of dataset: "
-                          "data_path, download, fingerprint, kind, mean, name, num_classes, path, resolution,"),
+                          "batch_seed, data_path, download, fingerprint, kind, mean, name, num_classes, path, resolution,"),
     ("dataset.mean=[0,0,0]", "error: dataset.mean cannot be set for cifar10: a benchmark dataset's classes, "
                              "image size and normalization are fixed"),
 ])
