@@ -277,3 +277,22 @@ def test_torchvision_is_optional_and_read_by_class_name(tmp_path, monkeypatch):
     x, y = data.train_arrays()
     assert x.shape == (9, 16, 16, 3) and y.tolist() == [0, 1, 2] * 3 and data.class_names == ("a", "b", "c")
     assert data.test_arrays()[0].shape == (3, 16, 16, 3) and data.benchmark is None
+
+
+def test_val12_on_your_own_data_says_why_there_is_no_accuracy(tmp_path):
+    from tests.cli import one_line_error, run_cli
+
+    x = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    np.savez(tmp_path / "mine.npz", x=x, y=np.array([0, 1, 0, 1, 0, 1]))
+    proc = run_cli(tmp_path, "metric=val12", "dataset=npz", f"dataset.path={tmp_path / 'mine.npz'}", "search.n=3",
+                   check=False)
+    line = one_line_error(proc)
+    assert "unknown dataset 'npz' for the benchmark" in line and "zero-cost metric" in line
+
+
+def test_a_missing_npz_names_the_key_that_points_at_it(tmp_path):
+    from tests.cli import one_line_error, run_cli
+
+    proc = run_cli(tmp_path, "metric=hook_logdet", "dataset=npz", f"dataset.path={tmp_path / 'none.npz'}",
+                   "search.n=3", check=False)
+    assert "pass dataset.path=" in one_line_error(proc)

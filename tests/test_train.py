@@ -14,7 +14,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tests.cli import ROOT, run_cli
+from tests.cli import ROOT, one_line_error, run_cli
 from zcnas.config import CONFIG_DIR
 from zcnas.errors import ConfigError
 from zcnas.io import read_json
@@ -202,3 +202,24 @@ def test_a_result_file_never_names_code_to_import(tmp_path, task):
     assert not marker.exists()
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "user's space ('evil_space.Space')" in lines[0] and "space._target_" in lines[0]
+
+
+def test_a_train_job_whose_from_result_changed_runs_again(tmp_path):
+    data = tiny_npz(tmp_path)
+    source = tmp_path / "found.json"
+    train = ["task=train", f"from_result={source}", "C=4", "N=1", "train.epochs=1", f"dataset.data_path={data}",
+             "hardware.threads=1"]
+    found = []
+    for seed in (0, 3):  # two searches that find different cells
+        run_cli(tmp_path, "task=search", "metric=synflow", "search=random", "search.n=5", f"seed={seed}")
+        [path] = [p for p in (tmp_path / "outputs" / "search").glob("*/result.json")
+                  if (f"seed={seed}," in p.parent.name) == bool(seed)]
+        found.append(read_json(path)["best"]["arch"])
+        source.write_bytes(path.read_bytes())
+        proc = run_cli(tmp_path, *train)
+        assert read_json(job_dir(tmp_path) / "result.json")["network"]["arch"] == found[-1]
+    assert found[0] != found[1]
+    assert "running again" in proc.stdout and "from_result_fingerprint" in proc.stdout
+    # the fingerprint is computed, never typed
+    refused = run_cli(tmp_path, *train, "from_result_fingerprint=abc", check=False)
+    assert "from_result_fingerprint is computed" in one_line_error(refused)

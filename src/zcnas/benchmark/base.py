@@ -40,7 +40,9 @@ def check_index(index) -> int:
 def check_dataset(dataset: str) -> str:
     if dataset not in DATASETS:
         raise BenchmarkError(
-            f"unknown dataset {dataset!r} for the benchmark; valid: {', '.join(DATASETS)}"
+            f"unknown dataset {dataset!r} for the benchmark: NATS-Bench trained its networks on "
+            f"{', '.join(DATASETS)} only, so metric=val12 and benchmark accuracies exist for those alone; on your "
+            "own data use a zero-cost metric (e.g. metric=synflow) and train the network found (task=train)"
         )
     return dataset
 

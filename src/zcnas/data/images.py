@@ -231,7 +231,7 @@ def npz_source(path: str | os.PathLike, val_fraction: float | None) -> ArraySour
     if path.is_dir() or (not path.exists() and path.suffix.lower() != ".npz"):
         raise DataError(f"{path} is not an .npz file; pass dataset.path=<file>.npz holding arrays x and y "
                         "(or dataset=folder for a folder of images)")
-    found = read_npz_arrays(path, ("x", "y"), ("x_test", "y_test"))
+    found = read_npz_arrays(path, ("x", "y"), ("x_test", "y_test"), key="dataset.path")
     arrays = {}
     for split, (xk, yk) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
         if xk in found and yk in found:

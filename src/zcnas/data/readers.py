@@ -111,14 +111,14 @@ def _check_arrays(x: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray
 
 
 def read_npz_arrays(path: str | os.PathLike, required: tuple[str, ...] = ("x", "y"),
-                    optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """The arrays ``required`` (and those of ``optional`` it has) of an ``.npz`` file, unchecked."""
+                    optional: tuple[str, ...] = (), key: str = "dataset.data_path") -> dict[str, np.ndarray]:
+    """The arrays ``required`` (and those of ``optional`` it has) of an ``.npz`` file, unchecked;
+    ``key``: the setting that names the file, for the message when it is missing."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(
-            f"image file {path} not found; pass dataset.data_path=/path/to/<sample>.npz "
-            "or a directory holding the official dataset files"
-        )
+        where = ("or a directory holding the official dataset files" if key == "dataset.data_path"
+                 else "(arrays x, y and optionally x_test, y_test)")
+        raise DataError(f"image file {path} not found; pass {key}=/path/to/<file>.npz {where}")
     try:
         # Our own file handle: np.load leaks its handle when the zip is corrupt.
         # allow_pickle=False: an .npz of plain arrays never needs to run code.

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from zcnas.build import build_space
 from zcnas.errors import ConfigError
 from zcnas.io import write_json
-from zcnas.training.target import resolve_target
+from zcnas.training.target import check_source_fingerprint, resolve_target
 
 
 def run_export_job(cfg: DictConfig, output_dir) -> dict:
@@ -22,6 +22,7 @@ def run_export_job(cfg: DictConfig, output_dir) -> dict:
 
     start = time.perf_counter()
     output_dir = Path(output_dir)
+    check_source_fingerprint(cfg)
     target = resolve_target(cfg.get("arch"), cfg.get("from_result"), build_space(cfg), cfg.get("C", 16),
                             cfg.get("N", 5))
     formats = cfg.get("formats")

@@ -9,13 +9,14 @@ from omegaconf import DictConfig
 
 from zcnas.build import as_dict, build_space, configure_hardware
 from zcnas.progress import number
-from zcnas.training.target import resolve_target
+from zcnas.training.target import check_source_fingerprint, resolve_target
 
 
 def run_train_job(cfg: DictConfig, output_dir) -> dict:
     from zcnas.training import make_recipe, train_network
     from zcnas.training.data import load_training_data
 
+    check_source_fingerprint(cfg)
     recipe = make_recipe({k: v for k, v in as_dict(cfg.train).items()})
     target = resolve_target(cfg.get("arch"), cfg.get("from_result"), build_space(cfg), cfg.get("C", 16),
                             cfg.get("N", 5))

@@ -123,6 +123,17 @@ def read_result(path) -> tuple[dict, Path]:
     return result, file.parent
 
 
+def check_source_fingerprint(cfg) -> None:
+    """``from_result_fingerprint`` is the option's resolver's (the file's fingerprint, which makes a
+    changed ``from_result`` a changed job); a value typed by the user is refused."""
+    from zcnas.data.fingerprint import fingerprint
+
+    given = cfg.get("from_result_fingerprint")
+    if given is not None and str(given) != fingerprint(cfg.get("from_result")):
+        raise ConfigError("from_result_fingerprint is computed from the from_result file (it makes that file part of "
+                          "the job's identity); do not set it")
+
+
 def resolve_target(arch, from_result, space: SearchSpace, C=16, N=5) -> Target:
     """The network ``arch=`` or ``from_result=`` names (exactly one of them), in ``space`` or the result's."""
     if (arch is None) == (from_result is None):
