@@ -7,7 +7,7 @@ and batch seed the report gives Spearman's ρ with the 200-epoch test accuracy o
 and the mean ± standard deviation over the batch seeds: the error bar of Table I's comparison with
 the paper, whose batch is not known.
 
-    python bench/batch_spread.py score  [--cells 100] [--seeds 1 2 3 4] [--datasets ...] [--metrics ...]
+    python bench/batch_spread.py score  [--cells 100] [--seeds 1 2 3 4] [--datasets ...] [--metrics ...] [--hardware gpu]
     python bench/batch_spread.py report
 
 ``score`` runs one resumable ``task=score`` job per dataset and batch seed (all proxies together on the
@@ -64,7 +64,8 @@ def score(args: argparse.Namespace) -> None:
             command = [sys.executable, str(ROOT / "run.py"), "task=score",
                        f"metrics=[{','.join(args.metrics)}]", f"indices=[{','.join(map(str, chosen))}]",
                        f"dataset={dataset}", f"dataset.batch_seed={seed}", "seed=0",
-                       f"hardware.threads={args.threads}", "progress=false", f"paths.output_dir={output}"]
+                       f"hardware={args.hardware}", f"hardware.threads={args.threads}", "progress=false",
+                       f"paths.output_dir={output}"]
             print(f"[batch_spread] {dataset} batch seed {seed}: {len(chosen)} cells", flush=True)
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
             if done.returncode:
@@ -143,6 +144,7 @@ def main() -> None:
     run.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     run.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS)
     run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--hardware", default="local", choices=["local", "gpu"], help="gpu: score on the CUDA GPU")
     run.add_argument("--output", default=str(ROOT / "outputs" / "batch_spread"), help="the jobs' folder")
     run.add_argument("--rosters", default=str(ROSTERS), help="where the rosters are copied")
     rep = sub.add_parser("report", help="ρ per batch seed, mean ± std, into results/correlation/batch_spread/")
