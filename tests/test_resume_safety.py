@@ -114,14 +114,17 @@ def test_a_truncated_roster_is_rebuilt_on_relaunch(tmp_path):
 
 # ---- interruptions ----
 
-#: slow enough to interrupt (300 cells); no chunk is due before the interruption (checkpoint_every)
-LONG = ["task=score", "metric=synflow", "benchmark=none", "sample=300", "checkpoint_every=1000",
+#: cells of the job to interrupt: synflow takes ~0.01 s a cell on an idle core, so the job must be long
+#: enough that the signal lands while it scores (300 cells once finished before it)
+CELLS = 2000
+#: no chunk is due before the interruption (checkpoint_every)
+LONG = ["task=score", "metric=synflow", "benchmark=none", f"sample={CELLS}", "checkpoint_every=5000",
         "hardware.threads=1", "progress=true"]
 
 
 def rows_reported(log: Path) -> list[int]:
     """The row counts of the status lines (one per row with ZCNAS_STATUS_SECONDS=0)."""
-    return [int(n) for n in re.findall(r"\] score synflow cifar10: (\d+)/300 ", log.read_text())]
+    return [int(n) for n in re.findall(rf"\] score synflow cifar10: (\d+)/{CELLS} ", log.read_text())]
 
 
 @pytest.mark.integration
@@ -146,8 +149,8 @@ def test_an_interrupted_job_saves_every_row_and_says_how_to_resume(tmp_path, sig
     # a row and its status line, so one more row than the last line said may be saved)
     computed = rows_reported(log)[-1]
     saved = sorted(i for p in tmp_path.rglob("chunks/part-*.parquet") for i in read_roster(p).indices)
-    assert computed <= len(saved) <= computed + 1 and len(saved) < 300, text
+    assert computed <= len(saved) <= computed + 1 and len(saved) < CELLS, text
     assert f"{len(saved)} rows scored by this run saved in" in text
 
     again = run_cli(tmp_path, *LONG[:-1])  # the same job: it resumes from the saved rows
-    assert f"{300 - len(saved)} now, {len(saved)} resumed" in again.stdout
+    assert f"{CELLS - len(saved)} now, {len(saved)} resumed" in again.stdout
