@@ -32,7 +32,14 @@ def start_cli(tmp_path: Path, *args: str, log: Path, env: dict | None = None) ->
            f"paths.multirun_dir={tmp_path}/multirun", "progress=false", *args]
     with open(log, "w") as out:
         return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})})
+                                env={**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})},
+                                preexec_fn=_interruptible)
+
+
+def _interruptible() -> None:
+    """The job gets Ctrl-C as from a terminal even when the tests run in the background, where a
+    shell starts them with SIGINT ignored (which Python, and so the job, would keep)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
