@@ -105,8 +105,12 @@ class SearchSpace(ABC):
     def sized_network(self, arch: Hashable, num_classes: int, resolution: int, seed: int | None = None,
                       **sizes) -> Any:
         """The network ``zcnas.build`` and ``task=train`` give: sized by ``sizes`` (the options of
-        ``network_sizes``) for ``resolution`` x ``resolution`` images.  Default: ``build_network``'s."""
-        return self.build_network(arch, num_classes, resolution, seed=seed)
+        ``network_sizes``) for ``resolution`` x ``resolution`` images.  Default: ``build_network``'s,
+        drawn without touching the caller's random state."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return self.build_network(self.to_arch(arch), num_classes, resolution, seed=seed)
 
     # --- optional hardware costs -----------------------------------------------------------
     def hardware_costs(self, source: str, dataset: str, key: str = "hw_costs") -> Any:

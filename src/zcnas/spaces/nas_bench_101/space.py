@@ -229,18 +229,6 @@ class NasBench101(SearchSpace):
         return result
 
     # --- networks ---------------------------------------------------------------------------
-    def sized_network(self, arch, num_classes: int, resolution: int, seed: int | None = None):
-        """``build_network``'s network, drawn without touching the caller's random state."""
-        import torch
-
-        from zcnas.spaces.nas_bench_101.network import Nb101Network
-
-        arch = self.to_arch(arch)
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            return Nb101Network(arch, num_classes, resolution)
-
     def build_network(self, arch: Nb101Cell, num_classes: int, input_size: int = 32, seed: int | None = None,
                       prune: bool = False):
         """The NAS-Bench-101 network of ``arch``; any input size (global pooling).  ``prune`` does
@@ -252,7 +240,7 @@ class NasBench101(SearchSpace):
         arch = self.to_arch(arch)
         if seed is not None:
             torch.manual_seed(seed)
-        return Nb101Network(arch, num_classes)
+        return Nb101Network(arch, num_classes, input_size)
 
     def to_arch(self, value) -> Nb101Cell:
         return value if isinstance(value, Nb101Cell) else super().to_arch(value)

@@ -126,18 +126,6 @@ class NasBenchMacro(SearchSpace):
         return self.format(tuple(ops))
 
     # --- networks ---------------------------------------------------------------------------
-    def sized_network(self, arch, num_classes: int, resolution: int, seed: int | None = None):
-        """``build_network``'s network, drawn without touching the caller's random state."""
-        import torch
-
-        from zcnas.spaces.nas_bench_macro.network import MacroNetwork
-
-        arch = self.to_arch(arch)
-        with torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            return MacroNetwork(arch, num_classes, resolution)
-
     def build_network(self, arch: Arch, num_classes: int, input_size: int = 32, seed: int | None = None,
                       prune: bool = False):
         """The network of ``arch``; any input size (global pooling).  ``prune`` does nothing here:
@@ -149,4 +137,4 @@ class NasBenchMacro(SearchSpace):
         arch = self.to_arch(arch)
         if seed is not None:
             torch.manual_seed(seed)
-        return MacroNetwork(arch, num_classes)
+        return MacroNetwork(arch, num_classes, input_size)
