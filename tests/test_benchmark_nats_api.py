@@ -194,7 +194,7 @@ def test_files_are_released_after_reading(bench_dir):
 
 def test_default_path_is_under_torch_home(bench_dir, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(bench_dir.parent))
-    bench = NatsBenchBenchmark()
+    bench = NatsBenchBenchmark(path=None)
     assert bench.test_accuracy(0, "cifar10") == RECORDS[0]["cifar10"][0]
 
 
@@ -217,7 +217,7 @@ def test_missing_directory_names_path(tmp_path, monkeypatch):
     assert str(missing) in str(err.value) and "\n" not in str(err.value)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     with pytest.raises(BenchmarkError) as err:
-        NatsBenchBenchmark()
+        NatsBenchBenchmark(path=None)
     assert str(tmp_path / "th" / "NATS-tss-v1_0-3ffb9-simple") in str(err.value)
 
 

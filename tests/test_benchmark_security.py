@@ -15,7 +15,7 @@ import pytest
 
 from cli import run_cli
 from test_benchmark_nats_api import RECORDS, write_tiny_nats_tss
-from zcnas.benchmark import make_benchmark
+from zcnas import plugins
 from zcnas.benchmark.nats_api import BENCH_NAME, NatsBenchBenchmark
 from zcnas.benchmark.safe_pickle import UnsafePickleError, load_pbz2, restricted_loading
 from zcnas.errors import BenchmarkError
@@ -80,7 +80,9 @@ def test_auto_refuses_crafted_files_under_torch_home(tmp_path, monkeypatch):
 def test_crafted_meta_is_refused(tmp_path, payload):
     marker = tmp_path / "pwned"
     crafted = crafted_dir(tmp_path, payload(marker))
-    for make in (lambda: NatsBenchBenchmark(crafted), lambda: make_benchmark("auto", crafted)):
+    auto = plugins.load("benchmark", "auto")
+    for make in (lambda: NatsBenchBenchmark(crafted),
+                 lambda: auto(path=crafted, table_path=None, shipped_path=None)):
         with pytest.raises(BenchmarkError, match="refusing to load .*meta.pickle.pbz2") as err:
             make()
         assert "\n" not in str(err.value)

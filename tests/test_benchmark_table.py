@@ -3,8 +3,12 @@
 import pandas as pd
 import pytest
 
-from zcnas.benchmark import NoBenchmark, TableBenchmark, make_benchmark
+from zcnas import plugins
+from zcnas.benchmark import NoBenchmark, TableBenchmark
 from zcnas.errors import BenchmarkError
+
+#: benchmark=auto's backend, as its option declares it
+auto = plugins.load("benchmark", "auto")
 
 
 def test_known_best_cells(table_benchmark):
@@ -47,7 +51,7 @@ def test_errors(benchmark_csv, tmp_path, table_benchmark):
 
 def test_auto_falls_back_to_none(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    bench = make_benchmark("auto", None, str(tmp_path / "absent.csv"))
+    bench = auto(path=None, table_path=str(tmp_path / "absent.csv"), shipped_path=None)
     assert isinstance(bench, NoBenchmark) and not bench.available
     with pytest.raises(BenchmarkError, match="unavailable"):
         bench.test_accuracy(0, "cifar10")
@@ -112,12 +116,12 @@ def test_auto_takes_an_explicit_path(frame, benchmark_csv, tmp_path):
 
     mine = tmp_path / "mine.parquet"
     frame.to_parquet(mine)
-    bench = make_benchmark("auto", str(mine), str(benchmark_csv))  # the path wins over table_path
+    bench = auto(path=str(mine), table_path=str(benchmark_csv), shipped_path=None)  # the path wins over table_path
     assert isinstance(bench, TableBenchmark) and bench.path == mine
     official = tmp_path / "NATS-tss-v1_0-3ffb9-simple"
     write_tiny_nats_tss(str(official), {0: RECORDS[0]})
-    bench = make_benchmark("auto", str(official), str(benchmark_csv))
+    bench = auto(path=str(official), table_path=str(benchmark_csv), shipped_path=None)
     assert isinstance(bench, NatsBenchBenchmark) and bench.test_accuracy(0, "cifar10") == RECORDS[0]["cifar10"][0]
     with pytest.raises(BenchmarkError, match="benchmark.path .*nowhere.csv does not exist") as err:
-        make_benchmark("auto", str(tmp_path / "nowhere.csv"), str(benchmark_csv))
+        auto(path=str(tmp_path / "nowhere.csv"), table_path=str(benchmark_csv), shipped_path=None)
     assert "\n" not in str(err.value)

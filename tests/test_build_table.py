@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from test_benchmark_nats_api import RECORDS, write_tiny_nats_tss
-from zcnas.benchmark import TableBenchmark, make_benchmark
+from zcnas import plugins
+from zcnas.benchmark import TableBenchmark
 from zcnas.benchmark.base import DATASETS
 from zcnas.benchmark.nats_api import BENCH_NAME, NatsBenchBenchmark
 from zcnas.errors import BenchmarkError, ConfigError
@@ -43,7 +44,9 @@ def test_table_holds_what_nats_bench_returns(build, torch_home, tmp_path, monkey
     assert "benchmark=table benchmark.path=" in summarize_build_table(result)
 
     official = NatsBenchBenchmark(str(torch_home / BENCH_NAME))
-    for table in (make_benchmark("table", result["output"]), make_benchmark("auto", result["output"])):
+    built = [plugins.load("benchmark", name)(path=result["output"], table_path=None, shipped_path=None)
+             for name in ("table", "auto")]
+    for table in built:
         assert isinstance(table, TableBenchmark)
         for index in RECORDS:
             for ds in DATASETS:

@@ -23,10 +23,10 @@ from zcnas.schema import SETTINGS, check_settings
 
 def test_the_dataset_options_are_the_specs_and_hold_no_facts(compose_cfg):
     # the benchmark datasets, and the kinds of the user's own data
-    assert group_options("dataset") == sorted((*DATASETS, "folder", "npz", "torchvision"))
+    assert group_options("dataset") == sorted((*DATASETS, "folder", "npz", "torchvision", "custom"))
     for name in DATASETS:
         ds = compose_cfg(f"dataset={name}").dataset
-        assert ds.name == get_spec(name).name == name and ds.kind == "benchmark"
+        assert ds.name == get_spec(name).name == name and ds._target_ == "zcnas.data.benchmark.BenchmarkDataset"
         assert tuple(ds) == SETTINGS  # the user-data settings are null: a benchmark's facts are fixed
         assert all(ds[key] is None for key in ("num_classes", "mean", "std", "resolution"))
         assert "num_classes" not in (CONFIG_DIR / "dataset" / f"{name}.yaml").read_text()
@@ -60,7 +60,7 @@ def test_a_dataset_fact_cannot_be_set(compose_cfg):
         build_context(cfg, None, "cpu")
     assert "\n" not in str(info.value)
     cfg = compose_cfg("+dataset.classes=7")  # `+` adds a key past the schema
-    with pytest.raises(ConfigError, match=r"^dataset.classes cannot be set: the settings of dataset are name, kind"):
+    with pytest.raises(ConfigError, match=r"^dataset.classes cannot be set: the settings of dataset are name, data_path"):
         build_context(cfg, None, "cpu")
 
 
@@ -89,7 +89,7 @@ def test_shared_settings_are_checked_in_one_place(compose_cfg, override, message
 @pytest.mark.integration
 @pytest.mark.parametrize("override, message", [
     ("dataset.classes=7", "error: unknown setting dataset.classes (valid keys of dataset: "
-                          "batch_seed, data_path, download, fingerprint, kind, mean, name, num_classes, path, resolution,"),
+                          "_target_, batch_seed, data_path, download, fingerprint, mean, name, num_classes, path, resolution,"),
     ("dataset.mean=[0,0,0]", "error: dataset.mean cannot be set for cifar10: a benchmark dataset's classes, "
                              "image size and normalization are fixed"),
 ])

@@ -14,7 +14,7 @@ from PIL import Image
 
 from cli import run_cli
 from zcnas.data import fingerprint as fingerprint_module
-from zcnas.data.dataset import dataset_identity, load_dataset
+from zcnas.data.dataset import dataset_identity, dataset_settings, load_dataset
 from zcnas.errors import ConfigError, DataError
 
 SIZE = 48
@@ -37,7 +37,8 @@ def write_folder(root, classes=5, train=6, test=2, size=(SIZE, SIZE), seed=0):
 
 
 def folder_cfg(root, **settings):
-    return {"kind": "folder", "name": "mine", "path": str(root), "split": "train", **settings}
+    """``dataset=folder dataset.name=mine dataset.path=<root>`` and ``settings``, as a dict."""
+    return dataset_settings("folder", **{"name": "mine", "path": str(root), **settings})
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +164,7 @@ def test_the_facts_are_computed_once_and_given_facts_win(tmp_path, cache, monkey
     root = write_folder(tmp_path / "imgs", classes=2, train=3, test=1)
     first = load_dataset(folder_cfg(root))
     assert first.num_classes == 2
-    from zcnas.data.dataset import UserDataset
+    from zcnas.data.user import UserDataset
 
     def no_recompute(self):
         raise AssertionError("computed again")
@@ -220,12 +221,11 @@ def test_missing_or_broken_data_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"cannot read image .*broken.png .*replace or remove it"):
         load_dataset(folder_cfg(root)).mean
     with pytest.raises(DataError, match="is not an .npz file"):
-        load_dataset({"kind": "npz", "name": "n", "path": str(root)})
+        load_dataset("npz", name="n", path=str(root))
 
 
 def test_a_benchmark_datasets_identity_reads_no_images(tmp_path):
-    cfg = {"dataset": {"kind": "benchmark", "name": "cifar10", "data_path": str(tmp_path / "absent.npz"),
-                       "split": "train", "download": False}}
+    cfg = {"dataset": dataset_settings("cifar10", data_path=str(tmp_path / "absent.npz"))}
     assert dataset_identity(cfg) == {"name": "cifar10", "kind": "benchmark", "path": str(tmp_path / "absent.npz"),
                                      "fingerprint": "missing", "benchmark": "cifar10"}
     root = write_folder(tmp_path / "imgs", classes=2, train=2, test=0)
@@ -248,12 +248,12 @@ def test_the_fingerprint_follows_the_data(tmp_path):
 def test_the_options_resolve_the_fingerprint(compose_cfg, tmp_path):
     root = write_folder(tmp_path / "imgs", classes=2, train=2, test=0)
     ds = compose_cfg("dataset=folder", f"dataset.path={root}").dataset
-    assert ds.kind == "folder" and ds.fingerprint == fingerprint_module.fingerprint(root)
-    assert load_dataset(ds).num_classes == 2
+    assert ds._target_ == "zcnas.data.user.FolderDataset" and ds.fingerprint == fingerprint_module.fingerprint(root)
+    assert load_dataset(ds).num_classes == 2 and load_dataset(ds).kind == "folder"
 
 
 def test_torchvision_is_optional_and_read_by_class_name(tmp_path, monkeypatch):
-    cfg = {"kind": "torchvision", "name": "Fake", "path": str(tmp_path), "split": "train", "download": False}
+    cfg = dataset_settings("torchvision", name="Fake", path=str(tmp_path))
     monkeypatch.setitem(sys.modules, "torchvision", None)  # not installed
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
     with pytest.raises(ConfigError, match="dataset=torchvision needs the torchvision package"):

@@ -9,9 +9,11 @@ writes, per metric, the roster a single-metric job writes, and resumes per metri
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,8 @@ from torch import nn
 from cli import run_cli
 from nats_samples import DISCONNECTED_CELL, POOL_CELL, cifar10_sample
 from zcnas.metrics import ScoringContext, defaults, make_metric, metric_class, names
-from zcnas.metrics.base import SHARED_PASS
+from zcnas.metrics import fused as fused_module, shared_pass as shared_pass_module
+from zcnas.metrics.base import LABELS, SHARED_PASS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.epe_nas import epe_nas_score
 from zcnas.metrics.fisher import fisher_score
 from zcnas.metrics.fused import FusedScorer, shared_scores
@@ -29,6 +32,7 @@ from zcnas.metrics.grad_norm import grad_norm_score
 from zcnas.metrics.grasp import grasp_score
 from zcnas.metrics.jacov import jacov_score
 from zcnas.metrics.meco import meco_score
+from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 from zcnas.metrics.naswot import hook_logdet_score
 from zcnas.metrics.plain import plain_score
 from zcnas.metrics.snip import snip_score
@@ -183,6 +187,92 @@ def test_shared_scores_on_any_module_equal_the_model_level_functions():
                  {"meco": meco_score(model, x, layers="leaves")}, "meco leaves")
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # left as it was
     assert all(p.grad is None for p in model.parameters())
+
+
+# ---------------------------------------------------------------- the shared pass is the members' own
+
+
+def _squares(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return g.to(torch.float64).pow(2).sum()
+
+
+def squared_gradient_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Σ ‖∂L/∂W‖², a metric that only this test defines."""
+    return weight_gradient_sum(model, x, y, "squared_gradients", _squares)
+
+
+@declare(needs=LABELS, model_score=squared_gradient_score, fusion=WEIGHT_GRADIENTS)
+class SquaredGradients(EngineMetric):
+    """A fusable metric outside zcnas: its module (this one) states how its score follows from the pass."""
+
+    derived = 0  # how many scores came from the shared pass
+
+    @classmethod
+    def from_shared_pass(cls, shared, state) -> float:
+        cls.derived += 1
+        return shared.weight_sum(shared.weights, _squares)
+
+
+def test_a_metric_defined_elsewhere_joins_the_shared_pass(context):
+    target = {"squared_gradients": {"_target_": f"{__name__}.SquaredGradients"}}
+    scorer = FusedScorer(["snip", "squared_gradients", "grasp"], context, target)
+    assert scorer.routes == {"snip": "shared", "squared_gradients": "shared", "grasp": "shared"}
+    before = SquaredGradients.derived
+    cell = CELLS[2]
+    got = scorer.score_cell(cell)
+    assert SquaredGradients.derived == before + 1  # from the shared pass, not its own passes
+    alone = SquaredGradients(context).score_cell(cell)
+    assert got["squared_gradients"] == alone and alone > 0
+    assert_equal({n: got[n] for n in ("snip", "grasp")}, singles(["snip", "grasp"], context, cell), "beside it")
+    assert sum(scorer.seconds.values()) == pytest.approx(scorer.cell_seconds, rel=1e-9)
+
+    model = Shared()
+    torch.manual_seed(1)
+    x, y = torch.randn(8, 3, 6, 6), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    fused = shared_scores(model, x, y, ["fisher", "squared_gradients"], classes={"squared_gradients": SquaredGradients})
+    assert_equal(fused, {"fisher": fisher_score(model, x, y), "squared_gradients": squared_gradient_score(model, x, y)},
+                 "any module")
+
+
+def test_a_metric_of_the_shared_pass_must_state_its_derivation():
+    class Silent(EngineMetric):
+        pass
+
+    with pytest.raises(ValueError, match="must define from_shared_pass"):
+        declare(needs=LABELS, model_score=squared_gradient_score, fusion=WEIGHT_GRADIENTS)(Silent)
+    assert not Silent.declared()
+    declare(needs=LABELS, model_score=squared_gradient_score, fusion="network")(Silent)  # its own score_network
+
+
+def _code_strings(path: Path) -> set[str]:
+    """The string constants of a module's code (its docstrings left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    return {n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return ({n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names})
+
+
+@pytest.mark.parametrize("module", [fused_module, shared_pass_module], ids=["fused", "shared_pass"])
+def test_the_shared_pass_names_no_metric(module):
+    from zcnas import plugins
+
+    path = Path(module.__file__)
+    metric_modules = {plugins.target("metric", n).rpartition(".")[0] for n in names()}
+    assert not _code_strings(path) & set(names()), "a metric's name in the code of the shared pass"
+    assert not _imports(path) & metric_modules, "a metric's module imported by the shared pass"
+    # the check sees what it looks for: a metric's module does name itself
+    assert "snip" in _code_strings(Path(sys.modules[metric_class("snip").__module__].__file__))
 
 
 # ---------------------------------------------------------------- another space

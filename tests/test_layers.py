@@ -65,11 +65,19 @@ def test_drawing_a_figure_loads_no_torch():
     assert proc.stdout.strip() == "False"
 
 
-def test_tasks_are_where_the_runner_looks():
-    from zcnas.runner import TASKS, task_functions
+def test_every_task_option_names_its_class_in_the_tasks_or_a_study():
+    """Each option of conf/task names the class that runs it (``task_class._target_``, read as data):
+    the modules of ``zcnas.tasks`` (but ``inputs``, which studies read rosters with) and each study's
+    ``task`` module, every one used; the studies' tasks are exactly the four studies."""
+    from zcnas import plugins
+    from zcnas.runner import TASK_METHODS
+    from zcnas.tasks import Task
 
+    targets = {name: plugins.task_target(name) for name in plugins.names("task")}
     expected = (set(modules(zcnas.tasks)) - {"zcnas.tasks.inputs"}) | {f"zcnas.studies.{s}.task" for s in STUDIES}
-    assert {f"zcnas.{module}" for module in TASKS.values()} == expected
-    for task in TASKS:
-        run, summarize = task_functions(task)
-        assert run.__name__ == f"run_{task}_job" and summarize.__name__ == f"summarize_{task}"
+    assert {target.rpartition(".")[0] for target in targets.values()} == expected
+    assert {name for name, target in targets.items() if target.startswith("zcnas.studies.")} == {
+        "correlate", "aggregate", "ensembles", "hw_study"}
+    for name, target in targets.items():
+        cls = plugins.import_target(target, "task_class._target_")
+        assert issubclass(cls, Task) and all(callable(getattr(cls, m, None)) for m in TASK_METHODS), name

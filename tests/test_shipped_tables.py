@@ -21,7 +21,8 @@ import pytest
 
 from cli import run_cli
 from shared_data import shared_data_dir
-from zcnas.benchmark import TableBenchmark, make_benchmark, source_path
+from zcnas import plugins
+from zcnas.benchmark import TableBenchmark
 from zcnas.benchmark.base import DATASETS
 from zcnas.spaces.nats_tss.hw_costs import COLUMNS as HW_COLUMNS
 from zcnas.spaces.nats_tss.hw_costs import csv_path, read_hw_costs
@@ -165,15 +166,20 @@ def test_the_shared_table_comes_first_then_the_official_files_then_the_shipped_c
     table, shipped = tmp_path / "shared.csv", str(SHIPPED / "nats_tss/nats_tss_benchmark.parquet")
     absent = str(tmp_path / "absent.csv")
     table.write_text("index\n")
-    assert source_path("auto", None, str(table), shipped) == str(table)
-    assert source_path("auto", None, absent, shipped) == shipped
-    assert source_path("table", None, absent, shipped) == shipped
-    assert source_path("auto", "/mine.csv", str(table), shipped) == "/mine.csv"
-    assert make_benchmark("auto", None, absent, shipped).description == f"table {shipped}"
+    auto, table_option = plugins.load("benchmark", "auto"), plugins.load("benchmark", "table")
+
+    def source(option, path, table_path):
+        return option.source(path=path, table_path=table_path, shipped_path=shipped)
+
+    assert source(auto, None, str(table)) == str(table)
+    assert source(auto, None, absent) == shipped
+    assert source(table_option, None, absent) == shipped
+    assert source(auto, "/mine.csv", str(table)) == "/mine.csv"
+    assert auto(path=None, table_path=absent, shipped_path=shipped).description == f"table {shipped}"
     official = tmp_path / "torch" / "NATS-tss-v1_0-3ffb9-simple"
     official.mkdir(parents=True)
-    assert source_path("auto", None, absent, shipped) == str(official)
-    assert source_path("auto", None, str(table), shipped) == str(table)
+    assert source(auto, None, absent) == str(official)
+    assert source(auto, None, str(table)) == str(table)
 
 
 def test_without_shared_data_the_config_names_the_shipped_copies(shared, compose_cfg, tmp_path, monkeypatch):

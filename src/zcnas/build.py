@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from zcnas.benchmark import Benchmark, make_benchmark
+from zcnas.benchmark import Benchmark, NoBenchmark, backend, configured_benchmark
 from zcnas.errors import ConfigError
 from zcnas.metrics import Metric, ScoringContext, make_metric
 from zcnas.spaces import SearchSpace, make_space
@@ -85,22 +85,25 @@ def build_benchmark(cfg: DictConfig, space: SearchSpace | None = None) -> Benchm
     b = cfg.benchmark
     space = space or build_space(cfg)
     if space.benchmark_group:
-        return make_benchmark(str(b.kind), b.get("path"), b.get("table_path"), b.get("shipped_path"))
-    kind = str(b.kind)
-    if kind == "none":
-        return make_benchmark("none")
-    if kind == "nats_bench":
-        raise ConfigError(f"benchmark=nats_bench reads NATS-Bench's files; space {space.name} takes its "
+        return configured_benchmark(b)
+    # the option's backend says how it serves a space with its own table (zcnas.benchmark.base)
+    cls = backend(b)
+    use = getattr(cls, "space_table", "read")
+    if use == "skip":
+        return NoBenchmark()
+    if use == "refuse":
+        why = getattr(cls, "refusal", "") or f"benchmark._target_ {b.get('_target_')} serves NATS-Bench cells only"
+        raise ConfigError(f"{why}; space {space.name} takes its "
                           "ground truth from a table (space.table, or benchmark.path=<table>)")
     from zcnas.benchmark.space_table import SpaceTableBenchmark, table_flags, table_settings
 
     table = cfg.space.get("table")
     path = b.get("path") if b.get("path") else (table.get("path") if table else None)
     if not table or not path:
-        if kind == "table":
+        if use == "require":
             raise ConfigError(f"space {space.name} has no ground-truth table: set space.table "
                               "(path, arch, accuracy) or use benchmark=none")
-        return make_benchmark("none")
+        return NoBenchmark()
     arch, accuracy, label = table_settings(table)
     return SpaceTableBenchmark(space, os.path.expanduser(str(path)), arch, accuracy, label, **table_flags(table))
 

@@ -37,7 +37,9 @@ CHUNK_DIR = "chunks"
 #: settings that do not change a job's result: a top-level key stands for its whole subtree.
 #: ``experiment`` only sets other keys, whose values are compared in ``config_changes``.
 NOT_IDENTITY = ("hardware", "progress", "force", "checkpoint_every", "paths", "sweep_name", "report_dir",
-                "sweep_dir", "benchmark", "cluster", "hydra", "experiment", "dataset.download", "overwrite")
+                "sweep_dir", "benchmark", "cluster", "hydra", "experiment", "dataset.download", "overwrite",
+                # the class that runs the task: the task is its name (renaming the class reruns nothing)
+                "task_class")
 
 #: settings compared as one value by ``config_changes``, not key by key, so that a key added to or
 #: dropped from them is a change too: a custom space's keyword arguments (``{}`` and

@@ -71,6 +71,17 @@ def target(group: str, name: str) -> str | None:
     return None if value == MISSING else str(value)
 
 
+def task_target(name: str) -> str:
+    """The class that runs task ``name``: its option's ``task_class._target_`` (``module.Class``), read
+    as data.  A task option is ``# @package _global_`` (its settings are top-level keys), so its class
+    is named under ``task_class``, not by a ``_target_`` of its own."""
+    node = _read("task", name).get("task_class")
+    value = node.get("_target_") if isinstance(node, dict) else None
+    if not value:
+        raise ConfigError(f"conf/task/{name}.yaml has no task_class._target_ (the class that runs it)")
+    return str(value)
+
+
 def load(group: str, name: str) -> object:
     """The class (or function) option ``name`` of ``group`` declares, imported.
 
@@ -106,4 +117,4 @@ def build(cls: object, settings: dict, what: str) -> object:
         raise ConfigError(f"bad parameters for {what}: {exc}") from None
 
 
-__all__ = ["build", "check", "import_target", "load", "names", "option", "target"]
+__all__ = ["build", "check", "import_target", "load", "names", "option", "target", "task_target"]

@@ -1,5 +1,10 @@
 """Run one job: compose -> skip if already done -> run the task -> write result.json.
 
+The task is the class its option names, ``task_class._target_`` in ``conf/task/<name>.yaml``
+(docs/plugins.md): only that class is imported.  It runs the job (``run``), says what it found
+(``summarize``), says whether a finished result is reused (``resumable``) and whether the files
+beside it can be trusted (``outputs_problem``); ``zcnas.tasks.Task`` gives the last two defaults.
+
 Each job writes exactly one machine-readable result, ``result.json``, in its
 output folder (named by what the job is: ``zcnas.jobs``).  A job whose
 ``result.json`` says ``ok``, for the same identity, with its outputs intact, is
@@ -18,7 +23,6 @@ host is taken over; one from another host names the file to delete.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import platform
@@ -28,39 +32,51 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
 from zcnas.benchmark.identity import ground_truth
 from zcnas.config import CONFIG_DIR, composed_defaults, value_overrides
-from zcnas.errors import Interrupted, ZcnasError, debug_enabled, write_error
+from zcnas.errors import ConfigError, Interrupted, ZcnasError, debug_enabled, write_error
 from zcnas.filelock import LockHeld, acquire, release
 from zcnas.io import read_json, write_json
 from zcnas.jobs import RESULT_FILE, config_changes
+from zcnas.plugins import build, import_target
 from zcnas.progress import say
 from zcnas.provenance import code_version
 from zcnas.schema import (check_against_defaults, check_metric_settings, check_paths, check_settings,
                           check_typed_values)
 
-#: tasks whose finished result is reused on relaunch; the others (merge, import, reports) always rerun
-RESUMABLE = ("search", "score", "train")
 #: what Hydra writes into a job folder before the job runs, and the lock the job holds while it runs
 HYDRA_RECORDS = {".hydra", "run.log", f"{RESULT_FILE}.lock"}
 
-
-#: task -> the module under zcnas that runs it, with ``run_<name>_job(cfg, output_dir)`` and ``summarize_<name>``
-TASKS = {"search": "tasks.search", "score": "tasks.score", "merge": "tasks.rosters", "import": "tasks.rosters",
-         "correlate": "studies.correlation.task", "aggregate": "studies.search_tables.task",
-         "ensembles": "studies.ensembles.task", "hw_study": "studies.hardware.task",
-         "convert_nb101": "tasks.convert_nb101",
-         "build_table": "tasks.build_table", "train": "tasks.train", "export": "tasks.export"}
+#: what a task class must have: the job, and the lines that say what it found
+TASK_METHODS = ("run", "summarize")
 
 
-def task_functions(task: str) -> tuple[Callable[[DictConfig, Path], dict], Callable[[dict], str]]:
-    """The task's run and summarize functions, imported only when the task runs."""
-    module = importlib.import_module(f"zcnas.{TASKS[task]}")
-    return getattr(module, f"run_{task}_job"), getattr(module, f"summarize_{task}")
+def load_task(cfg: DictConfig) -> object:
+    """The job's task: the class its option names (``task_class._target_``), imported and built
+    (any other key of ``task_class`` a keyword argument).  A missing or unimportable class, or one
+    without ``run`` and ``summarize``, is a one-line ``ConfigError``."""
+    node = cfg.get("task_class")
+    path = node.get("_target_") if isinstance(node, DictConfig) else None
+    if not path:
+        raise ConfigError(f"task={cfg.get('task')}: its option names no task_class._target_, the class that "
+                          "runs it (docs/plugins.md)")
+    cls = import_target(str(path), "task_class._target_")
+    lacking = [f"{name}()" for name in TASK_METHODS if not callable(getattr(cls, name, None))]
+    if not isinstance(cls, type) or lacking:
+        what = f"has no {' and no '.join(lacking)}" if isinstance(cls, type) else "is not a class"
+        raise ConfigError(f"task_class._target_ {path} {what}: a task class has run(cfg, output_dir) -> dict "
+                          "and summarize(result) -> str (docs/plugins.md)")
+    settings = {str(k): v for k, v in OmegaConf.to_container(node, resolve=True).items() if k != "_target_"}
+    return build(cls, settings, f"task_class {path}")
+
+
+def resumable(task: object) -> bool:
+    """Whether a finished result of the task is reused on relaunch; the others (merge, import, the
+    reports) always run again."""
+    return bool(getattr(task, "resumable", False))
 
 
 def versions() -> dict:
@@ -82,31 +98,27 @@ def versions() -> dict:
     return info
 
 
-def outputs_problem(task: str, output_dir: Path, result: dict) -> str | None:
+def outputs_problem(task: object, output_dir: Path, result: dict) -> str | None:
     """Why a finished job's outputs cannot be trusted (missing, truncated), or None."""
-    if task == "score":
-        from zcnas.tasks.score import outputs_problem as score_outputs_problem
-
-        problem = score_outputs_problem(output_dir, result)
-        if problem:
-            return problem
-    if task == "train" and not (output_dir / str(result.get("weights", "weights.pt"))).is_file():
-        return "has lost its trained weights (weights.pt)"
+    check = getattr(task, "outputs_problem", None)
+    problem = check(output_dir, result) if check is not None else None
+    if problem:
+        return problem
     try:  # a hand-edited or truncated result lacks what its summary reads (e.g. "best")
-        task_functions(task)[1](result)
+        task.summarize(result)
     except Exception as exc:
         return f"is incomplete ({type(exc).__name__}: {exc})"
     return None
 
 
-def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None:
+def finished_result(task: object, cfg: DictConfig, output_dir: Path) -> dict | None:
     """The job's earlier ``ok`` result if it still answers this job, else None.
 
     A result of another configuration (an edited experiment file, another data file) or with
     damaged outputs is kept aside as ``result.superseded-<time>.json`` and the job runs again.
     """
     result_path = output_dir / RESULT_FILE
-    if task not in RESUMABLE or not result_path.exists() or cfg.force:
+    if not resumable(task) or not result_path.exists() or cfg.force:
         return None
     try:
         previous = read_json(result_path)
@@ -121,7 +133,7 @@ def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None
     if not changed:  # the ground truth read (tables, HW costs) is compared by content
         from zcnas.benchmark.identity import finished_ground_truth
 
-        changed, previous = finished_ground_truth(task, cfg, previous, result_path)
+        changed, previous = finished_ground_truth(str(cfg.task), cfg, previous, result_path)
     if changed:
         why = f"holds a result of another configuration ({', '.join(changed[:4])} differ{'s' if len(changed) == 1 else ''})"
     else:
@@ -137,11 +149,8 @@ def finished_result(task: str, cfg: DictConfig, output_dir: Path) -> dict | None
 def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> dict:
     output_dir = Path(output_dir)
     result_path = output_dir / RESULT_FILE
-    task = str(cfg.task)
-    if task not in TASKS:
-        return _fail(f"unknown task {task!r}; valid: {', '.join(sorted(TASKS))}", multirun, result_path, cfg)
-    run, summarize = task_functions(task)
     try:
+        task = load_task(cfg)
         check_settings(cfg)  # before force= is read below
         defaults = composed_defaults()
         if defaults is not None:  # a Hydra job: keys and types as its YAML options declare them
@@ -155,8 +164,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
         return _fail(str(exc), multirun, result_path, cfg)
     except OSError as exc:
         return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
-    if task not in RESUMABLE:
-        return _run(task, cfg, output_dir, multirun, run, summarize)
+    if not resumable(task):
+        return _run(task, cfg, output_dir, multirun)
     # one process at a time in a job folder: a second launch of the same job would redo its work
     try:
         me = acquire(result_path, "the same job is running there")
@@ -166,16 +175,16 @@ def run_job(cfg: DictConfig, output_dir: str | Path, multirun: bool = False) -> 
             return {"status": "failed", "error": str(exc)}
         sys.exit(2)
     try:
-        return _run(task, cfg, output_dir, multirun, run, summarize)
+        return _run(task, cfg, output_dir, multirun)
     finally:
         release(result_path, me)
 
 
-def _run(task: str, cfg: DictConfig, output_dir: Path, multirun: bool, run, summarize) -> dict:
+def _run(task: object, cfg: DictConfig, output_dir: Path, multirun: bool) -> dict:
     """``run_job`` from the finished-result check on, holding the job folder's lock (resumable tasks)."""
     result_path = output_dir / RESULT_FILE
     try:
-        if task in RESUMABLE:  # a bad device or thread count is said even when the job is done
+        if resumable(task):  # a bad device or thread count is said even when the job is done
             from zcnas.build import check_hardware
 
             check_hardware(cfg)
@@ -186,15 +195,19 @@ def _run(task: str, cfg: DictConfig, output_dir: Path, multirun: bool, run, summ
         return _fail(write_error(exc, output_dir), multirun, result_path, cfg)
     if previous is not None:
         say(f"[zcnas] {result_path} exists: job already done, skipping (force=true reruns it)")
-        say(summarize(previous))
+        say(task.summarize(previous))
         return previous
 
     started = time.time()
     try:
         with _sigterm_interrupts():
-            result = run(cfg, output_dir)
+            result = task.run(cfg, output_dir)
+            if not isinstance(result, dict):
+                raise ConfigError(f"task_class._target_ {cfg.task_class._target_}: run() returned "
+                                  f"{type(result).__name__}, not a dict (the job's result)")
             result = {"status": "ok", **result, "started": started, "versions": versions(),
-                      "config": OmegaConf.to_container(cfg, resolve=True), "ground_truth": ground_truth(task, cfg)}
+                      "config": OmegaConf.to_container(cfg, resolve=True),
+                      "ground_truth": ground_truth(str(cfg.task), cfg)}
             write_json(result_path, result)
     except (KeyboardInterrupt, Interrupted) as exc:
         _interrupted(exc, cfg, output_dir)
@@ -208,7 +221,7 @@ def _run(task: str, cfg: DictConfig, output_dir: Path, multirun: bool, run, summ
             _remove_if_empty(output_dir)
             raise
         return _fail(f"{type(exc).__name__}: {exc}", multirun, result_path, cfg, traceback.format_exc())
-    say(summarize(result))
+    say(task.summarize(result))
     say(f"[zcnas] result written to {result_path}")
     return result
 

@@ -39,11 +39,13 @@ class DatasetConfig:
 
     Types only: the values, defaults included, are in the YAML options, where users look for them;
     the settings of the user's own data (``path`` ... ``std``) default to null here, so that the
-    benchmark options, whose classes, image size and normalization are fixed, need not name them.
+    benchmark options, whose classes, image size and normalization are fixed, need not name them
+    (``zcnas.data.dataset.load_dataset`` hands a class the settings it takes; a null one it does not
+    take is this default).
     """
 
+    _target_: str = MISSING  # the dataset's class (zcnas.data.benchmark.BenchmarkDataset, zcnas.data.user.*, yours)
     name: str = MISSING  # cifar10, cifar100, ImageNet16-120 (zcnas.data.datasets.DATASETS), or your data's name
-    kind: str = MISSING  # benchmark, folder, npz or torchvision (zcnas.data.dataset.KINDS)
     data_path: Optional[str] = MISSING  # a benchmark dataset's .npz sample or a folder with the official files
     split: str = MISSING  # the split the batch is drawn from
     download: bool = MISSING  # fetch the official CIFAR archive (or torchvision's) if it is missing

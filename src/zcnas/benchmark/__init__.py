@@ -1,14 +1,22 @@
-"""Benchmark lookup: accuracies of trained NATS-Bench cells, from a table or the official API."""
+"""Benchmark lookup: accuracies of trained NATS-Bench cells, from a table or the official API.
+
+A job's backend is the ``_target_`` of its ``benchmark`` option (``conf/benchmark/<name>.yaml``,
+``zcnas.plugins``), built with the option's other keys: ``auto`` (``choose_benchmark``), ``table``
+(``ConfiguredTable``), ``nats_bench`` (``NatsBenchBenchmark``), ``none`` (``NoBenchmark``).  Only the
+job's own config chooses the class imported (``backend``); nothing read from a file does.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from zcnas.benchmark.base import DATASETS, Benchmark, NoBenchmark
-from zcnas.benchmark.table import TableBenchmark
+from zcnas import plugins
+from zcnas.benchmark.base import DATASETS, Benchmark, NoBenchmark, existing_file, given_path
+from zcnas.benchmark.table import ConfiguredTable, TableBenchmark
 from zcnas.errors import BenchmarkError, ConfigError
 
-KINDS = ("auto", "table", "nats_bench", "none")
+GROUP = "benchmark"
 
 
 def default_nats_dir() -> Path:
@@ -18,67 +26,26 @@ def default_nats_dir() -> Path:
     return Path(default_path())
 
 
-def make_benchmark(kind: str, path: str | None = None, table_path: str | None = None,
-                   shipped_path: str | None = None) -> Benchmark:
-    """Build the backend ``kind`` (see conf/benchmark/*.yaml).
-
-    ``path`` is the user's; ``table_path`` the development table (``../shared/data``) and
-    ``shipped_path`` its copy in the repository (``benchmarks/``), read where the former is absent.
-    """
-    path = _text(path)
-    if kind == "table":
-        source = source_path(kind, path, table_path, shipped_path)
-        if source is None:
-            raise BenchmarkError("benchmark=table needs benchmark.path=/path/to/nats_tss_benchmark.csv")
-        return TableBenchmark(source)
-    if kind == "nats_bench":
-        from zcnas.benchmark.nats_api import NatsBenchBenchmark
-
-        return NatsBenchBenchmark(path)
-    if kind == "none":
-        return NoBenchmark()
-    if kind == "auto":
-        return _auto(path, table_path, shipped_path)
-    raise ConfigError(f"unknown benchmark kind {kind!r}; valid: {', '.join(KINDS)}")
-
-
-def _file(path: str | None) -> str | None:
-    return str(Path(path).expanduser()) if path and Path(path).expanduser().is_file() else None
-
-
-def _text(path) -> str | None:
-    """A path as the command line gave it: ``benchmark.path=5`` reaches us as the number 5."""
-    return None if path is None else str(path)
-
-
-def source_path(kind: str, path: str | None, table_path: str | None, shipped_path: str | None = None) -> str | None:
-    """The file or official folder that ``make_benchmark(kind, path, table_path, shipped_path)`` reads
-    (None: none).  In order: the user's ``path``; the table at ``table_path``; for ``auto``, the
-    official files under $TORCH_HOME; the shipped copy."""
-    path = _text(path)
+def chosen_source(*, path, table_path, shipped_path) -> str | None:
+    """What ``choose_benchmark`` reads (None: nothing): the user's ``path``; else the table at
+    ``table_path``, the official files under $TORCH_HOME, the shipped copy at ``shipped_path``."""
+    path = given_path(path)
     if path:
-        return str(Path(path).expanduser()) if kind in ("table", "auto", "nats_bench") else None
-    if kind == "table":
-        found = _file(table_path) or _file(shipped_path)
-        return found or (str(Path(table_path).expanduser()) if table_path else None)
-    if kind == "nats_bench":
-        return str(default_nats_dir())
-    if kind != "auto":
-        return None
-    if _file(table_path):
-        return _file(table_path)
+        return str(Path(path).expanduser())
+    if existing_file(table_path):
+        return existing_file(table_path)
     if default_nats_dir().is_dir():
         return str(default_nats_dir())
-    return _file(shipped_path)
+    return existing_file(shipped_path)
 
 
-def _auto(path: str | None, table_path: str | None, shipped_path: str | None = None) -> Benchmark:
-    """An explicit ``path`` wins (a file: a table, a directory: the official files); without one,
-    the table at ``table_path`` if present, else the official files under $TORCH_HOME, else the
-    shipped copy at ``shipped_path``, else none."""
+def choose_benchmark(*, path, table_path, shipped_path) -> Benchmark:
+    """``benchmark=auto``: an explicit ``path`` wins (a file: a table, a directory: the official
+    files); without one, the table at ``table_path`` if present, else the official files under
+    $TORCH_HOME, else the shipped copy at ``shipped_path``, else none."""
     from zcnas.benchmark.nats_api import NatsBenchBenchmark
 
-    source = source_path("auto", path, table_path, shipped_path)
+    source = chosen_source(path=path, table_path=table_path, shipped_path=shipped_path)
     if source is None:
         return NoBenchmark()
     given = Path(source)
@@ -92,4 +59,26 @@ def _auto(path: str | None, table_path: str | None, shipped_path: str | None = N
     )
 
 
-__all__ = ["DATASETS", "Benchmark", "NoBenchmark", "TableBenchmark", "make_benchmark", "default_nats_dir", "source_path"]
+# a factory answers what a backend class answers (zcnas.benchmark.base.Benchmark)
+choose_benchmark.source = chosen_source  # type: ignore[attr-defined]
+choose_benchmark.space_table = "read"  # type: ignore[attr-defined]
+
+
+def backend(node: Mapping) -> object:
+    """The class (or factory) the job's ``benchmark`` option names by ``_target_``, imported: the
+    user's own config chose it."""
+    target = node.get("_target_") if isinstance(node, Mapping) else None
+    if not target:
+        raise ConfigError(f"the job's benchmark names no backend (benchmark._target_); choose one with "
+                          f"benchmark=<{'|'.join(plugins.names(GROUP))}>")
+    return plugins.import_target(str(target), "benchmark._target_")
+
+
+def configured_benchmark(node: Mapping) -> Benchmark:
+    """The backend of the job's ``benchmark`` option (resolved), built with the option's other keys."""
+    settings = {str(k): v for k, v in node.items() if k not in plugins.HYDRA_KEYS}
+    return plugins.build(backend(node), settings, f"benchmark._target_ {node.get('_target_')}")
+
+
+__all__ = ["DATASETS", "Benchmark", "ConfiguredTable", "NoBenchmark", "TableBenchmark", "backend",
+           "choose_benchmark", "chosen_source", "configured_benchmark", "default_nats_dir"]

@@ -12,12 +12,20 @@ space and a dataset (``cifar10``, ``cifar100``, ``ImageNet16-120``):
 Backends: ``TableBenchmark`` (a CSV/parquet table), ``NatsBenchBenchmark``
 (the official ``nats_bench`` API), ``NoBenchmark`` (nothing available).
 Their modules say exactly which number each source holds.
+
+A job's backend is the ``_target_`` of its ``benchmark`` option (``conf/benchmark/<name>.yaml``),
+built with that option's other keys as keyword arguments.  Besides building it, the job asks the
+target two things without building it: ``source(**settings)``, the file or folder it would read
+(recorded with its content's hash, ``zcnas.benchmark.identity``), and ``space_table``, how it
+serves a space that takes its ground truth from its own table (``SearchSpace.benchmark_group``
+false).
 """
 
 from __future__ import annotations
 
 import operator
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +55,21 @@ def check_dataset(dataset: str) -> str:
     return dataset
 
 
+def given_path(value) -> str | None:
+    """A path as the command line gave it: ``benchmark.path=5`` reaches us as the number 5."""
+    return None if value is None else str(value)
+
+
+def existing_file(path) -> str | None:
+    """``path`` with ``~`` expanded if it is a file, else None."""
+    return str(Path(path).expanduser()) if path and Path(path).expanduser().is_file() else None
+
+
+#: ``space_table``: for a space with its own ground-truth table, read that table where the space has one
+#: (else no accuracies), require one, ignore it (no accuracies), or refuse the space (``refusal`` says why)
+SPACE_TABLE_USES = ("read", "require", "skip", "refuse")
+
+
 class Benchmark(ABC):
     """Accuracy lookup for the 15,625 cells of the NATS-Bench topology space."""
 
@@ -54,6 +77,16 @@ class Benchmark(ABC):
     description: str = ""
 
     available: bool = True
+
+    #: how the backend serves a space with its own ground-truth table (one of ``SPACE_TABLE_USES``)
+    space_table = "read"
+    #: where ``space_table`` is "refuse": why, the start of a one-line error
+    refusal = ""
+
+    @classmethod
+    def source(cls, **settings) -> str | None:
+        """The file or official folder ``cls(**settings)`` reads, found without reading it; None: none."""
+        return None
 
     @abstractmethod
     def test_accuracy(self, index: int, dataset: str) -> float:
@@ -92,6 +125,11 @@ class NoBenchmark(Benchmark):
 
     available = False
     description = "none"
+    space_table = "skip"
+
+    @classmethod
+    def source(cls) -> None:
+        return None
 
     HOW_TO = (
         "accuracies are unavailable: no benchmark configured. Add one with "

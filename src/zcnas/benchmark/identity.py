@@ -65,15 +65,25 @@ def _space(cfg):
 
 
 def benchmark_source(cfg) -> str | None:
-    """The file (or official folder) the job's ground truth is read from, as ``zcnas.build`` picks it."""
-    from zcnas.benchmark import source_path
+    """The file (or official folder) the job's ground truth is read from, as ``zcnas.build`` picks it.
+
+    The job's own config names the backend (``benchmark._target_``), which says where it reads from
+    (``source``) and whether it reads a space's own table (``space_table``)."""
+    from zcnas.benchmark import backend
+    from zcnas.plugins import HYDRA_KEYS
 
     b = _get(cfg, "benchmark") or {}
-    kind = str(_get(b, "kind", "auto"))
+    cls = backend(b)
     space = _get(cfg, "space") or {}
     if getattr(_space(cfg), "benchmark_group", False):
-        return source_path(kind, _get(b, "path"), _get(b, "table_path"), _get(b, "shipped_path"))
-    if kind in ("none", "nats_bench"):
+        source = getattr(cls, "source", None)
+        if source is None:
+            return None
+        try:
+            return source(**{str(key): _get(b, key) for key in b.keys() if key not in HYDRA_KEYS})
+        except TypeError:  # settings the backend does not take: building it says so in one line
+            return None
+    if getattr(cls, "space_table", "read") in ("skip", "refuse"):
         return None
     table = _get(space, "table")
     path = _get(b, "path") or (_get(table, "path") if table else None)

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 import numpy as np
 
-from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index
+from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index, given_path
 from zcnas.benchmark.safe_pickle import UnsafePickleError, restricted_loading
 from zcnas.errors import BenchmarkError
 
@@ -74,9 +75,14 @@ def _guarded(failure: str):
 
 
 class NatsBenchBenchmark(Benchmark):
-    """Accuracies from the official NATS-Bench topology benchmark (see the module docstring)."""
+    """Accuracies from the official NATS-Bench topology benchmark (see the module docstring): the
+    directory ``path``, or ``$TORCH_HOME``'s where it is None (``benchmark=nats_bench``)."""
 
-    def __init__(self, path: str | None = None):
+    space_table = "refuse"
+    refusal = "benchmark=nats_bench reads NATS-Bench's files"
+
+    def __init__(self, path: str | None):
+        path = given_path(path)
         self.path = os.path.abspath(os.path.expanduser(path or default_path()))
         self.description = f"nats_bench {self.path}"
         self._cache: dict[tuple[int, str], tuple[float, float, float]] = {}
@@ -99,6 +105,11 @@ class NatsBenchBenchmark(Benchmark):
                 f"nats_bench benchmark {self.path} lists {size} architectures, not the "
                 f"{NUM_ARCHS} of the topology space; {HOW_TO_GET}"
             )
+
+    @classmethod
+    def source(cls, *, path) -> str:
+        path = given_path(path)
+        return str(Path(path).expanduser()) if path else str(Path(default_path()))
 
     def arch(self, index: int) -> str:
         """The architecture string the directory's meta file gives for ``index``."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index
+from zcnas.benchmark.base import DATASETS, Benchmark, check_dataset, check_index, existing_file, given_path
 from zcnas.benchmark.checks import check_percent, check_seconds
 from zcnas.errors import BenchmarkError
 from zcnas.spaces.nats_tss.cells import NUM_CELLS, all_cells, format_arch
@@ -122,3 +122,25 @@ class TableBenchmark(Benchmark):
 
     def all_val12(self, dataset: str) -> tuple[np.ndarray, np.ndarray]:
         return self._whole(dataset, "val12_acc"), self._whole(dataset, "val12_time")
+
+
+class ConfiguredTable(TableBenchmark):
+    """``benchmark=table``: the table at ``path``; without one, the development table at
+    ``table_path``, else its copy shipped in the repository at ``shipped_path``."""
+
+    space_table = "require"
+
+    def __init__(self, *, path, table_path, shipped_path):
+        source = self.source(path=path, table_path=table_path, shipped_path=shipped_path)
+        if source is None:
+            raise BenchmarkError("benchmark=table needs benchmark.path=/path/to/nats_tss_benchmark.csv")
+        super().__init__(source)
+
+    @classmethod
+    def source(cls, *, path, table_path, shipped_path) -> str | None:
+        path = given_path(path)
+        if path:
+            return str(Path(path).expanduser())
+        # neither file there: the development table's path, which the error then names
+        return existing_file(table_path) or existing_file(shipped_path) or (
+            str(Path(table_path).expanduser()) if table_path else None)

@@ -1,4 +1,5 @@
-"""The user's own images: an image folder, an ``.npz`` of arrays, or a torchvision dataset.
+"""The sources of the user's own images: an image folder, an ``.npz`` of arrays, a torchvision dataset,
+or arrays in memory that a dataset class of the user's read (``array_source``).
 
 Each source lists its images and labels per split (``train``, ``test``) and decodes them to uint8
 H×W×3 (grayscale and palette images become three channels; ``resolution`` resizes to a square).
@@ -233,20 +234,42 @@ def npz_source(path: str | os.PathLike, val_fraction: float | None) -> ArraySour
                         "(or dataset=folder for a folder of images)")
     found = read_npz_arrays(path, ("x", "y"), ("x_test", "y_test"), key="dataset.path")
     arrays = {}
-    for split, (xk, yk) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
+    for split, (xk, yk) in NPZ_KEYS.items():
         if xk in found and yk in found:
-            x = to_rgb(found[xk], f"{path} ({xk})")
-            arrays[split] = (x, _labels(found[yk], len(x), f"{path} ({yk})"))
+            arrays[split] = (found[xk], found[yk])
         elif xk in found or yk in found:
             raise DataError(f"{path} has {xk if xk in found else yk} without {yk if xk in found else xk}")
-    if "test" in arrays and val_fraction is not None:
-        raise ConfigError(f"dataset.val_fraction splits data without a test split, but {path} has x_test; "
+    return array_source(path, arrays, val_fraction, keys=NPZ_KEYS)
+
+
+#: the arrays of an .npz that hold each split's images and labels
+NPZ_KEYS = {"train": ("x", "y"), "test": ("x_test", "y_test")}
+
+
+def array_source(where: str | os.PathLike | None, arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+                 val_fraction: float | None, class_names: tuple[str, ...] | list[str] | None = None,
+                 keys: dict[str, tuple[str, str]] | None = None) -> ArraySource:
+    """A source of images in memory, checked: ``arrays`` maps ``train`` (and, if the data has one,
+    ``test``) to ``(x, y)``, ``x`` uint8 N×H×W×3 (or N×H×W grayscale) and ``y`` the integer labels
+    0..classes-1.  Without ``test``, ``val_fraction`` holds out that fraction of each class as the test
+    split.  ``where`` names the data in messages; ``keys`` the arrays' names per split."""
+    keys = keys or {split: (f"{split} images", f"{split} labels") for split in SPLITS}
+    if set(arrays) - set(SPLITS) or "train" not in arrays:
+        raise DataError(f"{where}: the splits of the data are train and, optionally, test; got "
+                        f"{', '.join(map(str, arrays)) or 'none'}")
+    checked = {}
+    for split, (x, y) in arrays.items():
+        xk, yk = keys[split]
+        x = to_rgb(np.asarray(x), f"{where} ({xk})")
+        checked[split] = (x, _labels(np.asarray(y), len(x), f"{where} ({yk})"))
+    if "test" in checked and val_fraction is not None:
+        raise ConfigError(f"dataset.val_fraction splits data without a test split, but {where} has {keys['test'][0]}; "
                           "drop dataset.val_fraction")
-    if "test" not in arrays and val_fraction is not None:
-        x, y = arrays["train"]
+    if "test" not in checked and val_fraction is not None:
+        x, y = checked["train"]
         train, test = holdout(y, val_fraction)
-        arrays = {"train": (x[train], y[train]), "test": (x[test], y[test])}
-    return ArraySource(str(path), arrays)
+        checked = {"train": (x[train], y[train]), "test": (x[test], y[test])}
+    return ArraySource(str(where), checked, tuple(map(str, class_names)) if class_names is not None else None)
 
 
 def torchvision_source(name: str, root: str | os.PathLike, download: bool, resolution: int | None) -> ArraySource:

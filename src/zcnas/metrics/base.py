@@ -151,6 +151,25 @@ class Metric:
             return cls.model_score(model, x, y, **params)
         return cls.model_score(model, x, **params)
 
+    # --- the shared pass (``zcnas.metrics.shared_pass``): a metric declared with a ``fusion`` among
+    # ``SHARED_PASS`` states here how it joins the one forward pass and its backward passes, and how its
+    # score follows from them; the fused scorer names no metric.
+
+    @classmethod
+    def join_shared_pass(cls, shared, settings: dict):
+        """Ask ``shared`` (a ``zcnas.metrics.shared_pass.SharedPass``, before its forward pass) for what the
+        score needs beyond the pass's declared part -- forward hooks (``shared.hook``), loss gradients of
+        tensors the hooks capture (``shared.loss_gradients``), a step on the graph of the loss gradients
+        (``shared.on_loss_graph``) -- and return the state ``from_shared_pass`` reads; ``settings``: the
+        metric's parameters.  By default nothing: the score needs only the pass itself."""
+        return None
+
+    @classmethod
+    def from_shared_pass(cls, shared, state) -> float:
+        """The score from the finished ``shared`` pass and this metric's ``state`` (``join_shared_pass``);
+        it must equal ``model_score``'s on the same model and batch, bit for bit."""
+        raise NotImplementedError(f"{cls.__name__} declares no derivation from the shared pass")
+
     @classmethod
     def param_names(cls) -> list[str]:
         """The names of the model-level function's own parameters (after the model and the batch)."""
@@ -168,12 +187,16 @@ NEEDS = (SHAPE, DATA, LABELS, BENCHMARK, MEMBERS)
 # shared forward/backward pass its score is derived from -- ``RELU_CODES`` (a hook on the ReLUs),
 # ``FEATURE_MAPS`` (a hook on every module), ``ACTIVATION_GRADIENTS`` and ``WEIGHT_GRADIENTS`` (of the
 # cross-entropy backward pass), ``INPUT_GRADIENT`` (of the summed outputs) -- or ``NETWORK`` (its own
-# ``score_network`` on the shared network).  None: scored on its own, as a single-metric job.
+# ``score_network`` on the shared network).  None: scored on its own, as a single-metric job.  A metric of
+# the shared pass also defines how its score follows from the pass (``Metric.from_shared_pass``; what it
+# needs beyond its part, ``Metric.join_shared_pass``), so the fused scorer runs the pass for any member.
 RELU_CODES, FEATURE_MAPS = "relu_codes", "feature_maps"
 ACTIVATION_GRADIENTS, WEIGHT_GRADIENTS, INPUT_GRADIENT = "activation_gradients", "weight_gradients", "input_gradient"
 NETWORK = "network"
 SHARED_PASS = (RELU_CODES, FEATURE_MAPS, ACTIVATION_GRADIENTS, WEIGHT_GRADIENTS, INPUT_GRADIENT)
 FUSIONS = (*SHARED_PASS, NETWORK)
+#: ``Metric.from_shared_pass`` itself: a class that joins the shared pass must replace it
+_NO_DERIVATION = Metric.from_shared_pass.__func__
 
 
 def declare(*, needs: str, model_score: Callable[..., float] | None = None, cells_only: str = "",
@@ -182,7 +205,8 @@ def declare(*, needs: str, model_score: Callable[..., float] | None = None, cell
 
     ``needs``: one of ``NEEDS``.  ``model_score`` scores any ``nn.Module`` (``zcnas.score``), called
     as ``Metric.score_model`` says; a metric that only makes sense on NATS cells has none and says
-    why in ``cells_only``.  ``fusion``: its part in a fused pass (one of ``FUSIONS``), or None.
+    why in ``cells_only``.  ``fusion``: its part in a fused pass (one of ``FUSIONS``), or None; one among
+    ``SHARED_PASS`` requires the class's ``from_shared_pass``.
     """
     where = "metric declaration"
     if needs not in NEEDS:
@@ -194,6 +218,9 @@ def declare(*, needs: str, model_score: Callable[..., float] | None = None, cell
         raise ValueError(f"{where}: give either model_score or cells_only (why it scores only NATS cells)")
 
     def set_facts(cls: type[Metric]) -> type[Metric]:
+        if fusion in SHARED_PASS and getattr(cls.from_shared_pass, "__func__", None) is _NO_DERIVATION:
+            raise ValueError(f"{where}: {cls.__name__} joins the shared pass (fusion={fusion!r}), so it must "
+                             f"define from_shared_pass, how its score follows from the pass")
         derived = {"needs_data": needs in (DATA, LABELS), "needs_benchmark": needs == BENCHMARK}
         for attr, value in derived.items():
             # a class that states these itself (combined) must agree with its declaration

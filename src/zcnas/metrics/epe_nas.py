@@ -62,15 +62,29 @@ def epe_nas_from_jacobian(jac: np.ndarray, labels: np.ndarray, num_classes: int)
     return float(np.abs(e[:, None] - e[None, :]).sum() / len(e))
 
 
-def epe_nas_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> float:
-    """EPE-NAS score of ``model`` on the labelled batch (x, y); higher is better, NaN when undefined."""
-    y = check_labels(x, y, "epe_nas")
-    jac, out = input_jacobian(model, x, "epe_nas")
+def epe_nas_of(jac: torch.Tensor, y: torch.Tensor, out: torch.Tensor, num_classes: int | None) -> float:
+    """``epe_nas_from_jacobian`` of an N×D Jacobian tensor and labels; ``num_classes`` None: the width of
+    the output ``out``."""
     if num_classes is None:
         num_classes = int(out.shape[-1]) if out.dim() >= 2 else 1
     return epe_nas_from_jacobian(jac.to(torch.float64).cpu().numpy(), y.detach().cpu().numpy(), num_classes)
 
 
+def epe_nas_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int | None = None) -> float:
+    """EPE-NAS score of ``model`` on the labelled batch (x, y); higher is better, NaN when undefined."""
+    y = check_labels(x, y, "epe_nas")
+    jac, out = input_jacobian(model, x, "epe_nas")
+    return epe_nas_of(jac, y, out, num_classes)
+
+
 @declare(needs=LABELS, model_score=epe_nas_score, fusion=INPUT_GRADIENT)
 class EpeNas(EngineMetric):
     """num_classes is epe_nas_score's default, the width of the network's output: the dataset's classes."""
+
+    @classmethod
+    def join_shared_pass(cls, shared, settings: dict) -> int | None:
+        return settings.get("num_classes")
+
+    @classmethod
+    def from_shared_pass(cls, shared, num_classes: int | None) -> float:
+        return epe_nas_of(shared.jacobian, shared.y, shared.output, num_classes)

@@ -42,11 +42,8 @@ def channel_saliency(a: torch.Tensor, g: torch.Tensor, linear: bool) -> torch.Te
     return 0.5 * per.pow(2).mean(dim=0).sum()
 
 
-def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Σ over conv/linear output channels of ½·mean_n(Σ_s a·∂L/∂a)², L = mean cross-entropy of (x, y)."""
-    y = check_labels(x, y, "fisher")
-    weights = conv_linear_weights(model, "fisher")
-    acts: list[tuple[torch.Tensor, bool]] = []
+def activation_capture(acts: list[tuple[torch.Tensor, bool]]):
+    """The forward hook on a conv/linear layer that keeps its output (and whether it is linear) in ``acts``."""
 
     def capture(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
         acts.append((output, isinstance(module, nn.Linear)))
@@ -54,17 +51,46 @@ def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         # (e.g. ReLU(inplace=True)) cannot overwrite the activation kept here
         return output.clone()
 
-    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    with hooked(layers, capture), trainable(weights), scratch_train_mode(model), torch.enable_grad():
-        loss = F.cross_entropy(model(x), y)
-        grads = torch.autograd.grad(loss, [a for a, _ in acts], allow_unused=True)
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    return capture
+
+
+def conv_linear_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def saliency_sum(acts: list[tuple[torch.Tensor, bool]], grads, device) -> float:
+    """Σ over the captured activations of their channel saliencies; one without a gradient adds 0."""
+    total = torch.zeros((), dtype=torch.float64, device=device)
     for (a, linear), g in zip(acts, grads):
         if g is not None:
-            total += channel_saliency(a.detach(), g, linear)
+            total += channel_saliency(a.detach(), g.detach(), linear)
     return float(total)
+
+
+def fisher_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Σ over conv/linear output channels of ½·mean_n(Σ_s a·∂L/∂a)², L = mean cross-entropy of (x, y)."""
+    y = check_labels(x, y, "fisher")
+    weights = conv_linear_weights(model, "fisher")
+    acts: list[tuple[torch.Tensor, bool]] = []
+    with hooked(conv_linear_layers(model), activation_capture(acts)), trainable(weights), \
+            scratch_train_mode(model), torch.enable_grad():
+        loss = F.cross_entropy(model(x), y)
+        grads = torch.autograd.grad(loss, [a for a, _ in acts], allow_unused=True)
+    return saliency_sum(acts, grads, x.device)
 
 
 @declare(needs=LABELS, model_score=fisher_score, fusion=ACTIVATION_GRADIENTS)
 class Fisher(EngineMetric):
     prune = False  # it hooks every conv and linear layer: the full forward pass
+
+    @classmethod
+    def join_shared_pass(cls, shared, settings: dict):
+        """The conv/linear outputs of the shared forward pass and their cross-entropy gradients."""
+        acts: list[tuple[torch.Tensor, bool]] = []
+        shared.hook(conv_linear_layers(shared.model), activation_capture(acts))
+        return acts, shared.loss_gradients(lambda: [a for a, _ in acts])
+
+    @classmethod
+    def from_shared_pass(cls, shared, state) -> float:
+        acts, grads = state
+        return saliency_sum(acts, grads, shared.device)

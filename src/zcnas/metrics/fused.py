@@ -25,7 +25,10 @@ passes as the definitions allow:
 
 Which of these a metric takes is its class's declaration (``declare(..., fusion=...)`` in
 ``zcnas.metrics.base``): the part of the shared pass its score is derived from, ``network``, or
-none.
+none.  How a member's score follows from the shared pass is its class's too
+(``join_shared_pass``: the hooks, activation gradients and second-order step it asks for;
+``from_shared_pass``: the score; ``zcnas.metrics.shared_pass``): this module runs the pass and
+names no metric, so a new fusable metric is its own module and YAML option only.
 
 No metric mutates the shared network: gradients are taken with ``torch.autograd.grad`` (no
 ``.grad``), ``scratch_train_mode`` puts BatchNorm's buffers back after each pass, ``trainable``
@@ -58,7 +61,6 @@ what no step measured (Python overhead between steps) is split equally among all
 
 from __future__ import annotations
 
-import math
 import time
 from contextlib import ExitStack, contextmanager
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -67,22 +69,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.errors import ConfigError, MetricError
+from zcnas.errors import ConfigError
 from zcnas.metrics import defaults, metric_class, names as metric_names
 from zcnas.metrics.base import (ACTIVATION_GRADIENTS, INPUT_GRADIENT, LABELS, NETWORK, SHARED_PASS, WEIGHT_GRADIENTS,
                                 Metric, ScoringContext)
-from zcnas.metrics.model_passes import check_labels, conv_linear_weights, hooked, scratch_train_mode, trainable
-from zcnas.metrics.epe_nas import epe_nas_from_jacobian
-from zcnas.metrics.fisher import channel_saliency
-from zcnas.metrics.jacov import check_jacobian_output, jacov_from_jacobian
-from zcnas.metrics.meco import check_layers, min_eigen_correlation
-from zcnas.metrics.naswot import KernelAccumulator, relu_modules
-
-
-def fusion(name: str) -> str | None:
-    """The declared part in a fused pass (``zcnas.metrics.base``) of metric ``name``, a name the caller
-    chose; None for none or an unknown name."""
-    return metric_class(name).fusion if name in metric_names() else None
+from zcnas.metrics.model_passes import (check_jacobian_input, check_jacobian_output, check_labels,
+                                        conv_linear_weights, hooked, scratch_train_mode, trainable)
+from zcnas.metrics.shared_pass import SharedPass
 
 
 # --- seconds ---------------------------------------------------------------------------------
@@ -117,113 +110,57 @@ class Attribution:
 # --- the shared pass (any nn.Module) ----------------------------------------------------------
 
 
-def _first(names: Iterable[str], among: Sequence[str]) -> str:
-    return next(n for n in names if n in among)
-
-
-def _timed(hook, name: str, spent: dict[str, float]):
-    """``hook`` with its own seconds added to ``spent[name]`` (they are the metric's, not the pass's)."""
-
-    def wrapper(module, inputs, output):
-        t0 = time.perf_counter()
-        try:
-            return hook(module, inputs, output)
-        finally:
-            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
-
-    return wrapper
-
-
-def _weight_sum(weights: Sequence[torch.Tensor], grad_of: Mapping[int, torch.Tensor | None], term, device) -> float:
-    """``weight_gradient_sum``'s accumulation: Σ term(W, ∂L/∂W) in float64, weights without a gradient add 0."""
-    total = torch.zeros((), dtype=torch.float64, device=device)
-    for w in weights:
-        g = grad_of[id(w)]
-        if g is not None:
-            total += term(w.detach(), g)
-    return float(total)
+def _member_classes(order: Sequence[str], classes: Mapping[str, type[Metric]] | None) -> dict[str, type[Metric] | None]:
+    """Each member's metric class: given in ``classes``, else its option's; None for an unknown name."""
+    known = metric_names()
+    given = dict(classes or {})
+    return {n: given.get(n) or (metric_class(n) if n in known else None) for n in order}
 
 
 def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, names: Iterable[str],
                   settings: Mapping[str, Mapping] | None = None,
-                  attribution: Attribution | None = None) -> dict[str, float]:
+                  attribution: Attribution | None = None,
+                  classes: Mapping[str, type[Metric]] | None = None) -> dict[str, float]:
     """The scores of ``names`` (metrics of the shared pass) from one forward pass of ``(x, y)`` and its backward passes.
 
     Each equals the metric's model-level function (``hook_logdet_score(model, x)``,
     ``snip_score(model, x, y)``, ...; ``settings``: a metric's own parameters, e.g.
-    ``{"meco": {"layers": "leaves"}}``); ``model`` is left as it was.
+    ``{"meco": {"layers": "leaves"}}``); ``model`` is left as it was.  ``classes``: the members'
+    metric classes where they are not their options' (a class a job's ``_target_`` named).
+    Each member's class states what it needs of the pass and how its score follows from it
+    (``Metric.join_shared_pass``, ``Metric.from_shared_pass``; ``zcnas.metrics.shared_pass``).
     """
     order = list(dict.fromkeys(names))
-    unknown = [n for n in order if fusion(n) not in SHARED_PASS]
+    member = _member_classes(order, classes)
+    kind = {n: member[n].fusion if member[n] is not None else None for n in order}
+    unknown = [n for n in order if kind[n] not in SHARED_PASS]
     if unknown:
         raise ValueError(f"not metrics of the shared pass: {unknown}; those declare a fusion among "
                          f"{', '.join(SHARED_PASS)}")
-    want = set(order)
     # each metric's parameters: its option's defaults, ``settings`` overriding them
-    settings = {n: {**defaults(n), **dict((settings or {}).get(n) or {})} for n in order}
+    known = metric_names()
+    settings = {n: {**(defaults(n) if n in known else {}), **dict((settings or {}).get(n) or {})} for n in order}
     attr = attribution or Attribution(order)
-    ce = [n for n in order if fusion(n) in (ACTIVATION_GRADIENTS, WEIGHT_GRADIENTS)]  # cross-entropy backward
-    wgrad = [n for n in order if fusion(n) == WEIGHT_GRADIENTS]
-    jac_names = [n for n in order if fusion(n) == INPUT_GRADIENT]
+    ce = [n for n in order if kind[n] in (ACTIVATION_GRADIENTS, WEIGHT_GRADIENTS)]  # cross-entropy backward
+    wgrad = any(kind[n] == WEIGHT_GRADIENTS for n in order)
+    jac_names = [n for n in order if kind[n] == INPUT_GRADIENT]
     grad = bool(ce or jac_names)
 
     # the single metrics' checks, in the order they would meet them
-    labelled = [n for n in order if metric_class(n).needs == LABELS]
+    labelled = [n for n in order if member[n].needs == LABELS]
     if labelled:
         y = check_labels(x, y, labelled[0])
     if jac_names:
-        metric = jac_names[0]
-        if not torch.is_floating_point(x):
-            raise MetricError(f"{metric} differentiates the network with respect to its input, which must be "
-                              f"floating point, got {x.dtype}")
-        if x.shape[0] < 2:
-            raise MetricError(f"{metric} correlates the Jacobians of a batch: it needs at least 2 images, "
-                              f"got {x.shape[0]}")
-    weights: list[nn.Parameter] = conv_linear_weights(model, ce[0]) if ce else []
-    snip_weights = conv_linear_weights(model, "snip", each_module=True) if "snip" in want else []
+        check_jacobian_input(x, jac_names[0])
+    shared = SharedPass(model, x, y, conv_linear_weights(model, ce[0]) if ce else [])
+    # the members join in the order of the pass's parts (hooks register in that order)
+    state = {n: shared.join(n, member[n], settings[n]) for n in sorted(order, key=lambda n: SHARED_PASS.index(kind[n]))}
 
-    spent: dict[str, float] = {}  # seconds of the hooks' own work, per metric
-    hooks: list[tuple[list[nn.Module], object]] = []
-    acc = None
-    if "hook_logdet" in want:
-        relus = relu_modules(model)
-        acc = KernelAccumulator(x.shape[0], x.device)
-
-        def codes(module, inputs, output):
-            acc.add(inputs[0])
-
-        hooks.append((relus, _timed(codes, "hook_logdet", spent)))
-    acts: list[tuple[torch.Tensor, bool]] = []
-    if "fisher" in want:
-        def capture(module, inputs, output):
-            acts.append((output, isinstance(module, nn.Linear)))
-            return output.clone()  # as fisher_score: in-place ops downstream cannot overwrite it
-
-        layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-        hooks.append((layers, _timed(capture, "fisher", spent)))
-    values: list[float] = []
-    if "meco" in want:
-        layers_setting = check_layers(settings["meco"]["layers"])
-
-        def feature(module, inputs, output):
-            if isinstance(output, torch.Tensor) and output.dim() >= 3 and output[0, 0].numel() >= 2:
-                values.append(min_eigen_correlation(output[0]))
-
-        mods = [m for m in model.modules() if layers_setting == "modules" or not any(True for _ in m.children())]
-        hooks.append((mods, _timed(feature, "meco", spent)))
-
-    scores: dict[str, float] = {}
-    grads: tuple = ()
-    hg: tuple = ()
-    grasp_used: list = []
-    grasp_zero = False
-    jac = None
-    out = None
     with ExitStack() as stack:
-        for modules, hook in hooks:
+        for modules, hook in shared.hooks:
             stack.enter_context(hooked(modules, hook))
         if ce:
-            stack.enter_context(trainable(weights))
+            stack.enter_context(trainable(shared.weights))
         stack.enter_context(scratch_train_mode(model))
         stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
         inp = x.detach().clone().requires_grad_(True) if jac_names else x
@@ -231,84 +168,37 @@ def shared_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, nam
         t0 = time.perf_counter()
         out = model(inp)
         forward = time.perf_counter() - t0
-        for n, s in spent.items():
+        for n, s in shared.spent.items():
             attr.add([n], s)
-        attr.add(order, forward - sum(spent.values()))
+        attr.add(order, forward - sum(shared.spent.values()))
+        shared.output = out
 
         if jac_names:
             check_jacobian_output(out, model, jac_names[0])
         if ce:
+            second = shared.second_order
             with attr.span(ce):
                 loss = F.cross_entropy(out, y)
-                targets = (list(weights) if wgrad else []) + [a for a, _ in acts]
-                grads = torch.autograd.grad(loss, targets, allow_unused=True, create_graph="grasp" in want,
-                                            retain_graph=bool(jac_names) or "grasp" in want)
-            if "grasp" in want:
-                with attr.span(["grasp"]):
-                    grasp_used = [(w, g) for w, g in zip(weights, grads) if g is not None]
-                    if grasp_used:
-                        z = sum((g.detach() * g).sum() for _, g in grasp_used)
-                        if z.requires_grad:
-                            hg = torch.autograd.grad(z, [w for w, _ in grasp_used], allow_unused=True,
-                                                     retain_graph=bool(jac_names))
-                        else:  # the gradient does not depend on the weights: H = 0
-                            grasp_zero = True
-                    else:
-                        grasp_zero = True
+                grads = torch.autograd.grad(loss, shared.loss_targets(wgrad), allow_unused=True, create_graph=second,
+                                            retain_graph=bool(jac_names) or second)
+            shared.take_loss_gradients(grads, wgrad)
+            for i, (n, step) in enumerate(shared.steps):
+                shared.retain_graph = bool(jac_names) or i < len(shared.steps) - 1
+                with attr.span([n]):
+                    step()
         if jac_names:
             with attr.span(jac_names):
                 (jac,) = torch.autograd.grad(out.sum(), inp, allow_unused=True)
                 if jac is None:
                     jac = torch.zeros_like(inp)
-                jac = jac.reshape(x.shape[0], -1)
-                out = out.detach()
+                shared.jacobian = jac.reshape(x.shape[0], -1)
+                shared.output = out.detach()
 
-    wgrads = [g.detach() if g is not None else None for g in grads[:len(weights) if wgrad else 0]]
-    agrads = grads[len(weights) if wgrad else 0:]
-    grad_of = {id(w): g for w, g in zip(weights, wgrads)}
-    device = x.device
-    for name in order:
-        with attr.span([name]):
-            if name == "hook_logdet":
-                sign, logabsdet = torch.linalg.slogdet(acc.kernel())
-                scores[name] = (-math.inf if sign.item() == 0 or not math.isfinite(logabsdet.item())
-                                else float(logabsdet.item()))
-            elif name == "meco":
-                if not values:
-                    raise MetricError(f"meco needs convolutional feature maps (outputs with channels and at least "
-                                      f"2 spatial positions), and {type(model).__name__} produces none")
-                scores[name] = float(sum(values))
-            elif name == "fisher":
-                total = torch.zeros((), dtype=torch.float64, device=device)
-                for (a, linear), g in zip(acts, agrads):
-                    if g is not None:
-                        total += channel_saliency(a.detach(), g.detach(), linear)
-                scores[name] = float(total)
-            elif name == "snip":
-                scores[name] = _weight_sum(snip_weights, grad_of,
-                                           lambda w, g: (w * g).abs().sum(dtype=torch.float64), device)
-            elif name == "grad_norm":
-                scores[name] = _weight_sum(weights, grad_of,
-                                           lambda w, g: torch.linalg.vector_norm(g.to(torch.float64)), device)
-            elif name == "plain":
-                scores[name] = _weight_sum(weights, grad_of, lambda w, g: (w * g).sum(dtype=torch.float64), device)
-            elif name == "grasp":
-                if grasp_zero:
-                    scores[name] = 0.0
-                else:
-                    total = torch.zeros((), dtype=torch.float64, device=device)
-                    for (w, _), h in zip(grasp_used, hg):
-                        if h is not None:
-                            total -= (w.detach() * h).sum(dtype=torch.float64)
-                    scores[name] = float(total)
-            elif name == "jacov":
-                scores[name] = jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
-            elif name == "epe_nas":
-                classes = dict(settings.get("epe_nas") or {}).get("num_classes")
-                if classes is None:
-                    classes = int(out.shape[-1]) if out.dim() >= 2 else 1
-                scores[name] = epe_nas_from_jacobian(jac.to(torch.float64).cpu().numpy(),
-                                                     y.detach().cpu().numpy(), classes)
+    shared.finish()
+    scores: dict[str, float] = {}
+    for n in order:
+        with attr.span([n]):
+            scores[n] = member[n].from_shared_pass(shared, state[n])
     return scores
 
 
@@ -419,7 +309,8 @@ class FusedScorer:
                     x, y = self.context.batch  # loaded once per job (the first cell's share)
             if shared:
                 settings = {n: self._settings(n) for n in shared}
-                scores.update(shared_scores(net, x, y, shared, settings, attr))
+                classes = {n: type(self.metrics[n]) for n in shared}
+                scores.update(shared_scores(net, x, y, shared, settings, attr, classes))
             for n in network:
                 if self.metrics[n].needs_data:
                     with attr.span([n]):

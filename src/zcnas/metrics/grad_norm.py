@@ -22,11 +22,18 @@ from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 
 
+def grad_norm_term(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """‖∂L/∂W‖₂ of one weight, in float64."""
+    return torch.linalg.vector_norm(g.to(torch.float64))
+
+
 def grad_norm_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Σ over conv/linear weights W_l of ‖∂L/∂W_l‖₂ (Frobenius), L = mean cross-entropy of (x, y)."""
-    return weight_gradient_sum(model, x, y, "grad_norm", lambda w, g: torch.linalg.vector_norm(g.to(torch.float64)))
+    return weight_gradient_sum(model, x, y, "grad_norm", grad_norm_term)
 
 
 @declare(needs=LABELS, model_score=grad_norm_score, fusion=WEIGHT_GRADIENTS)
 class GradNorm(EngineMetric):
-    pass
+    @classmethod
+    def from_shared_pass(cls, shared, state) -> float:
+        return shared.weight_sum(shared.weights, grad_norm_term)

@@ -35,6 +35,30 @@ from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import EngineMetric, check_labels, conv_linear_weights, scratch_train_mode, trainable
 
 
+def hessian_gradient_product(weights, grads, retain_graph: bool = False):
+    """``(used, H g)`` for the weights with a gradient (``used``: their (weight, gradient) pairs, the
+    gradients with their graph), or None when H g = 0: no weight has a gradient, or none depends on the
+    weights.  ``retain_graph``: keep the graph for a later backward pass."""
+    used = [(w, g) for w, g in zip(weights, grads) if g is not None]
+    if not used:
+        return None
+    z = sum((g.detach() * g).sum() for _, g in used)
+    if not z.requires_grad:  # the gradient does not depend on the weights: H = 0
+        return None
+    return used, torch.autograd.grad(z, [w for w, _ in used], allow_unused=True, retain_graph=retain_graph)
+
+
+def grasp_total(product, device) -> float:
+    """Σ −θ · (H g) over ``hessian_gradient_product``'s weights in float64; 0 where H g = 0."""
+    if product is None:
+        return 0.0
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for (w, _), h in zip(*product):
+        if h is not None:
+            total -= (w.detach() * h).sum(dtype=torch.float64)
+    return float(total)
+
+
 def grasp_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Σ over conv/linear weights of −θ · (H g), L = mean cross-entropy of (x, y); higher is better."""
     y = check_labels(x, y, "grasp")
@@ -42,20 +66,23 @@ def grasp_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     with trainable(weights), scratch_train_mode(model), torch.enable_grad():
         loss = F.cross_entropy(model(x), y)
         grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
-        used = [(w, g) for w, g in zip(weights, grads) if g is not None]
-        if not used:
-            return 0.0
-        z = sum((g.detach() * g).sum() for _, g in used)
-        if not z.requires_grad:  # the gradient does not depend on the weights: H = 0
-            return 0.0
-        hg = torch.autograd.grad(z, [w for w, _ in used], allow_unused=True)
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
-    for (w, _), h in zip(used, hg):
-        if h is not None:
-            total -= (w.detach() * h).sum(dtype=torch.float64)
-    return float(total)
+        product = hessian_gradient_product(weights, grads)
+    return grasp_total(product, x.device)
 
 
 @declare(needs=LABELS, model_score=grasp_score, fusion=WEIGHT_GRADIENTS)
 class Grasp(EngineMetric):
-    pass
+    @classmethod
+    def join_shared_pass(cls, shared, settings: dict) -> list:
+        """H g on the graph of the shared cross-entropy gradients (kept for it: second order)."""
+        product: list = []
+
+        def step() -> None:
+            product.append(hessian_gradient_product(shared.weights, shared.weight_grads, shared.retain_graph))
+
+        shared.on_loss_graph(step, second_order=True)
+        return product
+
+    @classmethod
+    def from_shared_pass(cls, shared, product: list) -> float:
+        return grasp_total(product[0], shared.device)

@@ -31,30 +31,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from zcnas.errors import MetricError
 from zcnas.metrics.base import DATA, INPUT_GRADIENT, declare
-from zcnas.metrics.model_passes import EngineMetric, scratch_train_mode
+from zcnas.metrics.model_passes import (EngineMetric, check_jacobian_input, check_jacobian_output,
+                                        scratch_train_mode)
 
 K = 1e-5
 
 
-def check_jacobian_output(out, model: nn.Module, metric: str) -> None:
-    """The output an input gradient is taken of: one tensor that depends on the input (else one line)."""
-    if not isinstance(out, torch.Tensor):
-        raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
-                          f"returned {type(out).__name__}")
-    if not out.requires_grad:
-        raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
-                          f"of {type(model).__name__} does not")
-
-
 def input_jacobian(model: nn.Module, x: torch.Tensor, metric: str = "jacov") -> tuple[torch.Tensor, torch.Tensor]:
     """(J, outputs): J is N×D, row n = ∂(Σ outputs)/∂x_n; the caller's x and model are not modified."""
-    if not torch.is_floating_point(x):
-        raise MetricError(f"{metric} differentiates the network with respect to its input, which must be "
-                          f"floating point, got {x.dtype}")
-    if x.shape[0] < 2:
-        raise MetricError(f"{metric} correlates the Jacobians of a batch: it needs at least 2 images, got {x.shape[0]}")
+    check_jacobian_input(x, metric)
     inp = x.detach().clone().requires_grad_(True)
     with scratch_train_mode(model), torch.enable_grad():
         out = model(inp)
@@ -81,12 +67,19 @@ def jacov_from_jacobian(jac: np.ndarray) -> float:
         return float(-np.sum(np.log(eig + K) + 1.0 / (eig + K)))
 
 
+def jacov_of(jac: torch.Tensor) -> float:
+    """``jacov_from_jacobian`` of an N×D Jacobian tensor, taken to float64 on the CPU."""
+    return jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
+
+
 def jacov_score(model: nn.Module, x: torch.Tensor) -> float:
     """Jacobian covariance score of ``model`` on the batch ``x`` (higher is better; NaN when undefined)."""
     jac, _ = input_jacobian(model, x, "jacov")
-    return jacov_from_jacobian(jac.to(torch.float64).cpu().numpy())
+    return jacov_of(jac)
 
 
 @declare(needs=DATA, model_score=jacov_score, fusion=INPUT_GRADIENT)
 class Jacov(EngineMetric):
-    pass
+    @classmethod
+    def from_shared_pass(cls, shared, state) -> float:
+        return jacov_of(shared.jacobian)

@@ -51,21 +51,35 @@ def check_layers(layers) -> str:
     return layers
 
 
-def meco_score(model: nn.Module, x: torch.Tensor, layers: str) -> float:
-    """Σ over hooked modules of λ_min of the channel correlation of the first image's feature map."""
-    check_layers(layers)
-    values: list[float] = []
+def hooked_modules(model: nn.Module, layers: str) -> list[nn.Module]:
+    """The modules whose outputs are read: every module, or (``leaves``) those without children."""
+    return [m for m in model.modules() if layers == "modules" or not any(True for _ in m.children())]
+
+
+def feature_hook(values: list[float]):
+    """The forward hook that appends λ_min of the first image's feature map of a module's output to ``values``."""
 
     def hook(module: nn.Module, inputs: tuple, output) -> None:
         if isinstance(output, torch.Tensor) and output.dim() >= 3 and output[0, 0].numel() >= 2:
             values.append(min_eigen_correlation(output[0]))
 
-    modules = [m for m in model.modules() if layers == "modules" or not any(True for _ in m.children())]
-    observe(model, x, modules, hook)
+    return hook
+
+
+def meco_total(values: list[float], model: nn.Module) -> float:
+    """The sum of the hooked modules' λ_min; a model that gave none is an error."""
     if not values:
         raise MetricError(f"meco needs convolutional feature maps (outputs with channels and at least 2 spatial "
                           f"positions), and {type(model).__name__} produces none")
     return float(sum(values))
+
+
+def meco_score(model: nn.Module, x: torch.Tensor, layers: str) -> float:
+    """Σ over hooked modules of λ_min of the channel correlation of the first image's feature map."""
+    check_layers(layers)
+    values: list[float] = []
+    observe(model, x, hooked_modules(model, layers), feature_hook(values))
+    return meco_total(values, model)
 
 
 @declare(needs=DATA, model_score=meco_score, fusion=FEATURE_MAPS)
@@ -75,3 +89,15 @@ class Meco(EngineMetric):
     def __init__(self, context, layers: str):
         super().__init__(context)
         self.settings["layers"] = check_layers(layers)
+
+    @classmethod
+    def join_shared_pass(cls, shared, settings: dict) -> list[float]:
+        """λ_min of the feature maps of the shared forward pass, hooked as ``meco_score`` hooks them."""
+        layers = check_layers(settings["layers"])
+        values: list[float] = []
+        shared.hook(hooked_modules(shared.model, layers), feature_hook(values))
+        return values
+
+    @classmethod
+    def from_shared_pass(cls, shared, values: list[float]) -> float:
+        return meco_total(values, shared.model)

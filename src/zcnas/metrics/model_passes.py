@@ -119,17 +119,45 @@ def loss_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         return torch.autograd.grad(loss, list(weights), allow_unused=True)
 
 
+def gradient_term_sum(pairs: Iterable[tuple[torch.Tensor, torch.Tensor | None]],
+                      term: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], device) -> float:
+    """Σ ``term(W, ∂L/∂W)`` over the (weight, gradient) ``pairs`` in float64; no gradient adds 0."""
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for w, g in pairs:
+        if g is not None:
+            total += term(w.detach(), g)
+    return float(total)
+
+
 def weight_gradient_sum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, metric: str,
                         term: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                         each_module: bool = False) -> float:
     """Σ over conv/linear weights W of ``term(W, ∂L/∂W)`` in float64; weights without a gradient add 0."""
     y = check_labels(x, y, metric)
     weights = conv_linear_weights(model, metric, each_module)
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
-    for w, g in zip(weights, loss_gradients(model, x, y, weights)):
-        if g is not None:
-            total += term(w.detach(), g)
-    return float(total)
+    return gradient_term_sum(zip(weights, loss_gradients(model, x, y, weights)), term, x.device)
+
+
+# --- the gradient of the summed outputs with respect to the input ------------------------------
+
+
+def check_jacobian_input(x: torch.Tensor, metric: str) -> None:
+    """The batch an input Jacobian is correlated over: floating point, at least 2 images (else one line)."""
+    if not torch.is_floating_point(x):
+        raise MetricError(f"{metric} differentiates the network with respect to its input, which must be "
+                          f"floating point, got {x.dtype}")
+    if x.shape[0] < 2:
+        raise MetricError(f"{metric} correlates the Jacobians of a batch: it needs at least 2 images, got {x.shape[0]}")
+
+
+def check_jacobian_output(out, model: nn.Module, metric: str) -> None:
+    """The output an input gradient is taken of: one tensor that depends on the input (else one line)."""
+    if not isinstance(out, torch.Tensor):
+        raise MetricError(f"{metric} needs a model that returns one tensor, and {type(model).__name__} "
+                          f"returned {type(out).__name__}")
+    if not out.requires_grad:
+        raise MetricError(f"{metric} needs a model whose output depends on its input, and the output "
+                          f"of {type(model).__name__} does not")
 
 
 # --- the job's batch on an architecture's network ------------------------------------------

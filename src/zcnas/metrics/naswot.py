@@ -99,6 +99,12 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     relus = relu_modules(model)
     acc = KernelAccumulator(x.shape[0], x.device)
+    observe(model, x, relus, code_hook(acc))
+    return acc.kernel()
+
+
+def code_hook(acc: KernelAccumulator):
+    """The forward hook on a ReLU that adds its codes to ``acc``."""
 
     def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         # inputs[0] > 0 is the unit's activity; for an in-place ReLU the
@@ -106,8 +112,7 @@ def naswot_kernel(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         # (its version has changed, so the shortcut above never reuses stale codes).
         acc.add(inputs[0])
 
-    observe(model, x, relus, accumulate)
-    return acc.kernel()
+    return accumulate
 
 
 def relu_modules(model: nn.Module) -> list[nn.Module]:
@@ -121,15 +126,31 @@ def relu_modules(model: nn.Module) -> list[nn.Module]:
     return relus
 
 
-def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:
-    """s = log|det K_H| in double precision; -inf when K_H is singular (never raises)."""
-    sign, logabsdet = torch.linalg.slogdet(naswot_kernel(model, x))
+def kernel_logdet(kernel: torch.Tensor) -> float:
+    """log|det K| in double precision; -inf when K is singular (never raises)."""
+    sign, logabsdet = torch.linalg.slogdet(kernel)
     if sign.item() == 0 or not math.isfinite(logabsdet.item()):
         return -math.inf
     return float(logabsdet.item())
+
+
+def hook_logdet_score(model: nn.Module, x: torch.Tensor) -> float:
+    """s = log|det K_H| in double precision; -inf when K_H is singular (never raises)."""
+    return kernel_logdet(naswot_kernel(model, x))
 
 
 @declare(needs=DATA, model_score=hook_logdet_score, fusion=RELU_CODES)
 class HookLogdet(LayoutMetric):
     """The space's pruned network (NATS-Bench TSS's: zcnas.spaces.nats_tss.network) and the kernel above;
     K equals the full computation's."""
+
+    @classmethod
+    def join_shared_pass(cls, shared, settings: dict) -> KernelAccumulator:
+        """The codes of the shared forward pass's ReLUs, accumulated as ``naswot_kernel`` does."""
+        acc = KernelAccumulator(shared.x.shape[0], shared.x.device)
+        shared.hook(relu_modules(shared.model), code_hook(acc))
+        return acc
+
+    @classmethod
+    def from_shared_pass(cls, shared, acc: KernelAccumulator) -> float:
+        return kernel_logdet(acc.kernel())

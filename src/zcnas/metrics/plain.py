@@ -24,11 +24,18 @@ from zcnas.metrics.base import LABELS, WEIGHT_GRADIENTS, declare
 from zcnas.metrics.model_passes import EngineMetric, weight_gradient_sum
 
 
+def plain_term(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """θ · ∂L/∂θ of one weight, summed in float64."""
+    return (w * g).sum(dtype=torch.float64)
+
+
 def plain_score(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Σ over conv/linear weights of θ · ∂L/∂θ (signed), L = mean cross-entropy of (x, y)."""
-    return weight_gradient_sum(model, x, y, "plain", lambda w, g: (w * g).sum(dtype=torch.float64))
+    return weight_gradient_sum(model, x, y, "plain", plain_term)
 
 
 @declare(needs=LABELS, model_score=plain_score, fusion=WEIGHT_GRADIENTS)
 class Plain(EngineMetric):
-    pass
+    @classmethod
+    def from_shared_pass(cls, shared, state) -> float:
+        return shared.weight_sum(shared.weights, plain_term)

@@ -29,6 +29,7 @@ from zcnas.errors import BenchmarkError, ConfigError
 from zcnas.io import write_table
 from zcnas.progress import progress_bar
 from zcnas.spaces.nats_tss.cells import NUM_CELLS, all_cells, format_arch
+from zcnas.tasks import Task
 
 TABLE_NAME = "nats_tss_benchmark.parquet"
 
@@ -101,3 +102,13 @@ def summarize_build_table(result: dict) -> str:
         lines.append(f"  {result['missing']} architectures had no file; their cells are empty (first: {first})")
     lines.append(f"  use it with: benchmark=table benchmark.path={result['output']}")
     return "\n".join(lines)
+
+
+class BuildTableTask(Task):
+    """``task=build_table``: the fast accuracy table from the official NATS-Bench files (``run_build_table_job``)."""
+
+    def run(self, cfg: DictConfig, output_dir) -> dict:
+        return run_build_table_job(cfg, output_dir)
+
+    def summarize(self, result: dict) -> str:
+        return summarize_build_table(result)

@@ -28,6 +28,7 @@ from zcnas.filelock import locked
 from zcnas.io import write_table
 from zcnas.progress import progress_bar
 from zcnas.spaces.nas_bench_101.space import NasBench101, graph_hash
+from zcnas.tasks import Task
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 NEEDED = ("matrix", "ops", "val_accuracy")
@@ -189,3 +190,12 @@ def summarize_convert_nb101(result: dict) -> str:
         lines.append("  (by validation accuracy; add space.table.accuracy.cifar10=test_accuracy for test accuracy)")
     return "\n".join(lines)
 
+
+class ConvertNb101Task(Task):
+    """``task=convert_nb101``: NAS-Bench-101's data file -> its table (``run_convert_nb101_job``)."""
+
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        return run_convert_nb101_job(cfg, output_dir)
+
+    def summarize(self, result: dict) -> str:
+        return summarize_convert_nb101(result)

@@ -31,6 +31,7 @@ from zcnas.filelock import locked
 from zcnas.roster import (Roster, identity_conflict, import_csv, merge_rosters, overlap, read_roster, score_conflicts,
                           space_identity, space_identity_meta, write_roster)
 from zcnas.spaces import SearchSpace, shown_space
+from zcnas.tasks import Task
 
 
 def expand(patterns) -> list[Path]:
@@ -171,33 +172,48 @@ def _merge_line(m: dict) -> str:
     return line + conflicts + ")"
 
 
-def summarize_merge(result: dict) -> str:
-    return "\n".join(_merge_line(m) for m in result["merged"])
+class MergeTask(Task):
+    """``task=merge``: rosters merged into one per (metric, dataset) (``run_merge_job``)."""
+
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        return run_merge_job(cfg, output_dir)
+
+    def summarize(self, result: dict) -> str:
+        return "\n".join(_merge_line(m) for m in result["merged"])
 
 
-def run_import_job(cfg: DictConfig, output_dir: Path) -> dict:
-    src = cfg.source
-    if not src.get("path") or not src.get("score_column"):
-        raise ConfigError("task=import needs source.path=<file.csv> and source.score_column=<column>")
-    replace = src.replace
-    if not isinstance(replace, bool):
-        raise ConfigError(f"source.replace must be true or false, got {replace!r}")
-    csv_path = Path(str(src.path)).expanduser()
-    output = Path(str(src.output)).expanduser() if src.get("output") else Path(output_dir) / ROSTER_FILE
-    check_import_output(csv_path, output)
-    # the roster is of the job's space (space=...): its architectures are read as that space's
-    space = _job_space(cfg)
-    roster = import_csv(str(csv_path), str(src.score_column), str(cfg.metric.name), str(cfg.dataset.name),
-                        src.get("seconds_column"), space=space)
-    with locked(output):
-        # an import never overwrites a roster elsewhere silently (its own job folder's is its own)
-        if src.get("output") and output.exists() and not replace:
-            raise ConfigError(f"{output} already exists; import into another source.output=..., merge the "
-                              "imported roster into it with task=merge, or set source.replace=true to overwrite it")
-        write_roster(output, roster)
-    return {"task": "import", "output": str(output), "rows": len(roster), "metric": roster.meta["metric"],
-            "dataset": roster.meta["dataset"], "space": space.name,
-            "non_finite": int((~roster.rows["finite"]).sum())}
+class ImportTask(Task):
+    """``task=import``: a CSV of published scores turned into a roster of the job's space."""
+
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        src = cfg.source
+        if not src.get("path") or not src.get("score_column"):
+            raise ConfigError("task=import needs source.path=<file.csv> and source.score_column=<column>")
+        replace = src.replace
+        if not isinstance(replace, bool):
+            raise ConfigError(f"source.replace must be true or false, got {replace!r}")
+        csv_path = Path(str(src.path)).expanduser()
+        output = Path(str(src.output)).expanduser() if src.get("output") else Path(output_dir) / ROSTER_FILE
+        check_import_output(csv_path, output)
+        # the roster is of the job's space (space=...): its architectures are read as that space's
+        space = _job_space(cfg)
+        roster = import_csv(str(csv_path), str(src.score_column), str(cfg.metric.name), str(cfg.dataset.name),
+                            src.get("seconds_column"), space=space)
+        with locked(output):
+            # an import never overwrites a roster elsewhere silently (its own job folder's is its own)
+            if src.get("output") and output.exists() and not replace:
+                raise ConfigError(f"{output} already exists; import into another source.output=..., merge the "
+                                  "imported roster into it with task=merge, or set source.replace=true to overwrite it")
+            write_roster(output, roster)
+        return {"task": "import", "output": str(output), "rows": len(roster), "metric": roster.meta["metric"],
+                "dataset": roster.meta["dataset"], "space": space.name,
+                "non_finite": int((~roster.rows["finite"]).sum())}
+
+    def summarize(self, result: dict) -> str:
+        space = shown_space(result.get("space"))
+        where = f" in space {space}" if space else ""
+        return (f"imported {result['rows']} scores of {result['metric']} on {result['dataset']}{where} "
+                f"({result['non_finite']} non-finite) -> {result['output']}")
 
 
 def check_import_output(csv_path: Path, output: Path) -> None:
@@ -211,10 +227,3 @@ def check_import_output(csv_path: Path, output: Path) -> None:
                           "replace its own input, even with source.replace=true: write the roster elsewhere")
     if output.is_dir():
         raise ConfigError(f"source.output={output} is a folder; name a file in it, e.g. {output}/roster.parquet")
-
-
-def summarize_import(result: dict) -> str:
-    space = shown_space(result.get("space"))
-    where = f" in space {space}" if space else ""
-    return (f"imported {result['rows']} scores of {result['metric']} on {result['dataset']}{where} "
-            f"({result['non_finite']} non-finite) -> {result['output']}")

@@ -15,6 +15,7 @@ from zcnas.errors import ConfigError
 from zcnas.progress import number, progress_bar
 from zcnas.search import Evaluator, SearchResult, make_search, run
 from zcnas.spaces.base import SearchSpace
+from zcnas.tasks import Task
 
 
 OWN_DATA = ("your own data: benchmark accuracies are for cifar10, cifar100 and ImageNet16-120 only; "
@@ -196,3 +197,15 @@ def summarize_search(result: dict) -> str:
                    f"{number(result['recorded_seconds_per_request'], '.1f')} s per request (paper's accounting)")
     lines.append(timing)
     return "\n".join(lines)
+
+
+class SearchTask(Task):
+    """``task=search``: one search, and what it found (``run_search_job``)."""
+
+    resumable = True
+
+    def run(self, cfg: DictConfig, output_dir) -> dict:
+        return run_search_job(cfg, output_dir)
+
+    def summarize(self, result: dict) -> str:
+        return summarize_search(result)

@@ -70,7 +70,7 @@ def load_training_data(ds) -> TrainingData:
     data = load_dataset(ds)
     x, y = data.train_arrays()
     note = ""
-    if data.kind == "benchmark" and str(data.path or "").lower().endswith(".npz"):
+    if data.one_split:
         x, y, x_test, y_test = holdout(x, y)
         note = f"single-split source: {len(y_test)} of its {len(y) + len(y_test)} images held out as the test set"
     else:

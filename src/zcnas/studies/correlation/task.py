@@ -39,6 +39,7 @@ from zcnas.studies.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.studies.normalization import NORMALIZATIONS, check_alpha, check_normalization
 from zcnas.studies.portable import PathNames
 from zcnas.studies.rank_correlation import check_non_finite, check_top_fraction
+from zcnas.tasks import Task
 from zcnas.tasks.inputs import benchmark_with_accuracies, expand_rosters, group_rosters, job_space, read_rosters
 
 
@@ -130,28 +131,34 @@ def _space_job(groups, shown, benchmark, source: str, s: Settings, space: str, o
     }
 
 
-def summarize_correlate(result: dict) -> str:
-    if "space" in result:
-        lines = [f"correlation study in space {result['space']}: {len(result['rosters'])} rosters, "
-                 "Spearman ρ with the space's ground truth:"]
-        for r in result["rows"]:
-            if r["subset"] == "all":
-                lines.append(f"    {r['dataset']} {r['metric']}: ρ {fmt(r['spearman'], 3)} over {r['n']} architectures")
-        lines.append(f"  report: {Path(result['report_dir']) / 'correlation.md'}")
+class CorrelateTask(Task):
+    """``task=correlate``: the correlation study, the paper's Tables I and II (``run_correlate_job``)."""
+
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        return run_correlate_job(cfg, output_dir)
+
+    def summarize(self, result: dict) -> str:
+        if "space" in result:
+            lines = [f"correlation study in space {result['space']}: {len(result['rosters'])} rosters, "
+                     "Spearman ρ with the space's ground truth:"]
+            for r in result["rows"]:
+                if r["subset"] == "all":
+                    lines.append(f"    {r['dataset']} {r['metric']}: ρ {fmt(r['spearman'], 3)} over {r['n']} architectures")
+            lines.append(f"  report: {Path(result['report_dir']) / 'correlation.md'}")
+            return "\n".join(lines)
+        lines = [f"correlation study: {len(result['rosters'])} rosters in {len(result['groups'])} (dataset, metric) "
+                 f"groups; non-finite scores: {result['non_finite']}",
+                 "  Table I, Spearman ρ with test accuracy (paper's value in brackets):"]
+        for row in result["table1"]:
+            ds = row["dataset"]
+            cells = []
+            for metric, rho in row.items():
+                if metric == "dataset":
+                    continue
+                rho = float(rho) if isinstance(rho, (int, float)) else math.nan  # null (non-finite) or an old file's "nan"
+                paper = PAPER_TABLE1.get(ds, {}).get(metric)
+                cells.append(f"{metric} {fmt(rho, 3)}" + (f" [{paper:.3f}]" if paper else ""))
+            lines.append(f"    {DATASET_NAMES.get(ds, ds)}: " + ", ".join(cells))
+        lines.append(f"  report: {Path(result['report_dir']) / 'table1.md'} (+ correlations.csv, alpha_sweep.csv, "
+                     "scatter_<dataset>.png)")
         return "\n".join(lines)
-    lines = [f"correlation study: {len(result['rosters'])} rosters in {len(result['groups'])} (dataset, metric) "
-             f"groups; non-finite scores: {result['non_finite']}",
-             "  Table I, Spearman ρ with test accuracy (paper's value in brackets):"]
-    for row in result["table1"]:
-        ds = row["dataset"]
-        cells = []
-        for metric, rho in row.items():
-            if metric == "dataset":
-                continue
-            rho = float(rho) if isinstance(rho, (int, float)) else math.nan  # null (non-finite) or an old file's "nan"
-            paper = PAPER_TABLE1.get(ds, {}).get(metric)
-            cells.append(f"{metric} {fmt(rho, 3)}" + (f" [{paper:.3f}]" if paper else ""))
-        lines.append(f"    {DATASET_NAMES.get(ds, ds)}: " + ", ".join(cells))
-    lines.append(f"  report: {Path(result['report_dir']) / 'table1.md'} (+ correlations.csv, alpha_sweep.csv, "
-                 "scatter_<dataset>.png)")
-    return "\n".join(lines)

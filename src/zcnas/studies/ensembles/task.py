@@ -33,6 +33,7 @@ from zcnas.studies.ensembles.statistics import (SearchSettings, lookup, sample_d
 from zcnas.studies.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.studies.normalization import RULES
 from zcnas.studies.portable import PathNames
+from zcnas.tasks import Task
 from zcnas.tasks.inputs import (benchmark_with_accuracies, describe_space, expand_rosters, group_rosters, job_space,
                                 job_space_identity, read_rosters, space_identity)
 
@@ -175,35 +176,41 @@ def search_lookup(table, ds: str, c) -> dict:
     return {"candidate": c.label, "spearman": float(row.spearman), **{k: float(row[k]) for k in cols}}
 
 
-def summarize_ensembles(result: dict) -> str:
-    in_sample = "held_out" in result and not result["held_out"]
-    lines = [f"ensemble study: {result['candidates']} candidates from {len(result['pool'])} proxies, "
-             f"chosen on {result['select_on']}"
-             + (" (in-sample: no held-out dataset)" if in_sample else "")
-             + (f", space {shown_space(result.get('space'))}" if shown_space(result.get("space")) else "")
-             + f"; report in {result['report_dir']}"]
-    for ds, picks in result["summary"].items():
-        cells = [f"{k}: {v['candidate']} rho {v['spearman']:.3f} tau {v['kendall']:.3f}" for k, v in picks.items()]
-        lines.append(f"  {ds}: " + "; ".join(cells))
+class EnsemblesTask(Task):
+    """``task=ensembles``: single proxies and their small ensembles (``run_ensembles_job``)."""
 
-    def num(v) -> str:
-        return "n/a" if v is None or math.isnan(v) else f"{v:.2f}"
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        return run_ensembles_job(cfg, output_dir)
 
-    def measured(v: dict) -> str:
-        tops = [k for k in v if k.startswith("top") and k.endswith("_acc")]
-        return (f"{v['candidate']} top-{'/'.join(k[3:-4] for k in tops)} {'/'.join(num(v[k]) for k in tops)}, "
-                f"random {num(v['random_acc'])}, "
-                f"aging-warmup {num(v['aging_warmup_acc'])}")
+    def summarize(self, result: dict) -> str:
+        in_sample = "held_out" in result and not result["held_out"]
+        lines = [f"ensemble study: {result['candidates']} candidates from {len(result['pool'])} proxies, "
+                 f"chosen on {result['select_on']}"
+                 + (" (in-sample: no held-out dataset)" if in_sample else "")
+                 + (f", space {shown_space(result.get('space'))}" if shown_space(result.get("space")) else "")
+                 + f"; report in {result['report_dir']}"]
+        for ds, picks in result["summary"].items():
+            cells = [f"{k}: {v['candidate']} rho {v['spearman']:.3f} tau {v['kendall']:.3f}" for k, v in picks.items()]
+            lines.append(f"  {ds}: " + "; ".join(cells))
 
-    lines.append("chosen for search (sample, on " + result["select_on"] + "):")
-    for ds, v in result.get("search_summary", {}).items():
-        lines.append(f"  {ds}: {measured(v)}")
-    if result.get("whole_space_note"):
-        lines.append(f"whole space: {result['whole_space_note']}")
-    if "whole_space" in result:
-        lines.append("chosen for search (whole space, on " + result["select_on"] + "):")
-        for ds, picks in result["whole_space"]["summary"].items():
-            for k, v in picks.items():
-                lines.append(f"  {ds} {k}: {measured(v)}")
-    lines.append(f"study time: {result['study_seconds']:.0f} s (sample study {result['sample_study_seconds']:.0f} s)")
-    return "\n".join(lines)
+        def num(v) -> str:
+            return "n/a" if v is None or math.isnan(v) else f"{v:.2f}"
+
+        def measured(v: dict) -> str:
+            tops = [k for k in v if k.startswith("top") and k.endswith("_acc")]
+            return (f"{v['candidate']} top-{'/'.join(k[3:-4] for k in tops)} {'/'.join(num(v[k]) for k in tops)}, "
+                    f"random {num(v['random_acc'])}, "
+                    f"aging-warmup {num(v['aging_warmup_acc'])}")
+
+        lines.append("chosen for search (sample, on " + result["select_on"] + "):")
+        for ds, v in result.get("search_summary", {}).items():
+            lines.append(f"  {ds}: {measured(v)}")
+        if result.get("whole_space_note"):
+            lines.append(f"whole space: {result['whole_space_note']}")
+        if "whole_space" in result:
+            lines.append("chosen for search (whole space, on " + result["select_on"] + "):")
+            for ds, picks in result["whole_space"]["summary"].items():
+                for k, v in picks.items():
+                    lines.append(f"  {ds} {k}: {measured(v)}")
+        lines.append(f"study time: {result['study_seconds']:.0f} s (sample study {result['sample_study_seconds']:.0f} s)")
+        return "\n".join(lines)

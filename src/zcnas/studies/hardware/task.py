@@ -35,6 +35,7 @@ from zcnas.studies.hardware.report import DevicePanel, pareto_png
 from zcnas.studies.hardware.statistics import best_under, front_gap, pareto_front
 from zcnas.studies.kept import check_overwrite, check_report_kept, report_folder
 from zcnas.studies.portable import PathNames
+from zcnas.tasks import Task
 from zcnas.tasks.inputs import benchmark_with_accuracies
 
 
@@ -86,77 +87,90 @@ def roster_scores(cfg: DictConfig, dataset: str) -> tuple[str, np.ndarray]:
 RUN_KEY = ["dataset", "device", "budget_quantile", "search", "repeat"]
 
 
-def run_hw_study_job(cfg: DictConfig, output_dir: Path) -> dict:
-    from zcnas.build import build_space
-    from zcnas.search import run_search
+class HwStudyTask(Task):
+    """``task=hw_study``: hardware-aware search under latency budgets, against the Pareto front."""
 
-    space = build_space(cfg)
-    s = settings(cfg)
-    out = report_folder(cfg.get("report_dir"), output_dir)
-    # hw_study.csv has one row per search run: this study's are known before it starts
-    planned = pd.DataFrame([{"dataset": ds, "device": dev, "budget_quantile": q, "search": label, "repeat": r}
-                            for ds in s["datasets"] for dev in s["devices"] for q in s["budgets"]
-                            for label in s["searches"] for r in range(s["repeats"])])
-    check_report_kept(out, "hw_study.csv", planned, RUN_KEY, what="search runs",
-                      overwrite=check_overwrite(cfg.get("overwrite", False)))
-    benchmark = benchmark_with_accuracies(cfg, "hw_study")
-    loaded = {ds: roster_scores(cfg, ds) for ds in s["datasets"]}  # every roster checked before any file is written
-    rows, rosters, files = [], {}, []
-    started = time.time()
-    for ds in s["datasets"]:
-        hw = space.hardware_costs(os.path.expanduser(str(cfg.hw_data)), ds, key="hw_data")
-        if hw is None:
-            raise ConfigError(f"task=hw_study needs HW-NAS-Bench costs of the space's architectures; space {space.name} "
-                              "has none (the study is of NATS-Bench TSS: drop space=)")
-        accuracy = benchmark.all_test_accuracies(ds)
-        rosters[ds], score_array = loaded[ds]
-        scores = score_array.tolist()  # plain floats: the searches look them up thousands of times
-        evaluate = lambda cell: scores[cell.index]  # noqa: E731
-        panels = []
-        for device in s["devices"]:
-            cost = hw.array(f"{device}_latency")
-            limits = np.quantile(cost[~np.isnan(cost)], s["budgets"])
-            panel = DevicePanel(device, cost, accuracy, pareto_front(cost, accuracy), limits.tolist())
-            for q, limit in zip(s["budgets"], limits):
-                best_index, best_acc = best_under(cost, accuracy, limit)
-                feasible = hw.feasible(f"{device}_latency", limit)
-                within = np.nan_to_num(cost, nan=math.inf) <= limit
-                # what a perfect search with this metric would return: the top-scoring cell within the budget
-                top = int(np.argmax(np.where(within & np.isfinite(score_array), score_array, -np.inf)))
-                base = {"dataset": ds, "device": device, "budget_quantile": q, "budget_ms": float(limit),
-                        "feasible_fraction": float(within.mean()), "front_best_index": best_index,
-                        "front_best_acc": best_acc, "metric_best_index": top, "metric_best_acc": float(accuracy[top])}
-                for label, params in s["searches"].items():
-                    params = dict(params)
-                    name = params.pop("name")
-                    for r in range(s["repeats"]):
-                        found = run_search(name, evaluate, random.Random(r), space=space, feasible=feasible, **params).best_cell
-                        i = found.index
-                        if not feasible(i):  # the search promised never to return one; a bug, not a result
-                            raise RuntimeError(f"search {label} returned architecture {i} over the {limit} ms budget")
-                        rows.append({**base, "search": label, "repeat": r, "index": i, "arch": str(found),
-                                     "latency_ms": float(cost[i]), "test_acc": float(accuracy[i]),
-                                     # rounded: differences of 2-decimal accuracies, without float noise
-                                     "regret": round(best_acc - float(accuracy[i]), 6),
-                                     "front_gap": round(front_gap(cost, accuracy, i), 6)})
-                        panel.found.setdefault(label, []).append((float(cost[i]), float(accuracy[i])))
-            panels.append(panel)
-            if cfg.progress:
-                print(f"[zcnas] hw_study {ds} {device}: done ({time.time() - started:.0f} s)", flush=True)
-        files.append(out / f"pareto_{ds}.png")
-        atomic_write_bytes(files[-1], pareto_png(ds, panels))
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        from zcnas.build import build_space
+        from zcnas.search import run_search
 
-    runs = pd.DataFrame(rows)
-    summary = summarize_runs(runs, list(s["searches"]))
-    files[:0] = [out / "hw_study.csv", out / "hw_study.md"]
-    write_table(files[0], runs)
-    names = PathNames.of(cfg.paths)  # sources named relative to the project: the same report from any clone
-    atomic_write_bytes(files[1], render_markdown(summary, s, {ds: names.name(p) for ds, p in rosters.items()},
-                                                 str(cfg.hw_metric), names.describe(benchmark)).encode())
-    return {"task": "hw_study", "report_dir": str(out), "files": [str(f) for f in files],
-            "hw_data": str(cfg.hw_data), "rosters": rosters, "study_seconds": time.time() - started,
-            **{k: s[k] for k in ("datasets", "devices", "budgets", "repeats", "searches")},
-            "summary": summary.to_dict("records")}
+        space = build_space(cfg)
+        s = settings(cfg)
+        out = report_folder(cfg.get("report_dir"), output_dir)
+        # hw_study.csv has one row per search run: this study's are known before it starts
+        planned = pd.DataFrame([{"dataset": ds, "device": dev, "budget_quantile": q, "search": label, "repeat": r}
+                                for ds in s["datasets"] for dev in s["devices"] for q in s["budgets"]
+                                for label in s["searches"] for r in range(s["repeats"])])
+        check_report_kept(out, "hw_study.csv", planned, RUN_KEY, what="search runs",
+                          overwrite=check_overwrite(cfg.get("overwrite", False)))
+        benchmark = benchmark_with_accuracies(cfg, "hw_study")
+        loaded = {ds: roster_scores(cfg, ds) for ds in s["datasets"]}  # every roster checked before any file is written
+        rows, rosters, files = [], {}, []
+        started = time.time()
+        for ds in s["datasets"]:
+            hw = space.hardware_costs(os.path.expanduser(str(cfg.hw_data)), ds, key="hw_data")
+            if hw is None:
+                raise ConfigError(f"task=hw_study needs HW-NAS-Bench costs of the space's architectures; space {space.name} "
+                                  "has none (the study is of NATS-Bench TSS: drop space=)")
+            accuracy = benchmark.all_test_accuracies(ds)
+            rosters[ds], score_array = loaded[ds]
+            scores = score_array.tolist()  # plain floats: the searches look them up thousands of times
+            evaluate = lambda cell: scores[cell.index]  # noqa: E731
+            panels = []
+            for device in s["devices"]:
+                cost = hw.array(f"{device}_latency")
+                limits = np.quantile(cost[~np.isnan(cost)], s["budgets"])
+                panel = DevicePanel(device, cost, accuracy, pareto_front(cost, accuracy), limits.tolist())
+                for q, limit in zip(s["budgets"], limits):
+                    best_index, best_acc = best_under(cost, accuracy, limit)
+                    feasible = hw.feasible(f"{device}_latency", limit)
+                    within = np.nan_to_num(cost, nan=math.inf) <= limit
+                    # what a perfect search with this metric would return: the top-scoring cell within the budget
+                    top = int(np.argmax(np.where(within & np.isfinite(score_array), score_array, -np.inf)))
+                    base = {"dataset": ds, "device": device, "budget_quantile": q, "budget_ms": float(limit),
+                            "feasible_fraction": float(within.mean()), "front_best_index": best_index,
+                            "front_best_acc": best_acc, "metric_best_index": top, "metric_best_acc": float(accuracy[top])}
+                    for label, params in s["searches"].items():
+                        params = dict(params)
+                        name = params.pop("name")
+                        for r in range(s["repeats"]):
+                            found = run_search(name, evaluate, random.Random(r), space=space, feasible=feasible, **params).best_cell
+                            i = found.index
+                            if not feasible(i):  # the search promised never to return one; a bug, not a result
+                                raise RuntimeError(f"search {label} returned architecture {i} over the {limit} ms budget")
+                            rows.append({**base, "search": label, "repeat": r, "index": i, "arch": str(found),
+                                         "latency_ms": float(cost[i]), "test_acc": float(accuracy[i]),
+                                         # rounded: differences of 2-decimal accuracies, without float noise
+                                         "regret": round(best_acc - float(accuracy[i]), 6),
+                                         "front_gap": round(front_gap(cost, accuracy, i), 6)})
+                            panel.found.setdefault(label, []).append((float(cost[i]), float(accuracy[i])))
+                panels.append(panel)
+                if cfg.progress:
+                    print(f"[zcnas] hw_study {ds} {device}: done ({time.time() - started:.0f} s)", flush=True)
+            files.append(out / f"pareto_{ds}.png")
+            atomic_write_bytes(files[-1], pareto_png(ds, panels))
+
+        runs = pd.DataFrame(rows)
+        summary = summarize_runs(runs, list(s["searches"]))
+        files[:0] = [out / "hw_study.csv", out / "hw_study.md"]
+        write_table(files[0], runs)
+        names = PathNames.of(cfg.paths)  # sources named relative to the project: the same report from any clone
+        atomic_write_bytes(files[1], render_markdown(summary, s, {ds: names.name(p) for ds, p in rosters.items()},
+                                                     str(cfg.hw_metric), names.describe(benchmark)).encode())
+        return {"task": "hw_study", "report_dir": str(out), "files": [str(f) for f in files],
+                "hw_data": str(cfg.hw_data), "rosters": rosters, "study_seconds": time.time() - started,
+                **{k: s[k] for k in ("datasets", "devices", "budgets", "repeats", "searches")},
+                "summary": summary.to_dict("records")}
+
+    def summarize(self, result: dict) -> str:
+        lines = [f"hw_study: {', '.join(result['searches'])} under latency budgets (quantiles "
+                 f"{', '.join(f'{b:g}' for b in result['budgets'])}), {result['repeats']} repeats, "
+                 f"{result['study_seconds']:.0f} s; report in {result['report_dir']}"]
+        for r in result["summary"]:
+            found = ", ".join(f"{label} {r[f'{label}_mean']:.2f}±{r[f'{label}_std']:.2f}" for label in result["searches"])
+            lines.append(f"  {r['dataset']} {r['device']} <= {r['budget_ms']:.3f} ms (q {r['budget_quantile']:g}): "
+                         f"front {r['front_best_acc']:.2f}, metric's top {r['metric_best_acc']:.2f}; {found}")
+        return "\n".join(lines)
 
 
 def summarize_runs(runs: pd.DataFrame, searches: list[str]) -> pd.DataFrame:
@@ -186,15 +200,4 @@ def render_markdown(summary: pd.DataFrame, s: dict, rosters: dict, metric: str, 
                          f"{r['feasible_fraction']:.1%} | {r['front_best_acc']:.2f} | {r['metric_best_acc']:.2f} | "
                          + " | ".join(found) + " |")
         lines.append("")
-    return "\n".join(lines)
-
-
-def summarize_hw_study(result: dict) -> str:
-    lines = [f"hw_study: {', '.join(result['searches'])} under latency budgets (quantiles "
-             f"{', '.join(f'{b:g}' for b in result['budgets'])}), {result['repeats']} repeats, "
-             f"{result['study_seconds']:.0f} s; report in {result['report_dir']}"]
-    for r in result["summary"]:
-        found = ", ".join(f"{label} {r[f'{label}_mean']:.2f}±{r[f'{label}_std']:.2f}" for label in result["searches"])
-        lines.append(f"  {r['dataset']} {r['device']} <= {r['budget_ms']:.3f} ms (q {r['budget_quantile']:g}): "
-                     f"front {r['front_best_acc']:.2f}, metric's top {r['metric_best_acc']:.2f}; {found}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from zcnas.jobs import RESULT_FILE
 from zcnas.studies.portable import PathNames
 from zcnas.studies.search_tables.report import figure2_png, render_markdown
 from zcnas.studies.search_tables.statistics import beyond_rows, cell_summary, collect
+from zcnas.tasks import Task
 
 FILES = ("tables.md", "jobs.csv", "cells.csv", "figure2.png")
 
@@ -131,3 +132,13 @@ def summarize_aggregate(result: dict) -> str:
     if len(invalid) > 5:
         lines.append(f"  not counted: {len(invalid) - 5} more invalid {RESULT_FILE} files (jobs.csv lists them)")
     return "\n".join(lines)
+
+
+class AggregateTask(Task):
+    """``task=aggregate``: a sweep's searches read back into the paper's tables (``run_aggregate_job``)."""
+
+    def run(self, cfg: DictConfig, output_dir) -> dict:
+        return run_aggregate_job(cfg, output_dir)
+
+    def summarize(self, result: dict) -> str:
+        return summarize_aggregate(result)

@@ -24,11 +24,11 @@ metric's settings are those of ``conf/metric/<metric>.yaml`` (the ``metric`` gro
 overridden by ``+metric_settings.<metric>.<key>=<value>`` (e.g. ``+metric_settings.zen.repeat=2``).
 Each row's ``seconds`` is that metric's share of the architecture's scoring time (the shares of a
 computed architecture add up to its wall time; ``FusedScorer``'s docstring says how it is split).
-The job itself, one path for both, is ``job``.
+The job itself, one path for both, is ``job`` (``ScoreTask``).
 """
 
-from zcnas.tasks.score.job import outputs_problem, run_score_job, summarize_score
+from zcnas.tasks.score.job import ScoreTask, outputs_problem, summarize_score
 from zcnas.tasks.score.scorers import metric_settings
 from zcnas.tasks.score.selection import select_indices
 
-__all__ = ["metric_settings", "outputs_problem", "run_score_job", "select_indices", "summarize_score"]
+__all__ = ["ScoreTask", "metric_settings", "outputs_problem", "select_indices", "summarize_score"]

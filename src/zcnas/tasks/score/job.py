@@ -21,6 +21,7 @@ from zcnas.jobs import CHUNK_DIR, ROSTER_FILE
 from zcnas.progress import number, progress_bar
 from zcnas.roster import Roster, read_roster, space_meta, write_roster
 from zcnas.spaces import SearchSpace
+from zcnas.tasks import Task
 from zcnas.tasks.score.chunks import ChunkWriter, read_chunks, resume_chunks
 from zcnas.tasks.score.scorers import build_scorer, metric_names, roster_meta
 from zcnas.tasks.score.selection import job_selection
@@ -53,65 +54,76 @@ def checkpoint_every(cfg: DictConfig) -> int:
     return every
 
 
-def run_score_job(cfg: DictConfig, output_dir: Path) -> dict:
-    start = time.perf_counter()
-    names = metric_names(cfg)  # None: the metric group alone
-    every = checkpoint_every(cfg)
-    share = bool(cfg.share_isomorphic)
-    space, benchmark, rep, keys = job_selection(cfg, share)
-    device = configure_hardware(cfg)
-    scorer = build_scorer(cfg, names, build_context(cfg, benchmark, device, space))
-    for name, metric in scorer.metrics.items():
-        if share and metric.needs_benchmark:
-            raise ConfigError(f"share_isomorphic=true is not valid for {name}: trained results differ between "
-                              "isomorphic cells")
-    metas = {name: roster_meta(cfg, metric, device, space) for name, metric in scorer.metrics.items()}
-    layout = Layout(output_dir, several=names is not None)
+class ScoreTask(Task):
+    """``task=score``: score the selected architectures into rosters, resuming from the job's chunks."""
 
-    # a job SLURM requeued (preemption, time limit) resumes even under force=true: the chunks are its own
-    requeued = os.environ.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
-    dones = {n: resume_chunks(layout.chunks(n), metas[n], cfg.force and not requeued) for n in metas}
-    done_keys = {n: done.keys for n, done in dones.items()}
-    todo = {n: [k for k in keys if k not in done_keys[n]] for n in metas}
-    resumed = {n: len(done_keys[n] & set(keys)) for n in metas}
-    missing = set().union(*(set(t) for t in todo.values()))
-    cells = [k for k in keys if k in missing]
-    if layout.several:
-        print(f"[zcnas] scoring {len(cells)} of {len(keys)} architectures with {', '.join(metas)} "
-              f"({', '.join(f'{n}: {len(todo[n])}' for n in metas)} to score; the rest resumed from "
-              f"{layout.chunk_root})", flush=True)
-    else:
-        (name,) = metas
-        print(f"[zcnas] scoring {len(cells)} of {len(keys)} architectures with {name} "
-              f"({resumed[name]} resumed from {layout.chunks(name)})", flush=True)
-    score_rows(scorer, cells, {n: set(t) for n, t in todo.items()}, layout, metas, every, cfg.progress, dones, rep,
-               len(keys), space)
+    resumable = True
 
-    column = "index" if space.indexed else "arch"
-    per_metric = {}
-    for name in metas:
-        roster = read_chunks(layout.chunks(name), metas[name])
-        roster.rows = roster.rows[roster.rows[column].isin(keys)].reset_index(drop=True)
-        write_roster(layout.roster(name), roster)
-        per_metric[name] = roster_counts(roster, len(todo[name]), resumed[name], layout.roster(name))
-    head = {"task": "score", **space_meta(space), "dataset": str(cfg.dataset.name)}
-    shape = {"seed": int(cfg.seed), "shard": int(cfg.shard), "num_shards": int(cfg.num_shards),
-             "architectures": len(keys)}
-    if not layout.several:
-        (name, counts), = per_metric.items()
-        return {**head, "metric": name, **shape, **{k: v for k, v in counts.items() if k != "roster"},
-                "wall_seconds": time.perf_counter() - start, "roster": counts["roster"], "roster_meta": metas[name]}
-    return {
-        **head,
-        "metrics": names,
-        **shape,
-        "scored_now": len(cells),
-        "scoring_seconds": sum(m["scoring_seconds"] for m in per_metric.values()),
-        "wall_seconds": time.perf_counter() - start,
-        "rosters": {n: m["roster"] for n, m in per_metric.items()},
-        "per_metric": per_metric,
-        "roster_meta": metas,
-    }
+    def run(self, cfg: DictConfig, output_dir: Path) -> dict:
+        start = time.perf_counter()
+        names = metric_names(cfg)  # None: the metric group alone
+        every = checkpoint_every(cfg)
+        share = bool(cfg.share_isomorphic)
+        space, benchmark, rep, keys = job_selection(cfg, share)
+        device = configure_hardware(cfg)
+        scorer = build_scorer(cfg, names, build_context(cfg, benchmark, device, space))
+        for name, metric in scorer.metrics.items():
+            if share and metric.needs_benchmark:
+                raise ConfigError(f"share_isomorphic=true is not valid for {name}: trained results differ between "
+                                  "isomorphic cells")
+        metas = {name: roster_meta(cfg, metric, device, space) for name, metric in scorer.metrics.items()}
+        layout = Layout(output_dir, several=names is not None)
+
+        # a job SLURM requeued (preemption, time limit) resumes even under force=true: the chunks are its own
+        requeued = os.environ.get("SLURM_RESTART_COUNT", "0") not in ("", "0")
+        dones = {n: resume_chunks(layout.chunks(n), metas[n], cfg.force and not requeued) for n in metas}
+        done_keys = {n: done.keys for n, done in dones.items()}
+        todo = {n: [k for k in keys if k not in done_keys[n]] for n in metas}
+        resumed = {n: len(done_keys[n] & set(keys)) for n in metas}
+        missing = set().union(*(set(t) for t in todo.values()))
+        cells = [k for k in keys if k in missing]
+        if layout.several:
+            print(f"[zcnas] scoring {len(cells)} of {len(keys)} architectures with {', '.join(metas)} "
+                  f"({', '.join(f'{n}: {len(todo[n])}' for n in metas)} to score; the rest resumed from "
+                  f"{layout.chunk_root})", flush=True)
+        else:
+            (name,) = metas
+            print(f"[zcnas] scoring {len(cells)} of {len(keys)} architectures with {name} "
+                  f"({resumed[name]} resumed from {layout.chunks(name)})", flush=True)
+        score_rows(scorer, cells, {n: set(t) for n, t in todo.items()}, layout, metas, every, cfg.progress, dones, rep,
+                   len(keys), space)
+
+        column = "index" if space.indexed else "arch"
+        per_metric = {}
+        for name in metas:
+            roster = read_chunks(layout.chunks(name), metas[name])
+            roster.rows = roster.rows[roster.rows[column].isin(keys)].reset_index(drop=True)
+            write_roster(layout.roster(name), roster)
+            per_metric[name] = roster_counts(roster, len(todo[name]), resumed[name], layout.roster(name))
+        head = {"task": "score", **space_meta(space), "dataset": str(cfg.dataset.name)}
+        shape = {"seed": int(cfg.seed), "shard": int(cfg.shard), "num_shards": int(cfg.num_shards),
+                 "architectures": len(keys)}
+        if not layout.several:
+            (name, counts), = per_metric.items()
+            return {**head, "metric": name, **shape, **{k: v for k, v in counts.items() if k != "roster"},
+                    "wall_seconds": time.perf_counter() - start, "roster": counts["roster"], "roster_meta": metas[name]}
+        return {
+            **head,
+            "metrics": names,
+            **shape,
+            "scored_now": len(cells),
+            "scoring_seconds": sum(m["scoring_seconds"] for m in per_metric.values()),
+            "wall_seconds": time.perf_counter() - start,
+            "rosters": {n: m["roster"] for n, m in per_metric.items()},
+            "per_metric": per_metric,
+            "roster_meta": metas,
+        }
+
+    def summarize(self, result: dict) -> str:
+        return summarize_score(result)
+
+    def outputs_problem(self, output_dir: Path, result: dict) -> str | None:
+        return outputs_problem(output_dir, result)
 
 
 def roster_counts(roster: Roster, scored_now: int, resumed: int, path: Path) -> dict:
