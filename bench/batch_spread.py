@@ -10,15 +10,18 @@ the paper, whose batch is not known.
     python bench/batch_spread.py score  [--cells 100] [--seeds 1 2 3 4] [--datasets ...] [--metrics ...] [--hardware gpu]
     python bench/batch_spread.py report
 
-``score`` runs one resumable ``task=score`` job per dataset and batch seed (all proxies together on the
-fused engine) and copies each roster to ``results/rosters/batch_spread/``; a finished job is not run
-again.  ``report`` reads those rosters and writes ``results/correlation/batch_spread/``
+``score`` runs one resumable ``task=score`` job per dataset and batch seed (the ``--metrics`` together
+on the fused engine, whose scores equal each metric's own) and copies each roster to
+``results/rosters/batch_spread/``; a finished job is not run again.  ``make batch-spread`` scores
+hook_logdet and snip (Table I's proxies) on all 1,000 cells and the ensembles' jacov, meco and zico
+on 100 of them (their passes cost ~10× more).  ``report`` reads those rosters and writes ``results/correlation/batch_spread/``
 (``batch_spread.md``, ``batch_spread.csv``).  ``make batch-spread`` runs both.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -70,14 +73,25 @@ def score(args: argparse.Namespace) -> None:
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
             if done.returncode:
                 sys.exit(done.stderr.strip() or f"error: scoring {dataset} batch seed {seed} failed")
-            folders = [p.parent for p in output.glob("score/*/result.json")
-                       if f"dataset={dataset}," in p.parent.name and f"dataset.batch_seed={seed}," in p.parent.name
-                       and all(m in p.parent.name for m in args.metrics)]
+            folders = [p.parent for p in output.glob("score/*/result.json") if is_job(p, dataset, seed, args.metrics, chosen)]
             if len(folders) != 1:
                 sys.exit(f"error: expected one finished job for {dataset} batch seed {seed} under {output}/score, "
                          f"found {len(folders)}")
             for metric in args.metrics:
                 shutil.copyfile(folders[0] / f"roster_{metric}.parquet", rosters / roster_name(metric, dataset, seed))
+
+
+def is_job(result: Path, dataset: str, seed: int, metrics: list[str], chosen: list[int]) -> bool:
+    """Whether ``result`` is the finished job that scored ``metrics`` on these cells and this batch
+    (read from its config: the folder name abbreviates long lists)."""
+    try:
+        done = json.loads(result.read_text(encoding="utf-8"))
+        config = done["config"]
+        return (done.get("status") == "ok" and list(config["metrics"]) == list(metrics)
+                and config["dataset"]["name"] == dataset and config["dataset"]["batch_seed"] == seed
+                and [int(i) for i in config["indices"]] == chosen)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def spearman(scores: pd.Series, accuracy: pd.Series) -> tuple[float, int]:
@@ -116,21 +130,23 @@ def report(args: argparse.Namespace) -> None:
 
 
 def render(frame: pd.DataFrame) -> str:
-    cells_count = int(frame["cells"].max())
     lines = ["# Spearman ρ with test accuracy over batch seeds",
              "",
-             f"The same {cells_count} cells of the seeded 1,000-cell sample (network seed 0) scored on five image "
-             "batches (`dataset.batch_seed` 0–4; 0 is the committed sample roster). Mean ± standard deviation "
-             "(ddof 1) over the batch seeds, and the range. Regenerate: `make batch-spread` "
-             "(`bench/batch_spread.py`).",
+             "For each proxy and dataset, the same cells of the 1,000-cell sample (all of them, or a seeded "
+             "choice of `cells`; network seed 0) scored on five image batches (`dataset.batch_seed` 0–4; 0 is "
+             "the committed sample roster). Mean ± standard deviation (ddof 1) over the batch seeds, and the "
+             "range. Regenerate: `make batch-spread` (`bench/batch_spread.py`).",
              "",
-             "| proxy | dataset | batch seeds | ρ mean ± std | min | max |",
-             "|---|---|---|---|---|---|"]
+             "| proxy | dataset | cells | batch seeds | ρ mean ± std | min | max |",
+             "|---|---|---|---|---|---|---|"]
     order = {name: i for i, name in enumerate(METRICS)}
     groups = sorted(frame.groupby(["metric", "dataset"]), key=lambda g: (order.get(g[0][0], 99), g[0][1]))
     for (metric, dataset), group in groups:
-        rho = group["spearman"]
-        lines.append(f"| {metric} | {dataset} | {len(group)} | {rho.mean():.4f} ± {rho.std(ddof=1):.4f} | "
+        rho, cells_count = group["spearman"], group["cells"]
+        if cells_count.nunique() != 1:
+            sys.exit(f"error: the {metric} {dataset} rosters score different numbers of cells "
+                     f"({sorted(set(cells_count))}); score every batch seed on the same --cells")
+        lines.append(f"| {metric} | {dataset} | {int(cells_count.iloc[0])} | {len(group)} | {rho.mean():.4f} ± {rho.std(ddof=1):.4f} | "
                      f"{rho.min():.4f} | {rho.max():.4f} |")
     return "\n".join(lines) + "\n"
 

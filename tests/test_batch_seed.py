@@ -62,4 +62,4 @@ def test_batch_spread_scores_and_reports(tmp_path):
     assert frame["spearman"].between(-1, 1).all()
     table = (out / "batch_spread.md").read_text()
     mean, std = frame["spearman"].mean(), frame["spearman"].std(ddof=1)
-    assert f"| hook_logdet | ImageNet16-120 | 2 | {mean:.4f} ± {std:.4f} |" in table
+    assert f"| hook_logdet | ImageNet16-120 | 4 | 2 | {mean:.4f} ± {std:.4f} |" in table
