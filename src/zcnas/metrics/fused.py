@@ -41,10 +41,12 @@ other batch metrics build it alone; a space's pruned pass must fall back to the 
 when a hook watches more than its ReLUs, as NATS-Bench TSS's (zcnas.spaces.nats_tss.network) does
 for ``meco`` and ``fisher``; then ``snip``, ``grad_norm``, ``plain``, ``grasp``, ``jacov`` and
 ``epe_nas`` take their gradients from the full pass where alone they would take them from the
-pruned one.  Pruning only
-skips exact zeros (``a + 0·x == a``; zero gradients add exactly), and tests/test_fused.py checks
-that every such score is bit-identical to its single-metric value (also tests/test_fast_paths.py for
-snip); ``hook_logdet``'s kernel is a matrix of integer counts, identical either way.
+pruned one.  Pruning only skips terms that are exactly zero, so the two passes agree up to the
+order in which a few nonzero gradient terms are added: tests/test_fused.py checks bit-identity on
+its cells (also tests/test_fast_paths.py for snip), but on some cells a gradient metric fused with
+``meco`` or ``fisher`` differs from its single-metric value in the last digits (snip: 2 of 100
+sample cells, relative ≤ 5e-8; results/correlation/README.md).  Fused without them, on the pruned
+pass, it is bit-identical; ``hook_logdet``'s kernel is a matrix of integer counts, identical either way.
 
 What stays expensive: the passes no other metric can use by definition -- grasp's
 Hessian-vector product (a second-order backward pass), zico's forward/backward passes on its
