@@ -150,14 +150,16 @@ def explain(exc: BaseException, args: list[str]) -> str:
         if leaf == "target" and parent:  # a plug-in's class is Hydra's _target_ (space=custom space._target_=...)
             value = next((a.partition("=")[2] for a in args if a.partition("=")[0].lstrip("+~") == key), "module.Class")
             return f"unknown setting {key}: a class path is {parent}._target_ (Hydra's key), e.g. {parent}._target_={value}"
-        if key == "dataset.kind":  # the sort of data is the option's class, which the option names
-            value = next((a.partition("=")[2] for a in args if a.partition("=")[0].lstrip("+~") == key), "folder")
-            return (f"unknown setting dataset.kind: a dataset option names its class by dataset._target_; choose "
-                    f"the option (dataset={value}) or your own class (dataset=custom dataset._target_=module.Class)")
-        if key == "benchmark.kind":  # the backend is the option's class, which the option names
-            value = next((a.partition("=")[2] for a in args if a.partition("=")[0].lstrip("+~") == key), "table")
-            return (f"unknown setting benchmark.kind: a benchmark option names its backend by benchmark._target_; "
-                    f"choose the option (benchmark={value}; auto, table, nats_bench or none)")
+        if leaf == "kind" and parent in ("dataset", "benchmark"):  # groups that once chose a reader by kind
+            from zcnas.plugins import names
+
+            given = next((a.partition("=")[2] for a in args if a.partition("=")[0].lstrip("+~") == key), None)
+            choices = [n for n in names(parent) if n != "custom"]
+            value = given if given in choices else choices[0]
+            own = f"{parent}=custom " if "custom" in names(parent) else ""
+            return (f"unknown setting {key}: a {parent} option names its class by {parent}._target_; choose the "
+                    f"option ({parent}={value}) among {', '.join(choices)}, or your own class "
+                    f"({own}{parent}._target_=module.Class)")
         return f"unknown setting {key}{valid_keys(key, args)}{optional_hint(key)}"
     match = re.search(r"Could not append to config. An item is already at '([^']+)'", text)
     if match:
