@@ -106,9 +106,9 @@ hw-study: $(STAMP) ## hardware-aware search: accuracy-latency Pareto fronts (HW-
 	$(WITH_ARGS) -- $(PY) run.py task=hw_study report_dir=$(CURDIR)/results/hw
 
 .PHONY: batch-spread
-batch-spread: $(STAMP) ## Spearman rho over 5 image batches: hook_logdet, snip on the 1,000 sample cells; jacov, meco, zico on 100 (~3 h on 1 CPU core; resumable) -> results/correlation/batch_spread/
+batch-spread: $(STAMP) ## Spearman rho over 5 image batches on the 1,000 sample cells: hook_logdet, snip (~5 CPU-hours) and jacov, meco, zico (~6 CPU-hours; or --hardware gpu in bench/batch_spread.py); resumable -> results/correlation/batch_spread/
 	$(PY) bench/batch_spread.py score --cells 1000 --metrics hook_logdet snip
-	$(PY) bench/batch_spread.py score --cells 100 --metrics jacov meco zico
+	$(PY) bench/batch_spread.py score --cells 1000 --metrics jacov meco zico
 	$(PY) bench/batch_spread.py report
 
 # Variables that reach the recipes' command lines must be plain values, never shell syntax: checked

@@ -7,14 +7,15 @@ and batch seed the report gives Spearman's ρ with the 200-epoch test accuracy o
 and the mean ± standard deviation over the batch seeds: the error bar of Table I's comparison with
 the paper, whose batch is not known.
 
-    python bench/batch_spread.py score  [--cells 100] [--seeds 1 2 3 4] [--datasets ...] [--metrics ...] [--hardware gpu]
+    python bench/batch_spread.py score  [--cells 1000] [--seeds 1 2 3 4] [--datasets ...] [--metrics ...] [--hardware gpu]
     python bench/batch_spread.py report
 
 ``score`` runs one resumable ``task=score`` job per dataset and batch seed (the ``--metrics`` together
 on the fused engine, whose scores equal each metric's own) and copies each roster to
 ``results/rosters/batch_spread/``; a finished job is not run again.  ``make batch-spread`` scores
-hook_logdet and snip (Table I's proxies) on all 1,000 cells and the ensembles' jacov, meco and zico
-on 100 of them (their passes cost ~10× more).  ``report`` reads those rosters and writes ``results/correlation/batch_spread/``
+hook_logdet and snip (Table I's proxies) and the ensembles' jacov, meco and zico on all 1,000 cells,
+in two jobs per dataset and batch seed (the second costs about twice the first).  ``report`` reads those rosters, adds the best ensembles (jacov+meco+zico by ρ, jacov+synflow+zen for
+search; ``results/ensembles/``) on every batch their image-reading members were scored on, and writes ``results/correlation/batch_spread/``
 (``batch_spread.md``, ``batch_spread.csv``).  ``make batch-spread`` runs both.
 """
 
@@ -32,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from zcnas.io import atomic_write_bytes
+from zcnas.studies.normalization import ensemble_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "results" / "rosters" / "sample1000"
@@ -42,6 +44,9 @@ DATASETS = ("ImageNet16-120", "cifar10", "cifar100")
 # hook_logdet and snip (Table I) and the data-dependent members of the best ensembles
 # (jacov+meco+zico by ρ; jacov+synflow+zen for search, of which only jacov reads the batch)
 METRICS = ("hook_logdet", "snip", "jacov", "meco", "zico")
+#: the best ensembles (results/ensembles/): by ρ, and chosen for search, with their rules; a member
+#: that reads no images (synflow, zen) keeps its committed sample score on every batch
+ENSEMBLES = {("jacov", "meco", "zico"): "log", ("jacov", "synflow", "zen"): "geometric_rank"}
 #: seeds the choice of the cells from the 1,000-cell sample (not the batch)
 CELL_SEED = 0
 
@@ -101,8 +106,9 @@ def spearman(scores: pd.Series, accuracy: pd.Series) -> tuple[float, int]:
 
 
 def report(args: argparse.Namespace) -> None:
-    table = pd.read_parquet(ACCURACIES)
+    table = pd.read_parquet(ACCURACIES).set_index("index")
     rows, rosters, out = [], Path(args.rosters), Path(args.out)
+    batches = {}  # (metric, dataset, batch seed) -> that batch's scores, indexed by cell
     for path in sorted(rosters.glob("*_batch*.parquet")):
         metric_dataset, seed = path.stem.rsplit("_batch", 1)
         metric = next(m for m in METRICS if metric_dataset.startswith(m + "_"))
@@ -114,14 +120,16 @@ def report(args: argparse.Namespace) -> None:
         if len(base) != len(spread):
             sys.exit(f"error: {path.name} scores cells that {SAMPLE.name}/{metric}_{dataset}.parquet lacks")
         for batch_seed, frame in ((0, base), (int(seed), spread)):
-            if any(r["metric"] == metric and r["dataset"] == dataset and r["batch_seed"] == batch_seed for r in rows):
+            if (metric, dataset, batch_seed) in batches:
                 continue
-            accuracy = table.set_index("index").loc[frame["index"], f"{dataset}_test_acc"]
+            batches[metric, dataset, batch_seed] = frame.set_index("index")["score"]
+            accuracy = table.loc[frame["index"], f"{dataset}_test_acc"]
             rho, non_finite = spearman(frame["score"].reset_index(drop=True), accuracy.reset_index(drop=True))
             rows.append({"metric": metric, "dataset": dataset, "batch_seed": batch_seed, "cells": len(frame),
                          "non_finite": non_finite, "spearman": rho})
     if not rows:
         sys.exit(f"error: no rosters in {rosters}: run python bench/batch_spread.py score first")
+    rows += ensemble_rows(batches, table)
     frame = pd.DataFrame(rows).sort_values(["metric", "dataset", "batch_seed"]).reset_index(drop=True)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "batch_spread.csv", frame.to_csv(index=False, float_format="%.6f").encode())
@@ -129,17 +137,48 @@ def report(args: argparse.Namespace) -> None:
     print(f"[batch_spread] wrote {out / 'batch_spread.md'}")
 
 
+def ensemble_label(members: tuple[str, ...], rule: str) -> str:
+    return f"{'+'.join(members)} [{rule}]"
+
+
+def ensemble_rows(batches: dict, table: pd.DataFrame) -> list[dict]:
+    """ρ of each best ensemble on every batch seed whose image-reading members were all scored, on the
+    cells they share (normalized over those cells, as the ensemble study does over its sample)."""
+    rows = []
+    for members, rule in ENSEMBLES.items():
+        reading = [m for m in members if m in METRICS]
+        for dataset, seed in sorted({(d, s) for (m, d, s) in batches if m == reading[0]}):
+            if not all((m, dataset, seed) in batches for m in reading):
+                continue
+            cells_ = sorted(set.intersection(*(set(batches[m, dataset, seed].index) for m in reading)))
+            scores = {}
+            for m in members:
+                if m in reading:
+                    scores[m] = batches[m, dataset, seed].loc[cells_].to_numpy(dtype=float)
+                else:
+                    sample = pd.read_parquet(SAMPLE / f"{m}_{dataset}.parquet").set_index("index")["score"]
+                    scores[m] = sample.loc[cells_].to_numpy(dtype=float)
+            combined = ensemble_scores(scores, rule)
+            accuracy = table.loc[cells_, f"{dataset}_test_acc"].to_numpy(dtype=float)
+            rows.append({"metric": ensemble_label(members, rule), "dataset": dataset, "batch_seed": seed,
+                         "cells": len(cells_), "non_finite": int((~np.isfinite(combined)).sum()),
+                         "spearman": float(stats.spearmanr(combined, accuracy).statistic)})
+    return rows
+
+
 def render(frame: pd.DataFrame) -> str:
     lines = ["# Spearman ρ with test accuracy over batch seeds",
              "",
              "For each proxy and dataset, the same cells of the 1,000-cell sample (all of them, or a seeded "
              "choice of `cells`; network seed 0) scored on five image batches (`dataset.batch_seed` 0–4; 0 is "
-             "the committed sample roster). Mean ± standard deviation (ddof 1) over the batch seeds, and the "
+             "the committed sample roster); ρ over the cells with a finite score. The best ensembles "
+             "(`results/ensembles/`) combine their members' scores on each batch (synflow and zen read no "
+             "images: their committed scores), normalized over these cells, ρ over all of them. Mean ± standard deviation (ddof 1) over the batch seeds, and the "
              "range. Regenerate: `make batch-spread` (`bench/batch_spread.py`).",
              "",
              "| proxy | dataset | cells | batch seeds | ρ mean ± std | min | max |",
              "|---|---|---|---|---|---|---|"]
-    order = {name: i for i, name in enumerate(METRICS)}
+    order = {name: i for i, name in enumerate([*METRICS, *(ensemble_label(*e) for e in ENSEMBLES.items())])}
     groups = sorted(frame.groupby(["metric", "dataset"]), key=lambda g: (order.get(g[0][0], 99), g[0][1]))
     for (metric, dataset), group in groups:
         rho, cells_count = group["spearman"], group["cells"]
@@ -155,7 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="step", required=True)
     run = sub.add_parser("score", help="score the cells on batch seeds 1..4 (resumable)")
-    run.add_argument("--cells", type=int, default=100)
+    run.add_argument("--cells", type=int, default=1000)
     run.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
     run.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     run.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS)

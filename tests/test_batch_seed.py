@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,20 @@ def test_batch_spread_scores_and_reports(tmp_path):
     table = (out / "batch_spread.md").read_text()
     mean, std = frame["spearman"].mean(), frame["spearman"].std(ddof=1)
     assert f"| hook_logdet | ImageNet16-120 | 4 | 2 | {mean:.4f} ± {std:.4f} |" in table
+
+
+def test_the_report_gives_the_ensemble_studys_rho_on_the_committed_batch(tmp_path):
+    """Batch seed 0 of an ensemble row is the committed sample's ensemble: the ensemble study's ρ."""
+    rosters, out, sample = tmp_path / "rosters", tmp_path / "report", ROOT / "results/rosters/sample1000"
+    rosters.mkdir()
+    for metric in ("jacov", "meco", "zico"):  # the committed batch again, named batch 1
+        shutil.copyfile(sample / f"{metric}_ImageNet16-120.parquet", rosters / f"{metric}_ImageNet16-120_batch1.parquet")
+    subprocess.run([sys.executable, str(ROOT / "bench" / "batch_spread.py"), "report", "--rosters", str(rosters),
+                    "--out", str(out)], check=True, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    frame = pd.read_csv(out / "batch_spread.csv").set_index(["metric", "batch_seed"])
+    study = pd.read_csv(ROOT / "results/ensembles/ensembles.csv").set_index(["dataset", "candidate"])["spearman"]
+    for candidate in ("jacov+meco+zico [log]", "jacov+synflow+zen [geometric_rank]"):
+        expected = study["ImageNet16-120", candidate]
+        assert frame.loc[(candidate, 0), "spearman"] == pytest.approx(expected, abs=1e-6)
+        assert frame.loc[(candidate, 1), "spearman"] == frame.loc[(candidate, 0), "spearman"]
+        assert frame.loc[(candidate, 0), "cells"] == 1000
