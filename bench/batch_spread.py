@@ -14,14 +14,16 @@ the paper, whose batch is not known.
 on the fused engine, whose scores equal each metric's own) and copies each roster to
 ``results/rosters/batch_spread/``; a finished job is not run again.  ``make batch-spread`` scores
 hook_logdet and snip (Table I's proxies) and the ensembles' jacov, meco and zico on all 1,000 cells,
-in two jobs per dataset and batch seed (the second costs about twice the first).  ``report`` reads those rosters, adds the best ensembles (jacov+meco+zico by ρ, jacov+synflow+zen for
-search; ``results/ensembles/``) on every batch their image-reading members were scored on, and writes ``results/correlation/batch_spread/``
-(``batch_spread.md``, ``batch_spread.csv``).  ``make batch-spread`` runs both.
+in two jobs per dataset and batch seed (the second costs about twice the first).  ``report`` reads
+those rosters, adds the best ensembles (jacov+meco+zico by ρ, jacov+synflow+zen for search;
+``results/ensembles/``) on every batch their image-reading members were scored on, and writes
+``results/correlation/batch_spread/`` (``batch_spread.md``, ``batch_spread.csv``).  ``make batch-spread`` runs both.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import subprocess
@@ -99,6 +101,12 @@ def is_job(result: Path, dataset: str, seed: int, metrics: list[str], chosen: li
         return False
 
 
+@functools.cache
+def sample_roster(metric: str, dataset: str) -> pd.DataFrame:
+    """The committed sample roster (batch seed 0), read once per report."""
+    return pd.read_parquet(SAMPLE / f"{metric}_{dataset}.parquet")[["index", "score"]]
+
+
 def spearman(scores: pd.Series, accuracy: pd.Series) -> tuple[float, int]:
     """ρ over the cells with a finite score, and how many were not finite."""
     finite = np.isfinite(scores.to_numpy(dtype=float))
@@ -115,7 +123,7 @@ def report(args: argparse.Namespace) -> None:
         dataset = metric_dataset[len(metric) + 1:]
         spread = pd.read_parquet(path)[["index", "score"]]
         # batch seed 0: the committed sample roster on the same cells
-        committed = pd.read_parquet(SAMPLE / f"{metric}_{dataset}.parquet")[["index", "score"]]
+        committed = sample_roster(metric, dataset)
         base = committed[committed["index"].isin(spread["index"])]
         if len(base) != len(spread):
             sys.exit(f"error: {path.name} scores cells that {SAMPLE.name}/{metric}_{dataset}.parquet lacks")
@@ -156,13 +164,11 @@ def ensemble_rows(batches: dict, table: pd.DataFrame) -> list[dict]:
                 if m in reading:
                     scores[m] = batches[m, dataset, seed].loc[cells_].to_numpy(dtype=float)
                 else:
-                    sample = pd.read_parquet(SAMPLE / f"{m}_{dataset}.parquet").set_index("index")["score"]
-                    scores[m] = sample.loc[cells_].to_numpy(dtype=float)
-            combined = ensemble_scores(scores, rule)
-            accuracy = table.loc[cells_, f"{dataset}_test_acc"].to_numpy(dtype=float)
+                    scores[m] = sample_roster(m, dataset).set_index("index")["score"].loc[cells_].to_numpy(dtype=float)
+            combined = pd.Series(ensemble_scores(scores, rule))
+            rho, non_finite = spearman(combined, table.loc[cells_, f"{dataset}_test_acc"].reset_index(drop=True))
             rows.append({"metric": ensemble_label(members, rule), "dataset": dataset, "batch_seed": seed,
-                         "cells": len(cells_), "non_finite": int((~np.isfinite(combined)).sum()),
-                         "spearman": float(stats.spearmanr(combined, accuracy).statistic)})
+                         "cells": len(cells_), "non_finite": non_finite, "spearman": rho})
     return rows
 
 
@@ -173,8 +179,8 @@ def render(frame: pd.DataFrame) -> str:
              "choice of `cells`; network seed 0) scored on five image batches (`dataset.batch_seed` 0–4; 0 is "
              "the committed sample roster); ρ over the cells with a finite score. The best ensembles "
              "(`results/ensembles/`) combine their members' scores on each batch (synflow and zen read no "
-             "images: their committed scores), normalized over these cells, ρ over all of them. Mean ± standard deviation (ddof 1) over the batch seeds, and the "
-             "range. Regenerate: `make batch-spread` (`bench/batch_spread.py`).",
+             "images: their committed scores), normalized over these cells, ρ over all of them. Mean ± standard "
+             "deviation (ddof 1) over the batch seeds, and the range. Regenerate: `make batch-spread` (`bench/batch_spread.py`).",
              "",
              "| proxy | dataset | cells | batch seeds | ρ mean ± std | min | max |",
              "|---|---|---|---|---|---|---|"]
