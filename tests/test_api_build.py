@@ -131,3 +131,35 @@ def test_labels_are_required_in_a_list_too():
     model, (x, _) = small_model(), batch()
     with pytest.raises(MetricError, match="metric 'snip' needs labels"):
         zcnas.score(model, x, metrics=["synflow", "snip"])
+
+
+@pytest.mark.parametrize("space", ["nats_tss", "nas_bench_macro", "nas_bench_101"])
+def test_building_with_a_seed_leaves_the_callers_random_state(space):
+    import random
+
+    from zcnas.spaces import make_space
+
+    sp = make_space(space)
+    arch = sp.sample(random.Random(0))
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    a = zcnas.build(arch, space=space, seed=0)
+    b = sp.build_network(arch, 10, 32, seed=0)  # the space's own builder too
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_search_and_train_give_back_the_callers_thread_count():
+    import numpy as np
+
+    original = torch.get_num_threads()
+    mine = 3 if original != 3 else 2  # a job runs on hardware.threads=1
+    torch.set_num_threads(mine)
+    try:
+        zcnas.search(metric="synflow", search="random", dataset="cifar10", seed=0, n=3)
+        assert torch.get_num_threads() == mine
+        x, y = np.zeros((8, 8, 8, 3), dtype=np.uint8), np.arange(8) % 2
+        zcnas.train(0, data=(x, y, x, y), C=4, N=1, epochs=1, batch_size=4)
+        assert torch.get_num_threads() == mine
+    finally:
+        torch.set_num_threads(original)

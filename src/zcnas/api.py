@@ -241,6 +241,23 @@ def build(arch, space: str | None = None, num_classes: int = 10, resolution: int
 # --- jobs in-process ----------------------------------------------------------------------------
 
 
+class _torch_settings_kept:
+    """A job sets process-wide torch settings (its thread count, ``hardware.threads``; cuDNN's
+    determinism and TF32 flags on a GPU); an API call puts the caller's back when it returns."""
+
+    def __enter__(self):
+        cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+        self.saved = (torch.get_num_threads(), cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32,
+                      matmul.allow_tf32)
+
+    def __exit__(self, *exc) -> None:
+        threads, deterministic, benchmark, cudnn_tf32, matmul_tf32 = self.saved
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = deterministic, benchmark
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = cudnn_tf32, matmul_tf32
+
+
 def _compose(overrides: list[str]):
     """The job config the CLI would compose from ``overrides`` (Hydra's compose API)."""
     from hydra import compose, initialize_config_dir
@@ -284,7 +301,8 @@ def search(metric: str = "synflow", search: str = "random", dataset: str = "cifa
     the search's own, the keys of ``conf/search/<search>.yaml`` (``n=`` for random, ``m=``/``p=``/``t=``/``w=`` for aging);
     ``overrides``: any other command-line overrides (``["hardware=gpu", "batch_size=64"]``).
     ``result["best"]`` holds the architecture found (``arch``, ``index``, ``score`` and, where the
-    benchmark has it, ``test_accuracy``).  Nothing is written to disk.
+    benchmark has it, ``test_accuracy``).  Nothing is written to disk, and the job's torch settings
+    (``hardware.threads``) are the caller's again when it returns.
 
     Example (runs as is; the NATS-Bench table of ../shared)::
 
@@ -298,7 +316,8 @@ def search(metric: str = "synflow", search: str = "random", dataset: str = "cifa
     cfg = _compose(["task=search", f"metric={metric}", f"search={search}", f"dataset={dataset}",
                     *([f"space={space}"] if space else []), f"seed={seed}", "progress=false", *overrides,
                     *(_override(f"search.{k}", v) for k, v in settings.items())])
-    return run_search_job(cfg, None)
+    with _torch_settings_kept():
+        return run_search_job(cfg, None)
 
 
 def train(arch, data="cifar10", *, space: str | None = None, recipe: str = "quick", seed: int = 0, device: str = "cpu",
@@ -361,9 +380,10 @@ def train(arch, data="cifar10", *, space: str | None = None, recipe: str = "quic
     target = resolve_target(arch, None, sp, C, N)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device='cuda' but torch sees no CUDA device; use device='cpu'")
-    model, summary = train_network(target, training_data, recipe_obj, seed, device,
-                                   Path(output_dir) if output_dir is not None else None, progress,
-                                   log=lambda line: None if not progress else print(line))
+    with _torch_settings_kept():
+        model, summary = train_network(target, training_data, recipe_obj, seed, device,
+                                       Path(output_dir) if output_dir is not None else None, progress,
+                                       log=lambda line: None if not progress else print(line))
     return model.eval(), summary
 
 

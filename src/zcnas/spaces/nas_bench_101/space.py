@@ -238,9 +238,11 @@ class NasBench101(SearchSpace):
         from zcnas.spaces.nas_bench_101.network import Nb101Network
 
         arch = self.to_arch(arch)
-        if seed is not None:
+        if seed is None:
+            return Nb101Network(arch, num_classes, input_size)
+        with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
             torch.manual_seed(seed)
-        return Nb101Network(arch, num_classes, input_size)
+            return Nb101Network(arch, num_classes, input_size)
 
     def to_arch(self, value) -> Nb101Cell:
         return value if isinstance(value, Nb101Cell) else super().to_arch(value)

@@ -135,6 +135,8 @@ class NasBenchMacro(SearchSpace):
         from zcnas.spaces.nas_bench_macro.network import MacroNetwork
 
         arch = self.to_arch(arch)
-        if seed is not None:
+        if seed is None:
+            return MacroNetwork(arch, num_classes, input_size)
+        with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
             torch.manual_seed(seed)
-        return MacroNetwork(arch, num_classes, input_size)
+            return MacroNetwork(arch, num_classes, input_size)
