@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import zcnas
@@ -163,3 +164,15 @@ def test_search_and_train_give_back_the_callers_thread_count():
         assert torch.get_num_threads() == mine
     finally:
         torch.set_num_threads(original)
+
+
+def test_scoring_a_model_with_dropout_keeps_the_callers_random_state():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Dropout(0.5),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 4, (8,))
+    torch.manual_seed(99)
+    before = torch.get_rng_state()
+    first = zcnas.score(model, (x, y), metrics=["snip", "grad_norm"])
+    assert zcnas.score(model, (x, y), metric="fisher") is not None
+    assert torch.equal(torch.get_rng_state(), before)
+    assert zcnas.score(model, (x, y), metrics=["snip", "grad_norm"]) == first  # the same draws again

@@ -79,7 +79,8 @@ def score(model: nn.Module, batch, metric: str | None = None, *, metrics=None, s
     hook_logdet's -inf for a singular kernel); rank those lowest.
 
     The model is left as it was: weights, buffers (BatchNorm running
-    statistics), train/eval modes, ``requires_grad`` flags and any ``.grad``.
+    statistics), train/eval modes, ``requires_grad`` flags and any ``.grad``; so is the caller's
+    torch random state (a model with dropout scores the same twice).
     A model a metric cannot handle gives a one-line ``MetricError`` (e.g.
     hook_logdet on a model without ``nn.ReLU`` modules); an unknown metric or
     parameter a one-line ``ConfigError``.
@@ -148,7 +149,8 @@ def score(model: nn.Module, batch, metric: str | None = None, *, metrics=None, s
 
 class _model_kept:
     """Every metric restores what it touches; this also puts back the modes and
-    requires_grad flags should a metric fail half-way."""
+    requires_grad flags should a metric fail half-way, and the caller's torch random state
+    (a model's own randomness, dropout say, draws from it)."""
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -156,12 +158,17 @@ class _model_kept:
     def __enter__(self):
         self.modes = {m: m.training for m in self.model.modules()}
         self.flags = {p: p.requires_grad for p in self.model.parameters()}
+        cuda = {p.device.index if p.device.index is not None else torch.cuda.current_device()
+                for p in self.model.parameters() if p.is_cuda}
+        self.rng = torch.random.fork_rng(devices=sorted(cuda))
+        self.rng.__enter__()
 
     def __exit__(self, *exc) -> None:
         for m, mode in self.modes.items():
             m.train(mode)
         for p, flag in self.flags.items():
             p.requires_grad_(flag)
+        self.rng.__exit__(None, None, None)
 
 
 def _score_many(model: nn.Module, batch, names: list, settings: dict) -> dict[str, float]:
