@@ -13,6 +13,8 @@ runs a search job's search in-process and ``zcnas.train`` trains a network
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -147,28 +149,23 @@ def score(model: nn.Module, batch, metric: str | None = None, *, metrics=None, s
         return float(cls.score_model(model, x, y, **params))
 
 
-class _model_kept:
+@contextmanager
+def _model_kept(model: nn.Module):
     """Every metric restores what it touches; this also puts back the modes and
     requires_grad flags should a metric fail half-way, and the caller's torch random state
     (a model's own randomness, dropout say, draws from it)."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.modes = {m: m.training for m in self.model.modules()}
-        self.flags = {p: p.requires_grad for p in self.model.parameters()}
-        cuda = {p.device.index if p.device.index is not None else torch.cuda.current_device()
-                for p in self.model.parameters() if p.is_cuda}
-        self.rng = torch.random.fork_rng(devices=sorted(cuda))
-        self.rng.__enter__()
-
-    def __exit__(self, *exc) -> None:
-        for m, mode in self.modes.items():
+    modes = {m: m.training for m in model.modules()}
+    flags = {p: p.requires_grad for p in model.parameters()}
+    cuda = {p.device.index if p.device.index is not None else torch.cuda.current_device()
+            for p in model.parameters() if p.is_cuda}
+    try:
+        with torch.random.fork_rng(devices=sorted(cuda)):
+            yield
+    finally:
+        for m, mode in modes.items():
             m.train(mode)
-        for p, flag in self.flags.items():
+        for p, flag in flags.items():
             p.requires_grad_(flag)
-        self.rng.__exit__(None, None, None)
 
 
 def _score_many(model: nn.Module, batch, names: list, settings: dict) -> dict[str, float]:
@@ -248,21 +245,18 @@ def build(arch, space: str | None = None, num_classes: int = 10, resolution: int
 # --- jobs in-process ----------------------------------------------------------------------------
 
 
-class _torch_settings_kept:
+@contextmanager
+def _torch_settings_kept():
     """A job sets process-wide torch settings (its thread count, ``hardware.threads``; cuDNN's
     determinism and TF32 flags on a GPU); an API call puts the caller's back when it returns."""
-
-    def __enter__(self):
-        cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
-        self.saved = (torch.get_num_threads(), cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32,
-                      matmul.allow_tf32)
-
-    def __exit__(self, *exc) -> None:
-        threads, deterministic, benchmark, cudnn_tf32, matmul_tf32 = self.saved
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = deterministic, benchmark
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = cudnn_tf32, matmul_tf32
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    threads, saved = torch.get_num_threads(), (cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32,
+                                               matmul.allow_tf32)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
 def _compose(overrides: list[str]):

@@ -3,7 +3,7 @@ a user's own) provides, so that metrics, rosters, studies and searches need no s
 
 An architecture is whatever immutable, hashable value the space chooses (a tuple, a frozen
 dataclass); everything outside the space handles it only through these methods and its string.
-Plain Python: torch is imported only by ``build_network``.
+Plain Python: torch is imported only when a network is built (``build_network``, ``seeded``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,26 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from zcnas.errors import ArchError
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """With a seed, torch draws inside come from ``torch.manual_seed(seed)`` and the caller's
+    random state is put back after: a network built with a seed is reproducible without moving
+    the caller's stream.  ``None``: nothing changes (draws advance the caller's stream)."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
 
 #: what a custom space class must define (the abstract methods below); checked when it is loaded
 REQUIRED = ("parse", "format", "sample", "neighbours", "build_network")

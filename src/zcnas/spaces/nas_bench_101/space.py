@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 
 from zcnas.errors import ArchError
-from zcnas.spaces.base import SearchSpace
+from zcnas.spaces.base import SearchSpace, seeded
 
 #: interior ops in NAS-Bench-101's canonical order: their index is the label the hash uses
 OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
@@ -233,15 +233,10 @@ class NasBench101(SearchSpace):
                       prune: bool = False):
         """The NAS-Bench-101 network of ``arch``; any input size (global pooling).  ``prune`` does
         nothing here: the cell is already pruned."""
-        import torch
-
         from zcnas.spaces.nas_bench_101.network import Nb101Network
 
         arch = self.to_arch(arch)
-        if seed is None:
-            return Nb101Network(arch, num_classes, input_size)
-        with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
-            torch.manual_seed(seed)
+        with seeded(seed):
             return Nb101Network(arch, num_classes, input_size)
 
     def to_arch(self, value) -> Nb101Cell:

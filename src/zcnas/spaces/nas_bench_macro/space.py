@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator
 
 from zcnas.errors import ArchError
-from zcnas.spaces.base import SearchSpace
+from zcnas.spaces.base import SearchSpace, seeded
 
 Arch = tuple[int, ...]
 
@@ -130,13 +130,8 @@ class NasBenchMacro(SearchSpace):
                       prune: bool = False):
         """The network of ``arch``; any input size (global pooling).  ``prune`` does nothing here:
         this space has no zero operations to skip."""
-        import torch
-
         from zcnas.spaces.nas_bench_macro.network import MacroNetwork
 
         arch = self.to_arch(arch)
-        if seed is None:
-            return MacroNetwork(arch, num_classes, input_size)
-        with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
-            torch.manual_seed(seed)
+        with seeded(seed):
             return MacroNetwork(arch, num_classes, input_size)

@@ -64,6 +64,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _module
 
+from zcnas.spaces.base import seeded
 from zcnas.spaces.nats_tss.cells import EDGES, NUM_NODES, Cell, to_cell
 
 CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
@@ -416,10 +417,7 @@ def build_network(cell: Cell | str | int, num_classes: int, seed: int | None = N
     default to the paper's 16 and 5.
     """
     size = dict(channels=channels, cells_per_stage=cells_per_stage, prune=prune, resolution=resolution)
-    if seed is None:
-        return TinyNetwork(cell, num_classes, **size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return TinyNetwork(cell, num_classes, **size)
 
 
@@ -465,8 +463,7 @@ def draw_weights(cell: Cell | str | int, num_classes: int, seed: int) -> dict[st
     """
     cell = to_cell(cell)
     out: dict[str, torch.Tensor] = {}
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
+    with seeded(seed), torch.no_grad():
         for name, shape in weight_layout(cell.ops, num_classes):
             t = torch.empty(shape)
             if name == "classifier.bias":
