@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 
 from zcnas.errors import ArchError, ConfigError
-from zcnas.spaces.base import SearchSpace
+from zcnas.spaces.base import SearchSpace, seeded
 
 WIDTHS = (8, 16, 32, 64)  # the choices of every layer, unless the option widths gives others
 STRIDES = (1, 2, 1, 2)  # one per layer: layers 2 and 4 halve the image
@@ -79,15 +79,13 @@ class WidthSpace(SearchSpace):
 
     # --- the network: torch is imported here only, so the space itself stays plain Python ----
     def build_network(self, arch, num_classes: int, input_size: int, seed: int | None = None, prune: bool = False):
-        import torch
         from torch import nn
 
         arch = self.to_arch(arch)  # a string, an index or a tuple
-        if seed is not None:
-            torch.manual_seed(seed)  # the same seed, the same initial weights
         layers, channels = [], 3
-        for width, stride in zip(arch, STRIDES):
-            layers += [nn.Conv2d(channels, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
-            channels = width
-        # global pooling: any input_size works; prune has nothing to skip here
-        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+        with seeded(seed):  # the same seed, the same initial weights; the caller's random state is kept
+            for width, stride in zip(arch, STRIDES):
+                layers += [nn.Conv2d(channels, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+                channels = width
+            # global pooling: any input_size works; prune has nothing to skip here
+            return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
